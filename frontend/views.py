@@ -1,0 +1,99 @@
+"""Page views: render templates with what they need; all writes go through services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from frontend.forms import ClaimAccountForm, SignUpForm
+from games import access, services
+from games.engine import GAMES
+from games.models import Match, Participant, Player
+
+LOBBY_MATCHES_PER_GAME = 8
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    lobby = [
+        (game, list(Match.objects.open_lobby(key).with_participants()[:LOBBY_MATCHES_PER_GAME]))
+        for key, game in GAMES.items()
+    ]
+    top_players = Player.objects.leaderboard()[:5]
+    return render(
+        request,
+        "frontend/home.html",
+        {"lobby": lobby, "top_players": top_players, "player": access.get_player(request.user)},
+    )
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            services.create_player(user, form.cleaned_data["display_name"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Your account is ready.")
+        return redirect("home")
+    return render(request, "frontend/signup.html", {"form": form})
+
+
+@require_POST
+def play_as_guest(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    player = services.create_guest()
+    login(request, player.user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(
+        request, f"You are playing as {player.display_name}. Save your account any time."
+    )
+    return redirect(request.POST.get("next") or "home")
+
+
+@login_required
+def claim_account(request: HttpRequest) -> HttpResponse:
+    player = access.get_player(request.user)
+    assert player is not None  # login_required
+    if not player.is_guest:
+        return redirect("profile", player_id=player.pk)
+    form = ClaimAccountForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            services.claim_guest(player)
+        # Changing the password rotates the session hash; log in again to keep the session.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Account saved. Your rating and history are kept.")
+        return redirect("profile", player_id=player.pk)
+    return render(request, "frontend/claim.html", {"form": form, "player": player})
+
+
+def profile(request: HttpRequest, player_id: int) -> HttpResponse:
+    player = get_object_or_404(Player, pk=player_id)
+    is_self = request.user.is_authenticated and request.user.pk == player.user_id
+    history = Participant.objects.history_for(player)
+    if not is_self:
+        history = history.filter(match__is_private=False)
+    return render(
+        request,
+        "frontend/profile.html",
+        {"profile": player, "is_self": is_self, "recent": history[:20]},
+    )
+
+
+@login_required
+def my_profile(request: HttpRequest) -> HttpResponse:
+    player = access.get_player(request.user)
+    assert player is not None  # login_required
+    return redirect("profile", player_id=player.pk)
+
+
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Player.objects.leaderboard(), 25).get_page(request.GET.get("page"))
+    return render(request, "frontend/leaderboard.html", {"page": page})

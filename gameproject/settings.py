@@ -1,0 +1,220 @@
+"""All configuration of the game server, read from the environment.
+
+Defaults run on a laptop with nothing set: a SQLite file and Channels' in-memory
+channel layer. Production (DEBUG off) refuses to start without a strong
+SECRET_KEY and explicit ALLOWED_HOSTS, and turns on every HTTPS protection that
+`manage.py check --deploy` looks for. The README lists every variable.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets typed code subscript Django's generic classes (ModelAdmin[Player]) at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env file is a convenience for development; real deployments set the
+# environment (systemd EnvironmentFile, container env) and need no file.
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# --- Secrets -----------------------------------------------------------------
+
+_DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+
+
+def _secret_key() -> str:
+    key: str = env.str("SECRET_KEY", default="")
+    if DEBUG:
+        return key or _DEV_SECRET_KEY
+    # Same bar as Django's security.W009: long, varied and not a placeholder.
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG "
+            "is off. Generate one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(64))'"
+        )
+    return key
+
+
+SECRET_KEY = _secret_key()
+
+# --- Hosts ---------------------------------------------------------------------
+
+ALLOWED_HOSTS: list[str] = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
+)
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must list the host names the site is served under when DEBUG is off "
+        "(comma-separated, for example ALLOWED_HOSTS=game.example.com)."
+    )
+# WebSocket handshakes are checked against ALLOWED_HOSTS too (see gameproject/asgi.py).
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Applications --------------------------------------------------------------
+
+INSTALLED_APPS = [
+    # daphne first: its runserver serves HTTP and WebSocket from one ASGI process.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "servestatic.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "games",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # ServeStatic serves /static/ itself, asynchronously under ASGI, so daphne
+    # alone can serve the whole site; nginx takes over in the production layout.
+    "servestatic.middleware.ServeStaticMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gameproject.urls"
+ASGI_APPLICATION = "gameproject.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------
+
+
+def _database() -> dict[str, Any]:
+    config: dict[str, Any] = env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+    # Under ASGI persistent connections leak across the sync thread's reuse, so
+    # Django's guidance is CONN_MAX_AGE=0 plus the driver's own pool.
+    config["CONN_MAX_AGE"] = 0
+    if config["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", True):
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN", 1),
+            "max_size": env.int("DATABASE_POOL_MAX", 10),
+        }
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the page views read while a match result is being written.
+        config.setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
+        config["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer ---------------------------------------------------------------
+
+REDIS_URL: str = env.str("REDIS_URL", default="")
+
+
+def _channel_layers() -> dict[str, Any]:
+    if not REDIS_URL:
+        # One process, no Redis: fine on a laptop, wrong for several processes.
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 defaults socket_timeout to 5 s, the same as the
+                # layer's BZPOPMIN timeout, so an idle receive would raise.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=200),
+                "expiry": 60,
+                # Must outlive daphne's --websocket_timeout (see docs/deployment.md).
+                "group_expiry": 21600,
+            },
+        }
+    }
+
+
+CHANNEL_LAYERS = _channel_layers()
+
+# --- Auth ----------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# --- Internationalisation ------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files --------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # Hashed, compressed copies made by collectstatic; long cache headers are safe.
+        "BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage",
+    },
+}
+
+# --- HTTPS and cookies (production unless DEBUG) -----------------------------------
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+# Only behind a proxy that sets X-Forwarded-Proto itself (nginx in docs/deployment.md);
+# trusting the header without one lets any client claim to be on HTTPS.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+CSRF_FAILURE_VIEW = "games.views.csrf_failure"
+
+# --- Logging -------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,308 @@
+"""Arena: 2-8 ships move, aim and shoot in a walled field. Most hits wins.
+
+Each input sets a ship's controls (move direction, aim angle, trigger) until the
+next one; the server applies the latest input of every seat once per tick. A
+ship hit `hp` times is out for a moment and respawns at a seeded random spot.
+The match ends at the time limit or when someone reaches the score limit.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from games.engine.base import JSON, Event, Game, IllegalInput, Outcome, SeatOutcome
+
+WIDTH = 960.0
+HEIGHT = 640.0
+SHIP_RADIUS = 16.0
+SHIP_SPEED = 220.0  # units per second
+BULLET_SPEED = 520.0
+BULLET_TICKS = 24  # a bullet lives this many ticks at 20 Hz (about 1.2 s)
+FIRE_COOLDOWN_TICKS = 6
+RESPAWN_TICKS = 40
+MAX_HP = 3
+
+
+@dataclass
+class Controls:
+    move_x: float = 0.0
+    move_y: float = 0.0
+    aim: float = 0.0
+    fire: bool = False
+
+
+@dataclass
+class Ship:
+    seat: int
+    x: float
+    y: float
+    aim: float = 0.0
+    hp: int = MAX_HP
+    score: int = 0
+    respawn_at: int | None = None  # tick; None while alive
+    cooldown_until: int = 0
+    last_seq: int = 0
+    controls: Controls = field(default_factory=Controls)
+    removed: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return self.respawn_at is None and not self.removed
+
+
+@dataclass
+class Bullet:
+    id: int
+    owner: int
+    x: float
+    y: float
+    vx: float
+    vy: float
+    expires: int
+
+
+@dataclass
+class ArenaState:
+    rng: random.Random
+    ships: list[Ship]
+    time_limit_ticks: int
+    score_limit: int
+    tick_rate: int
+    tick: int = 0
+    bullets: list[Bullet] = field(default_factory=list)
+    next_bullet: int = 1
+    finished: bool = False
+    reason: str = ""
+
+
+class Arena(Game[ArenaState]):
+    key = "arena"
+    title = "Arena"
+    description = "Fly, aim and shoot in a real-time arena for 2 to 8 players."
+    min_players = 2
+    max_players = 8
+    tick_rate = 20
+
+    def defaults(self) -> JSON:
+        return {"time_limit_seconds": 120, "score_limit": 10, "tick_rate": self.tick_rate}
+
+    def setting_ranges(self) -> dict[str, tuple[int, int]]:
+        return {"time_limit_seconds": (10, 900), "score_limit": (1, 100), "tick_rate": (5, 60)}
+
+    def initial_state(self, settings: JSON, seats: int, seed: int) -> ArenaState:
+        rng = random.Random(seed)
+        rate = int(settings["tick_rate"])
+        ships = [Ship(seat, *_spawn_point(seat, seats)) for seat in range(seats)]
+        for ship in ships:
+            ship.aim = math.atan2(HEIGHT / 2 - ship.y, WIDTH / 2 - ship.x)
+        return ArenaState(
+            rng=rng,
+            ships=ships,
+            time_limit_ticks=int(settings["time_limit_seconds"]) * rate,
+            score_limit=int(settings["score_limit"]),
+            tick_rate=rate,
+        )
+
+    def apply_input(self, state: ArenaState, seat: int, data: Mapping[str, Any]) -> list[Event]:
+        ship = state.ships[seat]
+        if state.finished or ship.removed:
+            raise IllegalInput("The game is over for this ship.", code="game_over")
+        seq = data.get("seq")
+        if not isinstance(seq, int) or seq <= ship.last_seq:
+            raise IllegalInput("Input sequence numbers must increase.", code="stale_input")
+        ship.last_seq = seq
+        ship.controls = Controls(
+            move_x=_clamp(_number(data.get("mx", 0.0)), -1.0, 1.0),
+            move_y=_clamp(_number(data.get("my", 0.0)), -1.0, 1.0),
+            aim=_number(data.get("aim", ship.aim)) % math.tau,
+            fire=bool(data.get("fire", False)),
+        )
+        return []
+
+    def tick(self, state: ArenaState) -> list[Event]:
+        if state.finished:
+            return []
+        state.tick += 1
+        events: list[Event] = []
+        dt = 1.0 / state.tick_rate
+        for ship in state.ships:
+            self._respawn_if_due(state, ship, events)
+            if ship.alive:
+                self._move_ship(ship, dt)
+                self._maybe_fire(state, ship)
+        self._move_bullets(state, dt, events)
+        self._check_end(state)
+        return events
+
+    def _respawn_if_due(self, state: ArenaState, ship: Ship, events: list[Event]) -> None:
+        if ship.removed or ship.respawn_at is None or state.tick < ship.respawn_at:
+            return
+        ship.x = state.rng.uniform(SHIP_RADIUS, WIDTH - SHIP_RADIUS)
+        ship.y = state.rng.uniform(SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
+        ship.hp, ship.respawn_at = MAX_HP, None
+        events.append(Event("respawn", {"seat": ship.seat}))
+
+    def _move_ship(self, ship: Ship, dt: float) -> None:
+        c = ship.controls
+        length = math.hypot(c.move_x, c.move_y)
+        if length > 1.0:  # diagonal keys must not move faster than straight ones
+            mx, my = c.move_x / length, c.move_y / length
+        else:
+            mx, my = c.move_x, c.move_y
+        ship.x = _clamp(ship.x + mx * SHIP_SPEED * dt, SHIP_RADIUS, WIDTH - SHIP_RADIUS)
+        ship.y = _clamp(ship.y + my * SHIP_SPEED * dt, SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
+        ship.aim = c.aim
+
+    def _maybe_fire(self, state: ArenaState, ship: Ship) -> None:
+        if not ship.controls.fire or state.tick < ship.cooldown_until:
+            return
+        ship.cooldown_until = state.tick + FIRE_COOLDOWN_TICKS
+        dx, dy = math.cos(ship.aim), math.sin(ship.aim)
+        state.bullets.append(
+            Bullet(
+                id=state.next_bullet,
+                owner=ship.seat,
+                x=ship.x + dx * (SHIP_RADIUS + 2),
+                y=ship.y + dy * (SHIP_RADIUS + 2),
+                vx=dx * BULLET_SPEED,
+                vy=dy * BULLET_SPEED,
+                expires=state.tick + BULLET_TICKS,
+            )
+        )
+        state.next_bullet += 1
+
+    def _move_bullets(self, state: ArenaState, dt: float, events: list[Event]) -> None:
+        remaining = []
+        for bullet in state.bullets:
+            bullet.x += bullet.vx * dt
+            bullet.y += bullet.vy * dt
+            if state.tick >= bullet.expires or not _in_field(bullet.x, bullet.y):
+                continue
+            target = _ship_hit(state, bullet)
+            if target is None:
+                remaining.append(bullet)
+            else:
+                self._hit(state, state.ships[bullet.owner], target, events)
+        state.bullets = remaining
+
+    def _hit(self, state: ArenaState, shooter: Ship, target: Ship, events: list[Event]) -> None:
+        target.hp -= 1
+        if target.hp > 0:
+            events.append(Event("hit", {"seat": target.seat, "by": shooter.seat}))
+            return
+        shooter.score += 1
+        target.respawn_at = state.tick + RESPAWN_TICKS
+        events.append(Event("kill", {"seat": target.seat, "by": shooter.seat}))
+
+    def _check_end(self, state: ArenaState) -> None:
+        active = [s for s in state.ships if not s.removed]
+        if len(active) < 2:
+            self._finish(state, "everyone else left")
+        elif any(s.score >= state.score_limit for s in state.ships):
+            self._finish(state, "score limit reached")
+        elif state.tick >= state.time_limit_ticks:
+            self._finish(state, "time is up")
+
+    def _finish(self, state: ArenaState, reason: str) -> None:
+        state.finished, state.reason = True, reason
+        state.bullets = []
+
+    def remove_seat(self, state: ArenaState, seat: int) -> list[Event]:
+        ship = state.ships[seat]
+        if ship.removed or state.finished:
+            return []
+        ship.removed = True
+        state.bullets = [b for b in state.bullets if b.owner != seat]
+        self._check_end(state)
+        return [Event("removed", {"seat": seat})]
+
+    def outcome(self, state: ArenaState) -> Outcome | None:
+        if not state.finished:
+            return None
+        # Ships still in play rank by score (ties share a place); removed ships rank last.
+        playing = sorted((s for s in state.ships if not s.removed), key=lambda s: -s.score)
+        ranks: dict[int, int] = {}
+        for index, ship in enumerate(playing):
+            same_as_previous = index and ship.score == playing[index - 1].score
+            ranks[ship.seat] = ranks[playing[index - 1].seat] if same_as_previous else index + 1
+        last = len(playing) + 1
+        top = [s for s in playing if ranks[s.seat] == 1]
+        everyone_tied = len(top) == len(playing)
+        seats = []
+        for ship in state.ships:
+            rank = ranks.get(ship.seat, last)
+            if ship.removed:
+                result = "loss"
+            elif everyone_tied:
+                result = "draw"
+            else:
+                result = "win" if rank == 1 else "loss"
+            seats.append(SeatOutcome(ship.seat, result, ship.score, rank))  # type: ignore[arg-type]
+        summary = (
+            f"Draw: {state.reason}."
+            if everyone_tied
+            else f"{' and '.join(f'Seat {s.seat}' for s in top)} won: {state.reason}."
+        )
+        return Outcome(tuple(seats), summary)
+
+    def view(self, state: ArenaState, seat: int | None) -> JSON:
+        # No hidden information: one view serves every seat and spectator, and
+        # carries every seat's last applied input sequence for reconciliation.
+        return {
+            "tick": state.tick,
+            "ticks_left": max(0, state.time_limit_ticks - state.tick),
+            "ships": [
+                {
+                    "seat": s.seat,
+                    "x": round(s.x, 1),
+                    "y": round(s.y, 1),
+                    "aim": round(s.aim, 3),
+                    "hp": s.hp,
+                    "score": s.score,
+                    "alive": s.alive,
+                    "removed": s.removed,
+                    "ack": s.last_seq,
+                }
+                for s in state.ships
+            ],
+            "bullets": [
+                [b.id, round(b.x, 1), round(b.y, 1), round(b.vx, 1), round(b.vy, 1)]
+                for b in state.bullets
+            ],
+            "finished": state.finished,
+        }
+
+    def current_tick(self, state: ArenaState) -> int:
+        return state.tick
+
+
+def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
+    """Ships start evenly spaced on an ellipse around the centre, facing inwards."""
+    angle = math.tau * seat / seats + math.pi
+    return WIDTH / 2 + math.cos(angle) * WIDTH * 0.38, HEIGHT / 2 + math.sin(angle) * HEIGHT * 0.38
+
+
+def _ship_hit(state: ArenaState, bullet: Bullet) -> Ship | None:
+    for ship in state.ships:
+        if ship.seat != bullet.owner and ship.alive:
+            if math.hypot(ship.x - bullet.x, ship.y - bullet.y) <= SHIP_RADIUS:
+                return ship
+    return None
+
+
+def _in_field(x: float, y: float) -> bool:
+    return 0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise IllegalInput("Controls must be finite numbers.", code="bad_input")
+    return float(value)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(high, max(low, value))

@@ -1,0 +1,140 @@
+"""The interface every game implements, and the engine's value types.
+
+Pure: no Django, no Channels, no asyncio, no wall clock. Time is counted in
+ticks and randomness comes from the seed kept in the state, so the same seed
+and the same inputs at the same ticks always give the same states (that is
+what makes replays work).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+JSON = dict[str, Any]
+Result = Literal["win", "loss", "draw"]
+
+
+class EngineError(Exception):
+    """Base of the errors a game raises; `code` is stable, `reason` is for people."""
+
+    code = "engine_error"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IllegalInput(EngineError):
+    """The input is well-formed but the rules refuse it now (wrong turn, full column...)."""
+
+    code = "illegal_input"
+
+    def __init__(self, reason: str, code: str = "illegal_input") -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class InvalidSettings(EngineError):
+    """A match setting is unknown or out of its allowed range."""
+
+    code = "invalid_settings"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something players should hear about besides the state (a goal, a turn, a win)."""
+
+    kind: str
+    data: JSON
+
+
+@dataclass(frozen=True)
+class SeatOutcome:
+    """How one seat finished: its result, final score and placement (1 is best)."""
+
+    seat: int
+    result: Result
+    score: int
+    rank: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of a match: one entry per seat and a one-line summary for people."""
+
+    seats: tuple[SeatOutcome, ...]
+    summary: str
+
+
+StateT = TypeVar("StateT")
+
+
+class Game(ABC, Generic[StateT]):
+    """Rules of one game. Instances are stateless; all match data lives in the state."""
+
+    key: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    min_players: ClassVar[int]
+    max_players: ClassVar[int]
+    #: Simulation steps per second. Turn-based games tick too: it is their clock.
+    tick_rate: ClassVar[int]
+    #: Seconds a disconnected player keeps their seat before the abandonment rule applies.
+    reconnect_grace_seconds: ClassVar[float] = 30.0
+
+    def settings(self, raw: Mapping[str, Any]) -> JSON:
+        """Return complete settings: `raw` checked against `defaults()` and filled in.
+
+        Raises InvalidSettings naming the first bad key.
+        """
+        defaults = self.defaults()
+        unknown = sorted(set(raw) - set(defaults))
+        if unknown:
+            raise InvalidSettings(f"Unknown setting {unknown[0]!r} for {self.title}.")
+        merged = {**defaults, **raw}
+        for name, (low, high) in self.setting_ranges().items():
+            value = merged[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise InvalidSettings(
+                    f"Setting {name!r} must be a whole number from {low} to {high}."
+                )
+        return merged
+
+    @abstractmethod
+    def defaults(self) -> JSON:
+        """Default value of every setting the game understands."""
+
+    def setting_ranges(self) -> dict[str, tuple[int, int]]:
+        """Inclusive bounds of the integer settings; settings not listed are free-form."""
+        return {}
+
+    @abstractmethod
+    def initial_state(self, settings: JSON, seats: int, seed: int) -> StateT:
+        """Create the state at tick 0 for `seats` players numbered 0..seats-1."""
+
+    @abstractmethod
+    def apply_input(self, state: StateT, seat: int, data: Mapping[str, Any]) -> list[Event]:
+        """Validate and apply one input of `seat`; raise IllegalInput to refuse it."""
+
+    @abstractmethod
+    def tick(self, state: StateT) -> list[Event]:
+        """Advance the simulation by one tick."""
+
+    @abstractmethod
+    def remove_seat(self, state: StateT, seat: int) -> list[Event]:
+        """Apply the abandonment rule to a seat whose player left for good."""
+
+    @abstractmethod
+    def outcome(self, state: StateT) -> Outcome | None:
+        """The final outcome once the match is over, else None."""
+
+    @abstractmethod
+    def view(self, state: StateT, seat: int | None) -> JSON:
+        """What `seat` (None: a spectator) may see, as JSON-ready data."""
+
+    @abstractmethod
+    def current_tick(self, state: StateT) -> int:
+        """Ticks simulated so far."""

@@ -1,0 +1,161 @@
+"""Connect Four: two players drop discs into a 7x6 grid; four in a row wins.
+
+A player who lets the turn clock run out, or abandons the match, forfeits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from games.engine.base import JSON, Event, Game, IllegalInput, Outcome, SeatOutcome
+
+COLUMNS = 7
+ROWS = 6
+EMPTY = -1
+_DIRECTIONS = ((1, 0), (0, 1), (1, 1), (1, -1))
+
+
+@dataclass
+class ConnectFourState:
+    turn_ticks: int
+    # board[column] lists the seats of the discs in that column, bottom first.
+    board: list[list[int]] = field(default_factory=lambda: [[] for _ in range(COLUMNS)])
+    tick: int = 0
+    to_move: int = 0
+    moves: int = 0
+    turn_deadline: int = 0
+    winner: int | None = None
+    line: list[tuple[int, int]] = field(default_factory=list)
+    finished: bool = False
+    reason: str = ""
+
+
+class ConnectFour(Game[ConnectFourState]):
+    key = "connect_four"
+    title = "Connect Four"
+    description = "Drop discs, connect four in a row. Two players, one turn at a time."
+    min_players = 2
+    max_players = 2
+    tick_rate = 10
+
+    def defaults(self) -> JSON:
+        return {"turn_seconds": 30}
+
+    def setting_ranges(self) -> dict[str, tuple[int, int]]:
+        return {"turn_seconds": (5, 300)}
+
+    def initial_state(self, settings: JSON, seats: int, seed: int) -> ConnectFourState:
+        turn_ticks = int(settings["turn_seconds"]) * self.tick_rate
+        # The seed decides who opens, so neither seat always has the first-move edge.
+        first = seed % 2
+        return ConnectFourState(turn_ticks=turn_ticks, to_move=first, turn_deadline=turn_ticks)
+
+    def apply_input(
+        self, state: ConnectFourState, seat: int, data: Mapping[str, Any]
+    ) -> list[Event]:
+        column = data.get("column")
+        if state.finished:
+            raise IllegalInput("The game is over.", code="game_over")
+        if seat != state.to_move:
+            raise IllegalInput("It is not your turn.", code="not_your_turn")
+        if not isinstance(column, int) or isinstance(column, bool):
+            raise IllegalInput("A move needs a column number.", code="bad_move")
+        if not 0 <= column < COLUMNS:
+            raise IllegalInput(f"Column must be from 0 to {COLUMNS - 1}.", code="bad_column")
+        if len(state.board[column]) >= ROWS:
+            raise IllegalInput("That column is full.", code="column_full")
+        return self._drop(state, seat, column)
+
+    def _drop(self, state: ConnectFourState, seat: int, column: int) -> list[Event]:
+        state.board[column].append(seat)
+        state.moves += 1
+        row = len(state.board[column]) - 1
+        events = [Event("move", {"seat": seat, "column": column, "row": row})]
+        line = _winning_line(state.board, column, row)
+        if line:
+            state.winner, state.line = seat, line
+            self._finish(state, "four in a row")
+        elif state.moves == COLUMNS * ROWS:
+            self._finish(state, "the board is full")
+        else:
+            state.to_move = 1 - seat
+            state.turn_deadline = state.tick + state.turn_ticks
+            events.append(Event("turn", {"seat": state.to_move}))
+        return events
+
+    def _finish(self, state: ConnectFourState, reason: str) -> None:
+        state.finished = True
+        state.reason = reason
+
+    def tick(self, state: ConnectFourState) -> list[Event]:
+        if state.finished:
+            return []
+        state.tick += 1
+        if state.tick < state.turn_deadline:
+            return []
+        loser = state.to_move
+        return self._forfeit(state, loser, "ran out of time")
+
+    def remove_seat(self, state: ConnectFourState, seat: int) -> list[Event]:
+        if state.finished:
+            return []
+        return self._forfeit(state, seat, "left the match")
+
+    def _forfeit(self, state: ConnectFourState, seat: int, why: str) -> list[Event]:
+        state.winner = 1 - seat
+        self._finish(state, f"seat {seat} {why}")
+        return [Event("forfeit", {"seat": seat, "reason": why})]
+
+    def outcome(self, state: ConnectFourState) -> Outcome | None:
+        if not state.finished:
+            return None
+        if state.winner is None:
+            draw = tuple(SeatOutcome(s, "draw", 0, 1) for s in (0, 1))
+            return Outcome(draw, f"Draw: {state.reason}.")
+        loser = 1 - state.winner
+        seats = (
+            SeatOutcome(state.winner, "win", 1, 1),
+            SeatOutcome(loser, "loss", 0, 2),
+        )
+        return Outcome(
+            tuple(sorted(seats, key=lambda s: s.seat)),
+            f"Seat {state.winner} wins: {state.reason}.",
+        )
+
+    def view(self, state: ConnectFourState, seat: int | None) -> JSON:
+        return {
+            "tick": state.tick,
+            "board": [list(column) for column in state.board],
+            "to_move": state.to_move,
+            "turn_ticks_left": max(0, state.turn_deadline - state.tick),
+            "moves": state.moves,
+            "winner": state.winner,
+            "line": [list(cell) for cell in state.line],
+            "finished": state.finished,
+        }
+
+    def current_tick(self, state: ConnectFourState) -> int:
+        return state.tick
+
+
+def _cell(board: list[list[int]], column: int, row: int) -> int:
+    if 0 <= column < COLUMNS and 0 <= row < len(board[column]):
+        return board[column][row]
+    return EMPTY
+
+
+def _winning_line(board: list[list[int]], column: int, row: int) -> list[tuple[int, int]]:
+    """The cells of a line of four or more through (column, row), or []."""
+    seat = board[column][row]
+    for dc, dr in _DIRECTIONS:
+        line = [(column, row)]
+        for sign in (1, -1):
+            c, r = column + sign * dc, row + sign * dr
+            while _cell(board, c, r) == seat:
+                line.append((c, r))
+                c, r = c + sign * dc, r + sign * dr
+        if len(line) >= 4:
+            return sorted(line)
+    return []

@@ -1,0 +1,221 @@
+"""Players, matches and their participants: fields, constraints, indexes, query helpers.
+
+No rules live here. Every change of a match's status, result or ratings goes
+through `games.services`, which checks it and writes it in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+# A fresh openskill (Plackett-Luce) rating: mu 25, sigma 25/3, ordinal mu - 3 sigma = 0.
+DEFAULT_MU = 25.0
+DEFAULT_SIGMA = 25.0 / 3.0
+
+
+class PlayerQuerySet(models.QuerySet["Player"]):
+    def leaderboard(self) -> PlayerQuerySet:
+        """Rated, unbanned players, best first. Served by `player_leaderboard_idx`."""
+        return self.filter(matches_played__gt=0, is_banned=False).order_by(
+            "-rating_ordinal", "id"
+        )
+
+
+class Player(models.Model):
+    """A person (or guest) who plays: display name, rating, record and ban state."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="player"
+    )
+    display_name = models.CharField(max_length=32)
+    is_guest = models.BooleanField(default=False)
+    rating_mu = models.FloatField(default=DEFAULT_MU)
+    rating_sigma = models.FloatField(default=DEFAULT_SIGMA)
+    # Stored rather than computed so the leaderboard can be an index scan.
+    rating_ordinal = models.FloatField(default=0.0)
+    matches_played = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    losses = models.PositiveIntegerField(default=0)
+    draws = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    is_banned = models.BooleanField(default=False)
+    ban_reason = models.CharField(max_length=200, blank=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PlayerQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # "Alice" and "alice" would be indistinguishable on a scoreboard.
+            models.UniqueConstraint(Lower("display_name"), name="player_display_name_ci_unique"),
+            models.CheckConstraint(
+                condition=Q(is_banned=False) | Q(banned_at__isnull=False),
+                name="player_banned_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["-rating_ordinal", "id"],
+                condition=Q(matches_played__gt=0, is_banned=False),
+                name="player_leaderboard_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class MatchStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting for players"
+    ACTIVE = "active", "In progress"
+    FINISHED = "finished", "Finished"
+    ABORTED = "aborted", "Aborted"
+
+
+class MatchQuerySet(models.QuerySet["Match"]):
+    def open_lobby(self, game: str) -> MatchQuerySet:
+        """Public matches of `game` still waiting for players, oldest first.
+
+        Served by `match_lobby_idx`; callers add `with_participants()` to avoid N+1.
+        """
+        return self.filter(game=game, status=MatchStatus.WAITING, is_private=False).order_by(
+            "created_at", "id"
+        )
+
+    def with_participants(self) -> MatchQuerySet:
+        return self.prefetch_related(
+            models.Prefetch(
+                "participants",
+                queryset=Participant.objects.select_related("player").order_by("seat"),
+            )
+        )
+
+
+class Match(models.Model):
+    """One game played by up to `max_players` seats, from waiting to finished or aborted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    game = models.CharField(max_length=32, help_text="Key of the game in the game registry.")
+    status = models.CharField(
+        max_length=16, choices=MatchStatus.choices, default=MatchStatus.WAITING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        Player,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_matches",
+    )
+    max_players = models.PositiveSmallIntegerField()
+    is_private = models.BooleanField(default=False)
+    join_code = models.CharField(max_length=8, unique=True, null=True, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0, help_text="Seed of the game's random numbers.")
+    result = models.JSONField(null=True, blank=True, help_text="Final result summary.")
+
+    objects = MatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "matches"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=MatchStatus.values), name="match_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_players__gte=1, max_players__lte=16),
+                name="match_max_players_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_private=False) | Q(join_code__isnull=False),
+                name="match_private_has_code",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["game", "created_at"],
+                condition=Q(status="waiting", is_private=False),
+                name="match_lobby_idx",
+            ),
+            models.Index(fields=["status", "-created_at"], name="match_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.game} {str(self.id)[:8]} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class Outcome(models.TextChoices):
+    WIN = "win", "Win"
+    LOSS = "loss", "Loss"
+    DRAW = "draw", "Draw"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class ParticipantQuerySet(models.QuerySet["Participant"]):
+    def history_for(self, player: Player) -> ParticipantQuerySet:
+        """A player's matches, newest first, with the match loaded.
+
+        Served by `participant_history_idx`.
+        """
+        return (
+            self.filter(player=player)
+            .select_related("match")
+            .order_by("-joined_at", "-id")
+        )
+
+
+class Participant(models.Model):
+    """A player's seat in a match, and how it went for them."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="participants")
+    # PROTECT: a player with match history is banned, not deleted, so other
+    # players' finished matches never lose a seat.
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="participations")
+    seat = models.PositiveSmallIntegerField()
+    score = models.IntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
+    rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_before = models.FloatField(null=True, blank=True, help_text="Ordinal before.")
+    rating_after = models.FloatField(null=True, blank=True, help_text="Ordinal after.")
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["match", "player"], name="participant_player_once"),
+            models.UniqueConstraint(fields=["match", "seat"], name="participant_seat_once"),
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | Q(outcome__in=Outcome.values),
+                name="participant_outcome_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["player", "-joined_at", "-id"], name="participant_history_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player} in seat {self.seat}"
+
+    @property
+    def rating_change(self) -> float | None:
+        if self.rating_before is None or self.rating_after is None:
+            return None
+        return self.rating_after - self.rating_before

@@ -1,0 +1,103 @@
+"""Shapes of the JSON lobby API: request bodies (validated by msgspec) and responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from games.engine.base import Game
+from games.models import Match, Participant, Player
+
+
+class CreateMatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    game: str
+    private: bool = False
+    max_players: int | None = None
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class JoinByCodeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+
+
+def game_json(game: Game[Any]) -> dict[str, Any]:
+    return {
+        "key": game.key,
+        "title": game.title,
+        "description": game.description,
+        "min_players": game.min_players,
+        "max_players": game.max_players,
+        "tick_rate": game.tick_rate,
+        "settings": game.defaults(),
+    }
+
+
+def player_json(player: Player) -> dict[str, Any]:
+    return {
+        "id": player.pk,
+        "display_name": player.display_name,
+        "is_guest": player.is_guest,
+        "rating": round(player.rating_ordinal, 2),
+        "rating_mu": round(player.rating_mu, 3),
+        "rating_sigma": round(player.rating_sigma, 3),
+        "matches": player.matches_played,
+        "wins": player.wins,
+        "losses": player.losses,
+        "draws": player.draws,
+        "banned": player.is_banned,
+    }
+
+
+def participant_json(participant: Participant) -> dict[str, Any]:
+    return {
+        "seat": participant.seat,
+        "player": {"id": participant.player_id, "display_name": participant.player.display_name},
+        "score": participant.score,
+        "outcome": participant.outcome,
+        "rank": participant.rank,
+        "rating_before": participant.rating_before,
+        "rating_after": participant.rating_after,
+        "joined_at": participant.joined_at.isoformat(),
+        "left_at": participant.left_at.isoformat() if participant.left_at else None,
+    }
+
+
+def match_json(match: Match, *, with_code: bool = False) -> dict[str, Any]:
+    """A match with its participants; expects them prefetched (`with_participants()`)."""
+    data = {
+        "id": str(match.id),
+        "game": match.game,
+        "status": match.status,
+        "private": match.is_private,
+        "max_players": match.max_players,
+        "settings": match.settings,
+        "created_at": match.created_at.isoformat(),
+        "started_at": match.started_at.isoformat() if match.started_at else None,
+        "finished_at": match.finished_at.isoformat() if match.finished_at else None,
+        "result": match.result,
+        "participants": [participant_json(p) for p in match.participants.all()],
+    }
+    if with_code and match.join_code:
+        data["join_code"] = match.join_code
+    return data
+
+
+def history_entry_json(participant: Participant) -> dict[str, Any]:
+    """One row of a player's history; expects `match` loaded with select_related."""
+    match = participant.match
+    return {
+        "match": {
+            "id": str(match.id),
+            "game": match.game,
+            "status": match.status,
+            "created_at": match.created_at.isoformat(),
+            "finished_at": match.finished_at.isoformat() if match.finished_at else None,
+            "summary": (match.result or {}).get("summary"),
+        },
+        "seat": participant.seat,
+        "score": participant.score,
+        "outcome": participant.outcome,
+        "rating_before": participant.rating_before,
+        "rating_after": participant.rating_after,
+    }

@@ -1,0 +1,20 @@
+"""URLs of the JSON lobby API, mounted under /api/."""
+
+from django.urls import path
+
+from games import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("games/", views.games, name="games"),
+    path("me/", views.me, name="me"),
+    path("matches/", views.matches, name="matches"),
+    path("matches/join/", views.join_by_code, name="join-by-code"),
+    path("matches/<uuid:match_id>/", views.match_detail, name="match"),
+    path("matches/<uuid:match_id>/join/", views.join_match, name="join"),
+    path("matches/<uuid:match_id>/leave/", views.leave_match, name="leave"),
+    path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("players/<int:player_id>/", views.player_detail, name="player"),
+    path("players/<int:player_id>/matches/", views.player_matches, name="player-matches"),
+]

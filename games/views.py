@@ -1,0 +1,227 @@
+"""The JSON lobby API: thin views over `games.access` and `games.services`.
+
+Session authentication with CSRF protection, as for any Django form. Every
+error is JSON: {"error": {"code": "...", "message": "..."}} with a status code.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from django.core.paginator import EmptyPage, Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as default_csrf_failure
+
+from games import access, services
+from games.engine import GAMES
+from games.models import Match, Participant, Player
+from games.payloads import (
+    CreateMatchRequest,
+    JoinByCodeRequest,
+    game_json,
+    history_entry_json,
+    match_json,
+    player_json,
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+_SERVICE_STATUS: dict[type[services.ServiceError], int] = {
+    services.InvalidRequest: 400,
+    services.InvalidResult: 400,
+    services.PlayerBanned: 403,
+    services.MatchNotFound: 404,
+    services.MatchNotJoinable: 409,
+    services.MatchFull: 409,
+    services.AlreadySeated: 409,
+    services.IllegalTransition: 409,
+}
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+View = Callable[..., HttpResponse]
+T = TypeVar("T")
+
+
+def api_view(*methods: str) -> Callable[[View], View]:
+    """Allow only `methods`, and turn every refusal into a JSON error response."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = error_response(
+                    405, "method_not_allowed", f"Use {' or '.join(methods)} here."
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                return view(request, *args, **kwargs)
+            except ApiError as exc:
+                return error_response(exc.status, exc.code, exc.message)
+            except services.ServiceError as exc:
+                return error_response(_SERVICE_STATUS.get(type(exc), 400), exc.code, exc.message)
+
+        return wrapper
+
+    return decorate
+
+
+def _acting_player(request: HttpRequest) -> Player:
+    player = access.get_player(request.user)
+    if player is None:
+        raise ApiError(401, "not_authenticated", "Log in or play as a guest first.")
+    return player
+
+
+def _body(request: HttpRequest, shape: type[T]) -> T:
+    try:
+        return msgspec.json.decode(request.body or b"{}", type=shape)
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, "invalid_request", f"Invalid request body: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
+
+
+def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[Page[Any], dict[str, Any]]:
+    """One page of `queryset` from ?page=N&page_size=M (20 by default, 100 at most)."""
+    try:
+        number = int(request.GET.get("page", "1"))
+        size = int(request.GET.get("page_size", "20"))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_page", "page and page_size must be whole numbers.") from exc
+    if not 1 <= size <= 100:
+        raise ApiError(400, "invalid_page", "page_size must be from 1 to 100.")
+    paginator = Paginator(queryset, size)
+    try:
+        page = paginator.page(number)
+    except EmptyPage as exc:
+        raise ApiError(404, "page_not_found", f"There is no page {number}.") from exc
+    meta = {"page": page.number, "pages": paginator.num_pages, "count": paginator.count}
+    return page, meta
+
+
+@api_view("GET")
+def games(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"games": [game_json(game) for game in GAMES.values()]})
+
+
+@api_view("GET")
+def me(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"player": player_json(_acting_player(request))})
+
+
+@api_view("GET", "POST")
+def matches(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _create_match(request)
+    game = request.GET.get("game", "")
+    if game not in GAMES:
+        known = ", ".join(sorted(GAMES))
+        raise ApiError(400, "invalid_request", f"Pass ?game= with one of: {known}.")
+    page, meta = _page(request, Match.objects.open_lobby(game).with_participants())
+    return JsonResponse({**meta, "results": [match_json(m) for m in page]})
+
+
+def _create_match(request: HttpRequest) -> HttpResponse:
+    player = _acting_player(request)
+    body = _body(request, CreateMatchRequest)
+    match = services.create_match(
+        player,
+        body.game,
+        is_private=body.private,
+        max_players=body.max_players,
+        settings=body.settings,
+    )
+    match = access.get_visible_match(request.user, match.pk)
+    return JsonResponse(match_json(match, with_code=True), status=201)
+
+
+@api_view("GET")
+def match_detail(request: HttpRequest, match_id: str) -> HttpResponse:
+    match = access.get_visible_match(request.user, match_id)
+    return JsonResponse(match_json(match, with_code=_is_seated(request, match)))
+
+
+def _is_seated(request: HttpRequest, match: Match) -> bool:
+    return any(p.player.user_id == request.user.pk for p in match.participants.all())
+
+
+@api_view("POST")
+def join_match(request: HttpRequest, match_id: str) -> HttpResponse:
+    player = _acting_player(request)
+    match = access.get_visible_match(request.user, match_id)
+    services.join_match(player, match.pk)
+    return JsonResponse(match_json(access.get_visible_match(request.user, match.pk)))
+
+
+@api_view("POST")
+def join_by_code(request: HttpRequest) -> HttpResponse:
+    player = _acting_player(request)
+    body = _body(request, JoinByCodeRequest)
+    participant = services.join_private_match(player, body.code)
+    match = access.get_visible_match(request.user, participant.match_id)
+    return JsonResponse(match_json(match, with_code=True))
+
+
+@api_view("POST")
+def leave_match(request: HttpRequest, match_id: str) -> HttpResponse:
+    player = _acting_player(request)
+    match = access.get_visible_match(request.user, match_id)
+    services.leave_waiting_match(player, match.pk)
+    return HttpResponse(status=204)
+
+
+@api_view("GET")
+def leaderboard(request: HttpRequest) -> HttpResponse:
+    page, meta = _page(request, Player.objects.leaderboard())
+    first_rank = page.start_index()
+    results = [
+        {"rank": first_rank + index, **player_json(player)} for index, player in enumerate(page)
+    ]
+    return JsonResponse({**meta, "results": results})
+
+
+@api_view("GET")
+def player_detail(request: HttpRequest, player_id: int) -> HttpResponse:
+    return JsonResponse({"player": player_json(_player(player_id))})
+
+
+@api_view("GET")
+def player_matches(request: HttpRequest, player_id: int) -> HttpResponse:
+    player = _player(player_id)
+    history = Participant.objects.history_for(player)
+    if not (request.user.is_authenticated and request.user.pk == player.user_id):
+        history = history.filter(match__is_private=False)
+    page, meta = _page(request, history)
+    return JsonResponse({**meta, "results": [history_entry_json(p) for p in page]})
+
+
+def _player(player_id: int) -> Player:
+    try:
+        return Player.objects.get(pk=player_id)
+    except Player.DoesNotExist as exc:
+        raise ApiError(404, "player_not_found", "No such player.") from exc
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """JSON for API clients, Django's page for everyone else (settings.CSRF_FAILURE_VIEW)."""
+    if request.path.startswith("/api/"):
+        return error_response(
+            403,
+            "csrf_failed",
+            "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
+        )
+    return default_csrf_failure(request, reason)

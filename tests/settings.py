@@ -1,0 +1,19 @@
+"""Test settings: the real settings module, with the laptop defaults the suite needs.
+
+Tests that are about production configuration start a separate process with a
+production environment instead (see tests/test_settings.py).
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+
+from gameproject.settings import *  # noqa: E402,F403
+
+# Manifest storage needs collectstatic first; the suite renders templates without it.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Fast hashing: the suite creates many users and never needs strong hashes.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
