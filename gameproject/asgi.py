@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP and WebSocket from one daphne process.
 
-    daphne gameproject.asgi:application
+daphne gameproject.asgi:application
 """
 
 import os

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 from games.models import Match, Player
 from games.services import MatchNotFound, ensure_player
@@ -16,9 +16,9 @@ from games.services import MatchNotFound, ensure_player
 
 def get_player(user: AbstractBaseUser | AnonymousUser) -> Player | None:
     """The signed-in user's player (created on first use), or None for anonymous users."""
-    if not user.is_authenticated:
-        return None
-    return ensure_player(user)  # type: ignore[arg-type]
+    if not isinstance(user, User):
+        return None  # anonymous
+    return ensure_player(user)
 
 
 def get_visible_match(user: AbstractBaseUser | AnonymousUser, match_id: Any) -> Match:

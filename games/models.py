@@ -22,9 +22,7 @@ DEFAULT_SIGMA = 25.0 / 3.0
 class PlayerQuerySet(models.QuerySet["Player"]):
     def leaderboard(self) -> PlayerQuerySet:
         """Rated, unbanned players, best first. Served by `player_leaderboard_idx`."""
-        return self.filter(matches_played__gt=0, is_banned=False).order_by(
-            "-rating_ordinal", "id"
-        )
+        return self.filter(matches_played__gt=0, is_banned=False).order_by("-rating_ordinal", "id")
 
 
 class Player(models.Model):
@@ -142,7 +140,7 @@ class Match(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["game", "created_at"],
+                fields=["game", "created_at", "id"],
                 condition=Q(status="waiting", is_private=False),
                 name="match_lobby_idx",
             ),
@@ -173,23 +171,27 @@ class ParticipantQuerySet(models.QuerySet["Participant"]):
 
         Served by `participant_history_idx`.
         """
-        return (
-            self.filter(player=player)
-            .select_related("match")
-            .order_by("-joined_at", "-id")
-        )
+        return self.filter(player=player).select_related("match").order_by("-joined_at", "-id")
 
 
 class Participant(models.Model):
     """A player's seat in a match, and how it went for them."""
 
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="participants")
+    # No separate foreign-key indexes: the unique (match, ...) constraints and the
+    # (player, joined_at) history index already start with these columns.
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="participants", db_index=False
+    )
     # PROTECT: a player with match history is banned, not deleted, so other
     # players' finished matches never lose a seat.
-    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="participations")
+    player = models.ForeignKey(
+        Player, on_delete=models.PROTECT, related_name="participations", db_index=False
+    )
     seat = models.PositiveSmallIntegerField()
     score = models.IntegerField(default=0)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, blank=True, help_text="Empty until the end."
+    )
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_before = models.FloatField(null=True, blank=True, help_text="Ordinal before.")
     rating_after = models.FloatField(null=True, blank=True, help_text="Ordinal after.")
@@ -203,7 +205,7 @@ class Participant(models.Model):
             models.UniqueConstraint(fields=["match", "player"], name="participant_player_once"),
             models.UniqueConstraint(fields=["match", "seat"], name="participant_seat_once"),
             models.CheckConstraint(
-                condition=Q(outcome__isnull=True) | Q(outcome__in=Outcome.values),
+                condition=Q(outcome="") | Q(outcome__in=Outcome.values),
                 name="participant_outcome_valid",
             ),
         ]

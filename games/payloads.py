@@ -54,7 +54,7 @@ def participant_json(participant: Participant) -> dict[str, Any]:
         "seat": participant.seat,
         "player": {"id": participant.player_id, "display_name": participant.player.display_name},
         "score": participant.score,
-        "outcome": participant.outcome,
+        "outcome": participant.outcome or None,
         "rank": participant.rank,
         "rating_before": participant.rating_before,
         "rating_after": participant.rating_after,
@@ -97,7 +97,7 @@ def history_entry_json(participant: Participant) -> dict[str, Any]:
         },
         "seat": participant.seat,
         "score": participant.score,
-        "outcome": participant.outcome,
+        "outcome": participant.outcome or None,
         "rating_before": participant.rating_before,
         "rating_after": participant.rating_after,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -87,14 +87,50 @@ class InvalidResult(ServiceError):
 
 # --- Players ---------------------------------------------------------------------
 
-_ADJECTIVES = (
-    "Swift Brave Clever Mighty Silent Lucky Rapid Cosmic Fuzzy Golden Happy Nimble "
-    "Bold Crimson Frosty Jolly Quiet Sunny Wild Zesty"
-).split()
-_ANIMALS = (
-    "Otter Falcon Panda Tiger Badger Heron Lynx Gecko Walrus Raven Fox Koala Moose "
-    "Puffin Bison Cobra Marten Ibex Yak Newt"
-).split()
+_ADJECTIVES = [
+    "Swift",
+    "Brave",
+    "Clever",
+    "Mighty",
+    "Silent",
+    "Lucky",
+    "Rapid",
+    "Cosmic",
+    "Fuzzy",
+    "Golden",
+    "Happy",
+    "Nimble",
+    "Bold",
+    "Crimson",
+    "Frosty",
+    "Jolly",
+    "Quiet",
+    "Sunny",
+    "Wild",
+    "Zesty",
+]
+_ANIMALS = [
+    "Otter",
+    "Falcon",
+    "Panda",
+    "Tiger",
+    "Badger",
+    "Heron",
+    "Lynx",
+    "Gecko",
+    "Walrus",
+    "Raven",
+    "Fox",
+    "Koala",
+    "Moose",
+    "Puffin",
+    "Bison",
+    "Cobra",
+    "Marten",
+    "Ibex",
+    "Yak",
+    "Newt",
+]
 
 
 def display_name_taken(name: str, exclude: Player | None = None) -> bool:
@@ -105,17 +141,17 @@ def display_name_taken(name: str, exclude: Player | None = None) -> bool:
     return others.exists()
 
 
-def create_player(user: AbstractBaseUser, display_name: str, *, is_guest: bool = False) -> Player:
+def create_player(user: User, display_name: str, *, is_guest: bool = False) -> Player:
     """Give `user` a player profile with a fresh rating."""
     return Player.objects.create(
         user=user, display_name=display_name, is_guest=is_guest, last_seen=timezone.now()
     )
 
 
-def ensure_player(user: AbstractBaseUser) -> Player:
+def ensure_player(user: User) -> Player:
     """The user's player, created on first use (for example for a superuser)."""
     try:
-        return user.player  # type: ignore[attr-defined,no-any-return]
+        return user.player
     except Player.DoesNotExist:
         pass
     name = user.get_username()[:32]
@@ -156,7 +192,7 @@ def claim_guest(player: Player) -> None:
     player.is_guest = False
 
 
-def touch_player(user: AbstractBaseUser | AnonymousUser) -> None:
+def touch_player(user: User | AnonymousUser) -> None:
     """Record that the user was just seen (on log-in)."""
     if user.is_authenticated:
         Player.objects.filter(user=user).update(last_seen=timezone.now())
@@ -246,9 +282,7 @@ def join_private_match(player: Player, code: str) -> Participant:
     """Seat `player` in the private match with this join code."""
     check_can_play(player)
     with transaction.atomic():
-        match = (
-            Match.objects.select_for_update().filter(join_code=code.strip().upper()).first()
-        )
+        match = Match.objects.select_for_update().filter(join_code=code.strip().upper()).first()
         if match is None:
             raise MatchNotFound("No match has that join code. Check the code and try again.")
         return _seat(player, match)

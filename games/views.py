@@ -15,6 +15,7 @@ from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from games import access, services
 from games.engine import GAMES
@@ -118,6 +119,7 @@ def games(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"games": [game_json(game) for game in GAMES.values()]})
 
 
+@ensure_csrf_cookie  # API clients fetch /api/me/ first to get the token for their POSTs
 @api_view("GET")
 def me(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"player": player_json(_acting_player(request))})

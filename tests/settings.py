@@ -5,10 +5,12 @@ production environment instead (see tests/test_settings.py).
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "true")
 
-from gameproject.settings import *  # noqa: E402,F403
+from gameproject.settings import *  # noqa: F403
 
 # Manifest storage needs collectstatic first; the suite renders templates without it.
 STORAGES = {
@@ -17,3 +19,6 @@ STORAGES = {
 }
 # Fast hashing: the suite creates many users and never needs strong hashes.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# An empty static root of the run's own, so ServeStatic has a directory to watch.
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-"))

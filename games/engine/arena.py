@@ -21,7 +21,7 @@ HEIGHT = 640.0
 SHIP_RADIUS = 16.0
 SHIP_SPEED = 220.0  # units per second
 BULLET_SPEED = 520.0
-BULLET_TICKS = 24  # a bullet lives this many ticks at 20 Hz (about 1.2 s)
+BULLET_TICKS = 36  # a bullet lives this many ticks (1.8 s at 20 Hz): crosses the field
 FIRE_COOLDOWN_TICKS = 6
 RESPAWN_TICKS = 40
 MAX_HP = 3
@@ -231,7 +231,7 @@ class Arena(Game[ArenaState]):
             ranks[ship.seat] = ranks[playing[index - 1].seat] if same_as_previous else index + 1
         last = len(playing) + 1
         top = [s for s in playing if ranks[s.seat] == 1]
-        everyone_tied = len(top) == len(playing)
+        everyone_tied = len(playing) > 1 and len(top) == len(playing)
         seats = []
         for ship in state.ships:
             rank = ranks.get(ship.seat, last)
@@ -288,9 +288,9 @@ def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
 
 def _ship_hit(state: ArenaState, bullet: Bullet) -> Ship | None:
     for ship in state.ships:
-        if ship.seat != bullet.owner and ship.alive:
-            if math.hypot(ship.x - bullet.x, ship.y - bullet.y) <= SHIP_RADIUS:
-                return ship
+        close = math.hypot(ship.x - bullet.x, ship.y - bullet.y) <= SHIP_RADIUS
+        if close and ship.seat != bullet.owner and ship.alive:
+            return ship
     return None
 
 

@@ -1,0 +1,97 @@
+"""Start real daphne processes for end-to-end tests and wait until they listen."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "e2e-" + "Zq8#vX2$mP9@wL4!nR7&tY1*bH6^cJ3%dF5(gS0)eA" + "x" * 20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Block until something accepts connections on `port`, or fail with the server's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # polling a port: there is no event to wait on
+    raise TimeoutError(f"daphne did not listen on {port} within {timeout} s")
+
+
+def production_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """A production configuration (DEBUG off) on a SQLite file of the test's own."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "gameproject.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp / "static"),
+        # Plain HTTP on loopback; the TLS endpoint has tests of its own.
+        "SECURE_SSL_REDIRECT": "false",
+        **extra,
+    }
+
+
+def prepare(env: dict[str, str]) -> None:
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=120,
+        )
+
+
+@contextmanager
+def daphne(env: dict[str, str], *args: str) -> Iterator[int]:
+    """Run `daphne gameproject.asgi:application` on a free port; yield the port."""
+    port = free_port()
+    log = open(Path(env["STATIC_ROOT"]).parent / f"daphne-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            *args,
+            "gameproject.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
