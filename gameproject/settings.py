@@ -160,6 +160,15 @@ def _channel_layers() -> dict[str, Any]:
 
 
 CHANNEL_LAYERS = _channel_layers()
+# Prefix of the game server's own Redis keys (tickets, match leases).
+REDIS_PREFIX: str = env.str("REDIS_PREFIX", default="arcade")
+
+# --- Match runtime -----------------------------------------------------------------
+
+# Seconds a disconnected player keeps their seat; unset: each game's own default (30 s).
+MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_SECONDS", None)
+# Lifetime of a match lease in Redis; the owner renews it every third of that.
+MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 15.0)
 
 # --- Auth ----------------------------------------------------------------------
 

@@ -6,10 +6,12 @@ Views, the admin and (later) consumers call these, so the rules live once.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
+from games import services
 from games.models import Match, Player
 from games.services import MatchNotFound, ensure_player
 
@@ -43,3 +45,47 @@ def _may_see_private(user: AbstractBaseUser | AnonymousUser, match: Match) -> bo
     if getattr(user, "is_staff", False):
         return True
     return any(p.player.user_id == user.pk for p in match.participants.all())
+
+
+@dataclass(frozen=True)
+class MatchConnection:
+    """Who is connecting to a match socket, and as what."""
+
+    match_id: uuid.UUID
+    game: str
+    status: str
+    player_id: int
+    display_name: str
+    seat: int | None  # None: spectator
+
+    @property
+    def role(self) -> str:
+        return "spectator" if self.seat is None else "player"
+
+
+class NotAllowed(Exception):
+    """The user may not connect to this match; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) -> MatchConnection:
+    """Decide how `user` may connect to a match: as its seated player or as a spectator.
+
+    Raises MatchNotFound for an unknown match, PlayerBanned for a banned player,
+    and NotAllowed when a private match is watched by someone without a seat.
+    """
+    player = get_player(user)
+    if player is None:
+        raise NotAllowed("Log in first.")
+    services.check_can_play(player)
+    try:
+        match = Match.objects.get(pk=uuid.UUID(str(match_id)))
+    except (Match.DoesNotExist, ValueError) as exc:
+        raise services.MatchNotFound("No such match.") from exc
+    seat = match.participants.filter(player=player).values_list("seat", flat=True).first()
+    if seat is None and match.is_private and not getattr(user, "is_staff", False):
+        raise NotAllowed("Only the players of a private match can watch it.")
+    return MatchConnection(match.id, match.game, match.status, player.pk, player.display_name, seat)

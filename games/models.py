@@ -6,7 +6,10 @@ through `games.services`, which checks it and writes it in one transaction.
 
 from __future__ import annotations
 
+import json
 import uuid
+import zlib
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -120,6 +123,9 @@ class Match(models.Model):
     settings = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(default=0, help_text="Seed of the game's random numbers.")
     result = models.JSONField(null=True, blank=True, help_text="Final result summary.")
+    # Highest fencing token of a runner that wrote this match. A runner whose
+    # lease was taken over holds a lower token, and its writes are refused.
+    runner_fence = models.BigIntegerField(default=0)
 
     objects = MatchQuerySet.as_manager()
 
@@ -221,3 +227,35 @@ class Participant(models.Model):
         if self.rating_before is None or self.rating_after is None:
             return None
         return self.rating_after - self.rating_before
+
+
+class Replay(models.Model):
+    """Everything needed to re-simulate a finished match: seed, settings and the input log.
+
+    The log is a list of [tick, seat, input] (input null when the seat left),
+    stored as zlib-compressed JSON; `final_state` is the spectator view at the
+    end, so a replay can be checked against what players saw.
+    """
+
+    match = models.OneToOneField(
+        Match, on_delete=models.CASCADE, primary_key=True, related_name="replay"
+    )
+    game = models.CharField(max_length=32)
+    seed = models.BigIntegerField()
+    settings = models.JSONField(default=dict)
+    seats = models.PositiveSmallIntegerField()
+    final_tick = models.PositiveIntegerField()
+    log = models.BinaryField()
+    final_state = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"replay of {self.match_id}"
+
+    def entries(self) -> list[list[Any]]:
+        data: list[list[Any]] = json.loads(zlib.decompress(bytes(self.log)))
+        return data
+
+    @staticmethod
+    def pack(entries: list[list[Any]]) -> bytes:
+        return zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 6)

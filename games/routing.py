@@ -1,5 +1,9 @@
-"""WebSocket URL patterns. The match and lobby consumers are mounted here."""
+"""WebSocket URL patterns."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from games.consumers import MatchConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/match/<uuid:match_id>/", MatchConsumer.as_asgi()),
+]

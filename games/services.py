@@ -9,7 +9,7 @@ admin and the match runtime all call these functions, so they cannot diverge.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from games import ratings
+from games import events, ratings
 from games.engine import get_game
 from games.engine.base import EngineError
-from games.models import Match, MatchStatus, Outcome, Participant, Player
+from games.models import Match, MatchStatus, Outcome, Participant, Player, Replay
 
 # --- Errors ------------------------------------------------------------------------
 
@@ -77,6 +77,18 @@ class IllegalTransition(ServiceError):
     """The match cannot move from its current status to the requested one."""
 
     code = "illegal_transition"
+
+
+class NotReady(ServiceError):
+    """Some seated players are not connected and ready, so the match cannot start."""
+
+    code = "not_ready"
+
+
+class StaleRunner(ServiceError):
+    """A runner whose lease was taken over tried to write; its fencing token is too old."""
+
+    code = "stale_runner"
 
 
 class InvalidResult(ServiceError):
@@ -306,9 +318,15 @@ def leave_waiting_match(player: Player, match_id: Any) -> None:
         match = _locked_match(match_id)
         if match.status != MatchStatus.WAITING:
             raise MatchNotJoinable("Only a match that has not started can be left this way.")
-        deleted, _ = match.participants.filter(player=player).delete()
-        if not deleted:
+        leaving = match.participants.filter(player=player).first()
+        if leaving is None:
             raise MatchNotFound("You do not have a seat in this match.")
+        leaving.delete()
+        # Keep seats numbered 0..n-1: the engine numbers its players that way.
+        # One row at a time, lowest first, so (match, seat) stays unique throughout.
+        for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
+            later.seat -= 1
+            later.save(update_fields=["seat"])
         if not match.participants.exists():
             _change_status(match, MatchStatus.ABORTED)
             match.result = {"summary": "Aborted: every player left before the start."}
@@ -348,28 +366,51 @@ def _change_status(match: Match, new_status: str) -> None:
     match.save(update_fields=fields)
 
 
-def start_match(match_id: Any) -> Match:
-    """Move a waiting match with enough players to active."""
+def start_match(
+    match_id: Any, *, present: Collection[int] | None = None, fence: int | None = None
+) -> Match:
+    """Move a waiting match with enough players to active.
+
+    With `present` (player ids connected and ready), every seated player must
+    be among them, or NotReady is raised and nothing changes.
+    """
     with transaction.atomic():
         match = _locked_match(match_id)
+        _check_fence(match, fence)
         rules = _rules(match.game)
-        seated = match.participants.count()
-        if match.status == MatchStatus.WAITING and seated < rules.min_players:
-            raise IllegalTransition(
-                f"{rules.title} needs at least {rules.min_players} players to start."
-            )
+        seated = set(match.participants.values_list("player_id", flat=True))
+        if match.status == MatchStatus.WAITING:
+            if len(seated) < rules.min_players:
+                raise IllegalTransition(
+                    f"{rules.title} needs at least {rules.min_players} players to start."
+                )
+            if present is not None and not seated <= set(present):
+                raise NotReady("Waiting for every seated player to connect and be ready.")
         _change_status(match, MatchStatus.ACTIVE)
         return match
 
 
-def abort_match(match_id: Any, reason: str) -> Match:
+def _check_fence(match: Match, fence: int | None) -> None:
+    """Refuse writes from a runner older than the last one that wrote; remember newer ones."""
+    if fence is None:
+        return
+    if fence < match.runner_fence:
+        raise StaleRunner(f"Runner token {fence} is older than {match.runner_fence}.")
+    if fence > match.runner_fence:
+        match.runner_fence = fence
+        match.save(update_fields=["runner_fence"])
+
+
+def abort_match(match_id: Any, reason: str, *, fence: int | None = None) -> Match:
     """Abort a waiting or active match; no ratings change."""
     with transaction.atomic():
         match = _locked_match(match_id)
+        _check_fence(match, fence)
         _change_status(match, MatchStatus.ABORTED)
         match.result = {"summary": f"Aborted: {reason}"}
         match.save(update_fields=["result"])
         match.participants.filter(left_at__isnull=True).update(left_at=match.finished_at)
+        events.announce_abort_on_commit(match.pk, match.result["summary"])
         return match
 
 
@@ -383,15 +424,34 @@ class SeatResult:
     rank: int
 
 
-def finish_match(match_id: Any, results: Sequence[SeatResult], summary: str) -> Match:
+@dataclass(frozen=True)
+class ReplayData:
+    """What a runner recorded: the input log as [tick, seat, input-or-None] and the end."""
+
+    seats: int
+    final_tick: int
+    log: list[list[Any]]
+    final_state: dict[str, Any]
+
+
+def finish_match(
+    match_id: Any,
+    results: Sequence[SeatResult],
+    summary: str,
+    *,
+    replay: ReplayData | None = None,
+    fence: int | None = None,
+) -> Match:
     """Record the end of an active match in one transaction.
 
     Writes the status, every participant's score, outcome and rating change,
-    the players' records and ratings, and the match's result summary; if any
-    step fails, none of it is stored.
+    the players' records and ratings, the match's result summary and its
+    replay; if any step fails, none of it is stored.
     """
+    packed_log = Replay.pack(replay.log) if replay else b""  # compress outside the lock
     with transaction.atomic():
         match = _locked_match(match_id)
+        _check_fence(match, fence)
         participants = list(match.participants.order_by("seat"))
         _check_results(participants, results)
         _change_status(match, MatchStatus.FINISHED)
@@ -414,6 +474,17 @@ def finish_match(match_id: Any, results: Sequence[SeatResult], summary: str) -> 
             ],
         }
         match.save(update_fields=["result"])
+        if replay is not None:
+            Replay.objects.create(
+                match=match,
+                game=match.game,
+                seed=match.seed,
+                settings=match.settings,
+                seats=replay.seats,
+                final_tick=replay.final_tick,
+                log=packed_log,
+                final_state=replay.final_state,
+            )
         return match
 
 

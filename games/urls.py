@@ -14,6 +14,7 @@ urlpatterns = [
     path("matches/<uuid:match_id>/", views.match_detail, name="match"),
     path("matches/<uuid:match_id>/join/", views.join_match, name="join"),
     path("matches/<uuid:match_id>/leave/", views.leave_match, name="leave"),
+    path("matches/<uuid:match_id>/ticket/", views.match_ticket, name="ticket"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("players/<int:player_id>/", views.player_detail, name="player"),
     path("players/<int:player_id>/matches/", views.player_matches, name="player-matches"),

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from games import access, services
+from games import access, services, tickets
 from games.engine import GAMES
 from games.models import Match, Participant, Player
 from games.payloads import (
@@ -184,6 +184,23 @@ def leave_match(request: HttpRequest, match_id: str) -> HttpResponse:
     match = access.get_visible_match(request.user, match_id)
     services.leave_waiting_match(player, match.pk)
     return HttpResponse(status=204)
+
+
+@api_view("POST")
+def match_ticket(request: HttpRequest, match_id: str) -> HttpResponse:
+    """A single-use ticket to open this match's socket without a session cookie."""
+    player = _acting_player(request)
+    services.check_can_play(player)
+    match = access.get_visible_match(request.user, match_id)
+    ticket = tickets.issue(player.user_id, str(match.pk))
+    return JsonResponse(
+        {
+            "ticket": ticket,
+            "expires_in": tickets.TICKET_SECONDS,
+            "url": f"/ws/match/{match.pk}/?ticket={ticket}",
+        },
+        status=201,
+    )
 
 
 @api_view("GET")

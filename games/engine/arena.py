@@ -91,7 +91,7 @@ class Arena(Game[ArenaState]):
         return {"time_limit_seconds": 120, "score_limit": 10, "tick_rate": self.tick_rate}
 
     def setting_ranges(self) -> dict[str, tuple[int, int]]:
-        return {"time_limit_seconds": (10, 900), "score_limit": (1, 100), "tick_rate": (5, 60)}
+        return {"time_limit_seconds": (5, 900), "score_limit": (1, 100), "tick_rate": (5, 60)}
 
     def initial_state(self, settings: JSON, seats: int, seed: int) -> ArenaState:
         rng = random.Random(seed)

@@ -1,0 +1,224 @@
+"""The match socket: authenticate, validate each frame, hand it to the runner, forward frames.
+
+Thin by design: rules live in the engine, decisions in the runner, writes in
+services. Per message the consumer does no database work and no thread hop
+(see `dispatch`), and forwards the runner's frames as the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import get_user_model
+
+from games import access, events, protocol, services, tickets
+from games.limits import TokenBucket
+from games.protocol import CloseCode, ErrorCode
+from games.storage import DatabaseStore
+from games.supervisor import get_supervisor
+
+logger = logging.getLogger(__name__)
+
+# Inputs arrive at the tick rate (20/s); the burst absorbs a backed-up client flushing.
+MESSAGES_PER_SECOND = 30
+MESSAGE_BURST = 60
+CHAT_PER_SECOND = 1
+CHAT_BURST = 5
+# Error frames before the socket is closed for abuse.
+MAX_STRIKES = 20
+
+
+class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
+    connection: access.MatchConnection | None = None
+    over = False
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch awaits aclose_old_connections() before every
+        # handler: a hop to the single sync thread per frame and per tick. This
+        # consumer touches the database only in connect(), through
+        # database_sync_to_async, which closes stale connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- Connect and disconnect -----------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.match_id = str(self.scope["url_route"]["kwargs"]["match_id"])
+        self.messages = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
+        self.chats = TokenBucket(CHAT_PER_SECOND, CHAT_BURST)
+        self.strikes = 0
+        # Accept first: a close before accept() reaches the client as a bare HTTP 403,
+        # without the code that tells it why and whether to retry.
+        await self.accept()
+        user = await self._identify()
+        if user is None:
+            await self._refuse(CloseCode.NOT_AUTHENTICATED)
+            return
+        try:
+            self.connection = await database_sync_to_async(access.get_match_connection)(
+                user, self.match_id
+            )
+        except services.MatchNotFound:
+            await self._refuse(CloseCode.UNKNOWN_MATCH)
+            return
+        except services.PlayerBanned as exc:
+            await self._refuse(CloseCode.FORBIDDEN, exc.message)
+            return
+        except access.NotAllowed as exc:
+            await self._refuse(CloseCode.FORBIDDEN, exc.reason)
+            return
+        await self.channel_layer.group_add(events.match_group(self.match_id), self.channel_name)
+        self.groups.append(events.match_group(self.match_id))
+        if self.connection.status in ("finished", "aborted"):
+            await self._welcome_to_finished_match()
+            return
+        await self._post("join", seat=self.connection.seat, name=self.connection.display_name)
+
+    async def _identify(self) -> Any:
+        """The session's user, or the user of a valid single-use ticket in the query string."""
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return user
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        ticket = (query.get("ticket") or [""])[0]
+        if not ticket:
+            return None
+        user_id = await tickets.redeem(ticket, self.match_id)
+        if user_id is None:
+            return None
+        return await get_user_model().objects.filter(pk=user_id, is_active=True).afirst()
+
+    async def _refuse(self, code: int, reason: str = "") -> None:
+        await self.close(code=code, reason=reason or protocol.CLOSE_REASONS[code])
+
+    async def _welcome_to_finished_match(self) -> None:
+        assert self.connection is not None
+        self.over = True
+        result = await DatabaseStore().result(self.match_id)
+        await self.send(
+            text_data=protocol.encode(
+                {
+                    "type": "welcome",
+                    "protocol": protocol.PROTOCOL_VERSION,
+                    "match": {
+                        "id": self.match_id,
+                        "game": self.connection.game,
+                        "status": self.connection.status,
+                    },
+                    "you": {
+                        "player_id": self.connection.player_id,
+                        "seat": self.connection.seat,
+                        "role": self.connection.role,
+                    },
+                    "players": [],
+                    "tick": 0,
+                    "state": None,
+                    "result": result,
+                    "server_time": protocol.server_time_ms(),
+                }
+            )
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.connection is not None and not self.over:
+            await self._post("leave")
+
+    # --- Frames from the client -------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.connection is None:
+            return
+        if not self.messages.allow():
+            await self._strike(ErrorCode.RATE_LIMITED, "Too many messages; slow down.")
+            return
+        try:
+            message = protocol.decode(text_data if text_data is not None else bytes_data or b"")
+        except protocol.ProtocolError as exc:
+            await self._strike(exc.code, exc.message)
+            return
+        if isinstance(message, protocol.Ping):
+            await self.send(text_data=protocol.pong(message))
+        elif isinstance(message, protocol.Input):
+            await self._input(message)
+        elif isinstance(message, protocol.Chat):
+            await self._chat(message)
+        elif isinstance(message, protocol.Ready):
+            await self._post("ready")
+        elif isinstance(message, protocol.Resync):
+            await self._post("resync")
+
+    async def _input(self, message: protocol.Input) -> None:
+        assert self.connection is not None
+        if self.connection.seat is None:
+            await self._error(ErrorCode.SPECTATOR, "Spectators cannot send inputs.")
+        elif self.over:
+            await self._error(ErrorCode.NOT_ACTIVE, "The match is over.")
+        else:
+            await self._post("input", data=message.data)
+
+    async def _chat(self, message: protocol.Chat) -> None:
+        assert self.connection is not None
+        text = message.text.strip()
+        if not text or len(text) > protocol.MAX_CHAT_CHARS:
+            await self._error(
+                ErrorCode.CHAT_LIMIT,
+                f"Chat messages are 1 to {protocol.MAX_CHAT_CHARS} characters.",
+            )
+            return
+        if not self.chats.allow():
+            await self._error(ErrorCode.CHAT_LIMIT, "You are chatting too fast.")
+            return
+        frame = protocol.encode(
+            {
+                "type": "chat",
+                "from": {
+                    "player_id": self.connection.player_id,
+                    "name": self.connection.display_name,
+                    "seat": self.connection.seat,
+                },
+                "text": text,
+                "server_time": protocol.server_time_ms(),
+            }
+        )
+        await self.channel_layer.group_send(
+            events.match_group(self.match_id), {"type": "match.frame", "text": frame}
+        )
+
+    async def _strike(self, code: str, message: str) -> None:
+        self.strikes += 1
+        if self.strikes > MAX_STRIKES:
+            close = CloseCode.TOO_LARGE if code == ErrorCode.TOO_LARGE else CloseCode.ABUSE
+            await self._refuse(close)
+            return
+        await self._error(code, message)
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send(text_data=protocol.error(code, message))
+
+    async def _post(self, op: str, **fields: Any) -> None:
+        assert self.connection is not None
+        message = {"op": op, "player_id": self.connection.player_id, "channel": self.channel_name}
+        await get_supervisor().post(self.match_id, {**message, **fields})
+
+    # --- Events from the runner and services -------------------------------------------------
+
+    async def match_frame(self, event: dict[str, Any]) -> None:
+        """An encoded frame from the runner: forward the same text."""
+        text = event["text"]
+        if text.startswith('{"type":"result"'):
+            self.over = True
+        await self.send(text_data=text)
+
+    async def match_over(self, event: dict[str, Any]) -> None:
+        self.over = True
+        await self.send(text_data=event["text"])
+
+    async def match_close(self, event: dict[str, Any]) -> None:
+        await self._refuse(event["code"])

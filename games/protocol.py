@@ -1,0 +1,139 @@
+"""The match WebSocket protocol: inbound schemas, outbound builders, error and close codes.
+
+One module for everything that crosses the wire, so docs/protocol.md has one
+source. Inbound frames are decoded and validated by msgspec in one step;
+outbound frames are built here and encoded once, then forwarded as bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+SUBPROTOCOL_JSON = "arcade.v1.json"
+
+MAX_MESSAGE_BYTES = 4096
+MAX_CHAT_CHARS = 200
+
+
+class CloseCode:
+    """Close codes sent after accept(); daphne can send only 1000 and 3000-4999.
+
+    Clients must not reconnect after 4001, 4003, 4004 and 4011; after the
+    others they reconnect with backoff.
+    """
+
+    NORMAL = 1000
+    NOT_AUTHENTICATED = 4001  # no session and no valid ticket
+    FORBIDDEN = 4003  # banned, or not allowed to watch this match
+    UNKNOWN_MATCH = 4004  # no such match
+    ABUSE = 4008  # too many bad or too many messages
+    TOO_LARGE = 4009  # repeated oversized messages
+    SUPERSEDED = 4010  # the same seat connected again elsewhere
+    MATCH_OVER = 4011  # the match ended or was aborted; nothing left to play
+    RESTARTING = 4012  # the server is shutting down: reconnect
+
+
+CLOSE_REASONS = {
+    CloseCode.NOT_AUTHENTICATED: "Log in or get a ticket first.",
+    CloseCode.FORBIDDEN: "You may not join this match.",
+    CloseCode.UNKNOWN_MATCH: "There is no such match.",
+    CloseCode.ABUSE: "Too many invalid or too frequent messages.",
+    CloseCode.TOO_LARGE: "Messages too large.",
+    CloseCode.SUPERSEDED: "You connected to this match from somewhere else.",
+    CloseCode.MATCH_OVER: "The match is over.",
+    CloseCode.RESTARTING: "The server is restarting; reconnect.",
+}
+
+
+class ErrorCode:
+    """Codes of error frames; the socket stays open after each."""
+
+    MALFORMED = "malformed"  # not JSON, or not an object with a known "type"
+    INVALID = "invalid"  # a known type with missing or wrong fields
+    TOO_LARGE = "too_large"  # over MAX_MESSAGE_BYTES
+    RATE_LIMITED = "rate_limited"  # too many messages; slow down
+    SPECTATOR = "spectator"  # spectators cannot send inputs
+    NOT_ACTIVE = "not_active"  # the match has not started or is over
+    ILLEGAL = "illegal_input"  # the rules refused it; `reason` tells why (see game codes)
+    CHAT_LIMIT = "chat_limit"  # chat too long or too fast
+
+
+# --- Inbound ------------------------------------------------------------------------
+
+
+class Input(msgspec.Struct, tag="input", forbid_unknown_fields=True):
+    data: dict[str, Any]
+
+
+class Ready(msgspec.Struct, tag="ready", forbid_unknown_fields=True):
+    pass
+
+
+class Ping(msgspec.Struct, tag="ping", forbid_unknown_fields=True):
+    id: int
+    t: float | None = None  # the client's clock, echoed back
+
+
+class Chat(msgspec.Struct, tag="chat", forbid_unknown_fields=True):
+    text: str
+
+
+class Resync(msgspec.Struct, tag="resync", forbid_unknown_fields=True):
+    pass
+
+
+Inbound = Input | Ready | Ping | Chat | Resync
+_decoder = msgspec.json.Decoder(Inbound)
+
+
+class ProtocolError(Exception):
+    """An inbound frame that cannot be accepted; `code` is an ErrorCode."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def decode(frame: str | bytes) -> Inbound:
+    """Validate one inbound frame; raises ProtocolError naming the problem."""
+    if len(frame) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE, f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."
+        )
+    try:
+        message: Inbound = _decoder.decode(frame)
+        return message
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        code = ErrorCode.MALFORMED if "tag" in text or "Expected `object`" in text else None
+        raise ProtocolError(code or ErrorCode.INVALID, f"Invalid message: {text}") from exc
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED, "Messages must be JSON objects.") from exc
+
+
+# --- Outbound ------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(message: dict[str, Any]) -> str:
+    return _encoder.encode(message).decode()
+
+
+def server_time_ms() -> float:
+    return round(time.time() * 1000.0, 1)
+
+
+def error(code: str, message: str) -> str:
+    return encode({"type": "error", "code": code, "message": message})
+
+
+def pong(ping: Ping) -> str:
+    return encode({"type": "pong", "id": ping.id, "t": ping.t, "server_time": server_time_ms()})
+
+
+Role = Literal["player", "spectator"]

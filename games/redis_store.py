@@ -1,0 +1,44 @@
+"""Redis clients for the game server's own keys (tickets, leases), when REDIS_URL is set.
+
+Async clients are bound to the event loop that created them, so there is one
+per loop. Like the channel layer, they set socket_timeout explicitly: redis-py
+8's default of 5 s is shorter than some of our blocking calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import redis
+import redis.asyncio as aredis
+from django.conf import settings
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_client: redis.Redis | None = None
+
+
+def enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def key(*parts: object) -> str:
+    return ":".join([settings.REDIS_PREFIX, *map(str, parts)])
+
+
+def async_client() -> aredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = aredis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+        _async_clients[loop] = client
+    return client
+
+
+def sync_client() -> redis.Redis:
+    global _sync_client
+    if _sync_client is None:
+        _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+    return _sync_client

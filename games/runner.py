@@ -1,0 +1,422 @@
+"""One authority per match: the engine state, the fixed-rate loop, inputs, presence, the end.
+
+A runner lives in a daphne process under the process's MatchSupervisor, never
+inside a player's consumer, so the match does not depend on which socket
+hosts it. Consumers post operations to it (directly in the same process, over
+the runner's channel from other processes); it answers with frames encoded
+once and sent through its transport.
+
+Order of checks for an input (the engine validates last): the sender holds a
+seat, the match is active, the seat is still in play, then the rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from games import protocol
+from games.engine import get_game
+from games.engine.base import Event, Game, IllegalInput
+from games.leases import Lease
+from games.services import NotReady, ReplayData, SeatResult, StaleRunner
+from games.storage import MatchInfo, SeatRow
+
+logger = logging.getLogger(__name__)
+
+# Past this many ticks behind schedule the loop skips ahead instead of racing to catch up.
+MAX_LAG_TICKS = 5
+# A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
+IDLE_STOP_SECONDS = 30.0
+
+
+class Transport(Protocol):
+    async def broadcast(self, text: str) -> None: ...
+    async def send(self, channel: str, text: str) -> None: ...
+    async def close(self, channel: str, code: int) -> None: ...
+
+
+class Store(Protocol):
+    async def start(
+        self, match_id: str, present: list[int], fence: int | None
+    ) -> list[SeatRow]: ...
+    async def finish(
+        self,
+        match_id: str,
+        results: list[SeatResult],
+        summary: str,
+        replay: ReplayData,
+        fence: int | None,
+    ) -> dict[str, Any]: ...
+    async def abort(self, match_id: str, reason: str, fence: int | None) -> None: ...
+
+
+@dataclass
+class Slot:
+    """A seated player as the runner sees them."""
+
+    seat: int
+    player_id: int
+    name: str
+    channel: str | None = None
+    ready: bool = False
+    disconnected_at: float | None = None
+    abandoned: bool = False
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "seat": self.seat,
+            "player_id": self.player_id,
+            "name": self.name,
+            "connected": self.channel is not None,
+            "ready": self.ready,
+            "abandoned": self.abandoned,
+        }
+
+
+class MatchRunner:
+    def __init__(
+        self,
+        info: MatchInfo,
+        transport: Transport,
+        store: Store,
+        *,
+        lease: Lease | None = None,
+        grace_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_stop: Callable[[MatchRunner], None] | None = None,
+    ) -> None:
+        self.info = info
+        self.match_id = info.id
+        self.game: Game[Any] = get_game(info.game)
+        self.tick_rate = int(info.settings.get("tick_rate", self.game.tick_rate))
+        self.transport = transport
+        self.store = store
+        self.lease = lease
+        self.fence = lease.token if lease else None
+        self.grace = self.game.reconnect_grace_seconds if grace_seconds is None else grace_seconds
+        self.clock = clock
+        self.on_stop = on_stop
+        self.status = info.status
+        self.slots: dict[int, Slot] = {
+            s.player_id: Slot(s.seat, s.player_id, s.name) for s in info.seats
+        }
+        self.spectators: set[str] = set()
+        self.state: Any = None
+        self.inbox: list[dict[str, Any]] = []
+        self.pending: dict[int, tuple[dict[str, Any], str | None]] = {}
+        self.log: list[list[Any]] = []
+        self.skipped_ticks = 0
+        self.lost = False
+        self.task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._start_attempted_for: frozenset[int] | None = None
+        self._idle_since: float | None = self.clock()
+        self._last_broadcast_tick = -1
+
+    # --- Life ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"runner {self.match_id}"
+        )
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Queue an operation from a consumer; handled at the next tick."""
+        self.inbox.append(message)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def lose_lease(self) -> None:
+        """Another process may run this match now: stop without writing or sending anything."""
+        self.lost = True
+        self._stopping = True
+
+    async def _run(self) -> None:
+        try:
+            await self._loop()
+        except Exception:
+            logger.exception("runner of match %s crashed", self.match_id)
+        finally:
+            if self.on_stop:
+                self.on_stop(self)
+
+    async def _loop(self) -> None:
+        period = 1.0 / self.tick_rate
+        started = self.clock()
+        n = 0
+        while not self._stopping:
+            n += 1
+            # Absolute deadlines on the monotonic clock: work time never adds drift.
+            delay = started + n * period - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif -delay > MAX_LAG_TICKS * period:
+                behind = int(-delay / period)
+                n += behind
+                self.skipped_ticks += behind
+                logger.warning(
+                    "match %s runner is %d ticks behind; skipped them (%d skipped in all)",
+                    self.match_id,
+                    behind,
+                    self.skipped_ticks,
+                )
+            await self._step()
+
+    async def _step(self) -> None:
+        await self._handle_inbox()
+        if self._stopping:
+            return
+        if self.status == "waiting":
+            await self._maybe_start()
+            self._maybe_idle_stop()
+        elif self.status == "active":
+            await self._simulate()
+
+    # --- Operations from consumers ----------------------------------------------------
+
+    async def _handle_inbox(self) -> None:
+        inbox, self.inbox = self.inbox, []
+        for message in inbox:
+            op = message.get("op")
+            if op == "join":
+                await self._join(message)
+            elif op == "leave":
+                await self._leave(message)
+            elif op == "ready":
+                await self._ready(message)
+            elif op == "input":
+                await self._queue_input(message)
+            elif op == "resync":
+                await self._send(message["channel"], self._welcome(message))
+            elif op == "aborted":
+                self.stop()
+
+    async def _join(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        slot = self.slots.get(message["player_id"])
+        if slot is None and self.status == "waiting" and message.get("seat") is not None:
+            # Seated through the lobby after this runner loaded the match.
+            slot = Slot(message["seat"], message["player_id"], message["name"])
+            self.slots[slot.player_id] = slot
+        if slot is None:
+            self.spectators.add(channel)
+        else:
+            if slot.channel and slot.channel != channel:
+                await self._close(slot.channel, protocol.CloseCode.SUPERSEDED)
+            slot.channel, slot.disconnected_at = channel, None
+        self._idle_since = None
+        await self._send(channel, self._welcome(message))
+        await self._broadcast_players()
+
+    async def _leave(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        self.spectators.discard(channel)
+        slot = self.slots.get(message["player_id"])
+        if slot is None or slot.channel != channel:
+            return  # a spectator, or a socket that was already superseded
+        slot.channel = None
+        slot.ready = False
+        slot.disconnected_at = self.clock()
+        if self.status == "waiting" and message.get("left_match"):
+            del self.slots[slot.player_id]
+        if not self._anyone_connected():
+            self._idle_since = self.clock()
+        await self._broadcast_players()
+
+    async def _ready(self, message: dict[str, Any]) -> None:
+        slot = self.slots.get(message["player_id"])
+        if slot is not None and self.status == "waiting" and not slot.ready:
+            slot.ready = True
+            await self._broadcast_players()
+
+    async def _queue_input(self, message: dict[str, Any]) -> None:
+        channel = message.get("channel")
+        slot = self.slots.get(message["player_id"])
+        if slot is None:
+            await self._error(channel, protocol.ErrorCode.SPECTATOR, "Spectators cannot play.")
+        elif self.status != "active":
+            await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, _not_active(self.status))
+        elif slot.abandoned:
+            await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
+        else:
+            # The newest input of a seat within one tick wins; older ones are superseded.
+            self.pending[slot.seat] = (message["data"], channel)
+
+    # --- Waiting ------------------------------------------------------------------------
+
+    async def _maybe_start(self) -> None:
+        ready = frozenset(s.player_id for s in self.slots.values() if s.ready and s.channel)
+        if len(ready) < self.game.min_players or len(ready) < len(self.slots):
+            return
+        if ready == self._start_attempted_for:
+            return  # the database said not yet; wait for the ready set to change
+        self._start_attempted_for = ready
+        try:
+            seats = await self.store.start(self.match_id, sorted(ready), self.fence)
+        except NotReady:
+            return
+        except StaleRunner:
+            self.lose_lease()
+            return
+        self._begin(seats)
+        await self._broadcast_players()
+        await self._broadcast_state([Event("started", {"seats": len(seats)})])
+
+    def _begin(self, seats: list[SeatRow]) -> None:
+        previous = self.slots
+        self.slots = {}
+        for row in seats:
+            old = previous.get(row.player_id)
+            slot = Slot(row.seat, row.player_id, row.name)
+            if old is not None:
+                slot.channel, slot.ready = old.channel, old.ready
+            self.slots[row.player_id] = slot
+        self.state = self.game.initial_state(self.info.settings, len(seats), self.info.seed)
+        self.status = "active"
+
+    def _maybe_idle_stop(self) -> None:
+        if self._idle_since is not None and self.clock() - self._idle_since > IDLE_STOP_SECONDS:
+            self.stop()
+
+    # --- Active -----------------------------------------------------------------------------
+
+    async def _simulate(self) -> None:
+        events: list[Event] = []
+        pending, self.pending = self.pending, {}
+        tick = self.game.current_tick(self.state)
+        for seat, (data, channel) in sorted(pending.items()):
+            try:
+                events += self.game.apply_input(self.state, seat, data)
+            except IllegalInput as refused:
+                await self._error(channel, protocol.ErrorCode.ILLEGAL, refused.reason, refused.code)
+                continue
+            self.log.append([tick, seat, data])
+        events += self._apply_abandonments(tick)
+        if self.game.outcome(self.state) is None:
+            events += self.game.tick(self.state)
+        changed = bool(events or pending)
+        if changed or self._due_for_heartbeat():
+            await self._broadcast_state(events)
+        if self.game.outcome(self.state) is not None:
+            await self._finish()
+
+    def _apply_abandonments(self, tick: int) -> list[Event]:
+        events: list[Event] = []
+        now = self.clock()
+        for slot in self.slots.values():
+            gone = slot.disconnected_at
+            if slot.abandoned or slot.channel or gone is None or now - gone < self.grace:
+                continue
+            slot.abandoned = True
+            events += self.game.remove_seat(self.state, slot.seat)
+            self.log.append([tick, slot.seat, None])
+        return events
+
+    def _due_for_heartbeat(self) -> bool:
+        # Real-time games send every tick anyway; turn-based ones at least once a second.
+        tick = self.game.current_tick(self.state)
+        return tick - self._last_broadcast_tick >= self.tick_rate
+
+    async def _finish(self) -> None:
+        outcome = self.game.outcome(self.state)
+        assert outcome is not None
+        abandoned = {s.seat for s in self.slots.values() if s.abandoned}
+        results = [
+            SeatResult(s.seat, "abandoned" if s.seat in abandoned else s.result, s.score, s.rank)
+            for s in outcome.seats
+        ]
+        replay = ReplayData(
+            seats=len(self.slots),
+            final_tick=self.game.current_tick(self.state),
+            log=self.log,
+            final_state=self.game.view(self.state, None),
+        )
+        self.status = "finished"
+        try:
+            payload = await self.store.finish(
+                self.match_id, results, outcome.summary, replay, self.fence
+            )
+        except StaleRunner:
+            self.lose_lease()
+            return
+        await self._broadcast(protocol.encode({"type": "result", **payload}))
+        self.stop()
+
+    # --- Frames ---------------------------------------------------------------------------
+
+    def _welcome(self, message: dict[str, Any]) -> str:
+        slot = self.slots.get(message["player_id"])
+        seat = slot.seat if slot else None
+        return protocol.encode(
+            {
+                "type": "welcome",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "match": {
+                    "id": self.match_id,
+                    "game": self.info.game,
+                    "status": self.status,
+                    "tick_rate": self.tick_rate,
+                    "settings": self.info.settings,
+                    "max_players": self.info.max_players,
+                },
+                "you": {
+                    "player_id": message["player_id"],
+                    "seat": seat,
+                    "role": "spectator" if slot is None else "player",
+                },
+                "players": self._players_json(),
+                "tick": self.game.current_tick(self.state) if self.state is not None else 0,
+                "state": self.game.view(self.state, seat) if self.state is not None else None,
+                "server_time": protocol.server_time_ms(),
+            }
+        )
+
+    def _players_json(self) -> list[dict[str, Any]]:
+        return [s.json() for s in sorted(self.slots.values(), key=lambda s: s.seat)]
+
+    async def _broadcast_players(self) -> None:
+        await self._broadcast(protocol.encode({"type": "players", "players": self._players_json()}))
+
+    async def _broadcast_state(self, events: list[Event]) -> None:
+        tick = self.game.current_tick(self.state)
+        self._last_broadcast_tick = tick
+        frame = {
+            "type": "state",
+            "tick": tick,
+            "state": self.game.view(self.state, None),
+            "events": [{"kind": e.kind, **e.data} for e in events],
+        }
+        await self._broadcast(protocol.encode(frame))
+
+    async def _broadcast(self, text: str) -> None:
+        if not self.lost:
+            await self.transport.broadcast(text)
+
+    async def _send(self, channel: str | None, text: str) -> None:
+        if channel and not self.lost:
+            await self.transport.send(channel, text)
+
+    async def _close(self, channel: str, code: int) -> None:
+        if not self.lost:
+            await self.transport.close(channel, code)
+
+    async def _error(self, channel: str | None, code: str, message: str, reason: str = "") -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if reason:
+            frame["reason"] = reason
+        await self._send(channel, protocol.encode(frame))
+
+    def _anyone_connected(self) -> bool:
+        return bool(self.spectators) or any(s.channel for s in self.slots.values())
+
+
+def _not_active(status: str) -> str:
+    if status == "waiting":
+        return "The match has not started yet."
+    return "The match is over."

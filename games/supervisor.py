@@ -1,0 +1,165 @@
+"""The match supervisor of one daphne process: starts, finds and stops match runners.
+
+Every daphne process has one. When a socket connects to a match that nobody
+runs, the supervisor of that socket's process claims the match (a Redis lease
+with a fencing token when REDIS_URL is set; this process's memory otherwise)
+and starts its runner here. Consumers in the same process hand operations to
+the runner directly, with no thread hop and no Redis round trip; consumers in
+other processes send them to the runner's channel, which the runner's process
+reads and posts locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from games import events, leases, redis_store
+from games.runner import MatchRunner
+from games.storage import DatabaseStore
+from games.transport import ChannelLayerTransport
+
+logger = logging.getLogger(__name__)
+
+# After finding that another process runs a match, trust that for this long before asking again.
+REMOTE_CACHE_SECONDS = 2.0
+
+
+class MatchSupervisor:
+    def __init__(self) -> None:
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.runners: dict[str, MatchRunner] = {}
+        self._remote_until: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.store = DatabaseStore()
+
+    async def post(self, match_id: str, message: dict[str, Any]) -> None:
+        """Deliver an operation to the match's runner, starting one here if nobody runs it."""
+        runner = self.runners.get(match_id)
+        if runner is None and not self._known_remote(match_id):
+            runner = await self._ensure_runner(match_id)
+        if runner is not None:
+            runner.post(message)
+        else:
+            layer = get_channel_layer()
+            assert layer is not None
+            await layer.send(events.runner_channel(match_id), message)
+
+    def _known_remote(self, match_id: str) -> bool:
+        loop = asyncio.get_running_loop()
+        return self._remote_until.get(match_id, 0.0) > loop.time()
+
+    async def _ensure_runner(self, match_id: str) -> MatchRunner | None:
+        lock = self._locks.setdefault(match_id, asyncio.Lock())
+        async with lock:
+            if match_id in self.runners:
+                return self.runners[match_id]
+            lease = None
+            if redis_store.enabled():
+                lease = await leases.claim(match_id, self.holder)
+                if lease is None:
+                    loop = asyncio.get_running_loop()
+                    self._remote_until[match_id] = loop.time() + REMOTE_CACHE_SECONDS
+                    return None
+            return await self._start_runner(match_id, lease)
+
+    async def _start_runner(self, match_id: str, lease: leases.Lease | None) -> MatchRunner | None:
+        info = await self.store.load(match_id)
+        if info is None or info.status in ("finished", "aborted"):
+            await self._release(lease)
+            return None
+        if info.status == "active":
+            # The process that ran it is gone and took the live state with it.
+            await self.store.abort(
+                match_id, "the server running it stopped", lease.token if lease else None
+            )
+            await self._release(lease)
+            return None
+        layer = get_channel_layer()
+        assert layer is not None
+        runner = MatchRunner(
+            info,
+            ChannelLayerTransport(layer, match_id),
+            self.store,
+            lease=lease,
+            grace_seconds=settings.MATCH_RECONNECT_GRACE_SECONDS,
+            on_stop=self._forget,
+        )
+        self.runners[match_id] = runner
+        runner.start()
+        self._spawn(self._listen(runner))
+        if lease is not None:
+            self._spawn(self._keep_lease(runner, lease))
+        return runner
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _listen(self, runner: MatchRunner) -> None:
+        """Post what other processes (and services) send to the runner's channel."""
+        layer = get_channel_layer()
+        assert layer is not None
+        channel = events.runner_channel(runner.match_id)
+        while runner.task is not None and not runner.task.done():
+            receiving = asyncio.ensure_future(layer.receive(channel))
+            done, _ = await asyncio.wait(
+                {receiving, runner.task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiving in done:
+                runner.post(receiving.result())
+            else:
+                receiving.cancel()
+
+    async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:
+        period = settings.MATCH_LEASE_SECONDS / 3
+        while runner.task is not None and not runner.task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(runner.task), timeout=period)
+            if runner.task.done():
+                break
+            if not await leases.renew(lease):
+                logger.error("lost the lease of match %s; stopping its runner", runner.match_id)
+                runner.lose_lease()
+                return
+
+    def _forget(self, runner: MatchRunner) -> None:
+        if self.runners.get(runner.match_id) is runner:
+            del self.runners[runner.match_id]
+        self._locks.pop(runner.match_id, None)
+        if runner.lease is not None and not runner.lost:
+            self._spawn(self._release(runner.lease))
+
+    async def _release(self, lease: leases.Lease | None) -> None:
+        if lease is not None:
+            await leases.release(lease)
+
+
+_supervisor: MatchSupervisor | None = None
+
+
+def get_supervisor() -> MatchSupervisor:
+    global _supervisor
+    if _supervisor is None:
+        _supervisor = MatchSupervisor()
+    return _supervisor
+
+
+def reset_for_tests() -> None:
+    """Forget every runner; only for tests, whose event loops end with each test."""
+    assert os.environ.get("PYTEST_CURRENT_TEST"), "reset_for_tests() is for tests only"
+    global _supervisor
+    if _supervisor is not None:
+        for runner in list(_supervisor.runners.values()):
+            runner.stop()
+    _supervisor = None

@@ -1,0 +1,26 @@
+"""How a runner reaches sockets: the channel layer, with frames encoded once by the runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.layers import BaseChannelLayer
+
+from games import events
+
+
+class ChannelLayerTransport:
+    """Sends already-encoded frames; consumers forward them without decoding."""
+
+    def __init__(self, layer: BaseChannelLayer, match_id: Any) -> None:
+        self.layer = layer
+        self.group = events.match_group(match_id)
+
+    async def broadcast(self, text: str) -> None:
+        await self.layer.group_send(self.group, {"type": "match.frame", "text": text})
+
+    async def send(self, channel: str, text: str) -> None:
+        await self.layer.send(channel, {"type": "match.frame", "text": text})
+
+    async def close(self, channel: str, code: int) -> None:
+        await self.layer.send(channel, {"type": "match.close", "code": code})
