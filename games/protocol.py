@@ -53,6 +53,7 @@ class ErrorCode:
     """Codes of error frames; the socket stays open after each."""
 
     MALFORMED = "malformed"  # not JSON, or not an object with a known "type"
+    UNKNOWN_TYPE = "unknown_type"  # "type" is missing or not one of the inbound types
     INVALID = "invalid"  # a known type with missing or wrong fields
     TOO_LARGE = "too_large"  # over MAX_MESSAGE_BYTES
     RATE_LIMITED = "rate_limited"  # too many messages; slow down
@@ -87,6 +88,7 @@ class Resync(msgspec.Struct, tag="resync", forbid_unknown_fields=True):
 
 
 Inbound = Input | Ready | Ping | Chat | Resync
+INBOUND_TYPES = "input, ready, ping, chat, resync"
 _decoder = msgspec.json.Decoder(Inbound)
 
 
@@ -109,8 +111,13 @@ def decode(frame: str | bytes) -> Inbound:
         return message
     except msgspec.ValidationError as exc:
         text = str(exc)
-        code = ErrorCode.MALFORMED if "tag" in text or "Expected `object`" in text else None
-        raise ProtocolError(code or ErrorCode.INVALID, f"Invalid message: {text}") from exc
+        if text.startswith("Expected `object`"):
+            raise ProtocolError(ErrorCode.MALFORMED, "Messages must be JSON objects.") from exc
+        if "`$.type`" in text or "field `type`" in text:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_TYPE, f"Unknown message type; use one of: {INBOUND_TYPES}."
+            ) from exc
+        raise ProtocolError(ErrorCode.INVALID, f"Invalid message: {text}") from exc
     except msgspec.DecodeError as exc:
         raise ProtocolError(ErrorCode.MALFORMED, "Messages must be JSON objects.") from exc
 

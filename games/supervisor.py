@@ -144,6 +144,18 @@ class MatchSupervisor:
         if lease is not None:
             await leases.release(lease)
 
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every runner here and wait for their tasks (and helper tasks) to end."""
+        for runner in list(self.runners.values()):
+            runner.stop()
+        runner_tasks = [r.task for r in self.runners.values() if r.task is not None]
+        if runner_tasks:
+            await asyncio.wait(runner_tasks, timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
 
 _supervisor: MatchSupervisor | None = None
 

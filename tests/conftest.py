@@ -140,3 +140,39 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture
+def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
+    """The channels-redis layer and the server's own Redis keys, under this test's prefix."""
+    from games import redis_store
+    from games.supervisor import reset_for_tests
+
+    settings.REDIS_URL = redis_url
+    settings.REDIS_PREFIX = redis_prefix
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": 10}],
+                "prefix": redis_prefix,
+                "capacity": 200,
+            },
+        }
+    }
+    settings.MATCH_RECONNECT_GRACE_SECONDS = 2.0
+    redis_store._sync_client = None
+    reset_for_tests()
+    yield redis_prefix
+    reset_for_tests()
+    redis_store._sync_client = None
+
+
+@pytest.fixture
+async def runners(redis_layer: str) -> Any:
+    """The process's match supervisor, shut down inside the test's event loop afterwards."""
+    from games.supervisor import get_supervisor
+
+    supervisor = get_supervisor()
+    yield supervisor
+    await supervisor.shutdown()
