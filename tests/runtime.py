@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from games.models import Match, Player
 from gameproject.asgi import application
+from games.models import Match, Player
 
 ORIGIN = b"http://127.0.0.1:8000"
 TIMEOUT = 5.0

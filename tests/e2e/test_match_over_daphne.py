@@ -1,0 +1,80 @@
+"""A whole Connect Four match between two real WebSocket clients, against a real daphne
+process on the Redis channel layer: one client on its session cookie, one on a ticket."""
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.e2e.http_client import SiteClient
+from tests.e2e.servers import daphne, prepare, production_env
+
+TIMEOUT = 10
+
+
+@pytest.fixture
+def site(tmp_path, redis_url, redis_prefix):
+    env = production_env(
+        tmp_path,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=redis_prefix,
+        CHANNEL_LAYER_PREFIX=redis_prefix,
+        # Plain HTTP on loopback: cookies must not be HTTPS-only here.
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+    )
+    prepare(env)
+    with daphne(env) as port:
+        yield f"127.0.0.1:{port}", tmp_path / "db.sqlite3"
+
+
+async def next_frame(ws, kind, test=lambda f: True):
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == kind and test(frame):
+                return frame
+
+
+async def test_two_websocket_clients_play_a_match_to_the_end(site):
+    host, database = site
+    alice, bob = SiteClient(f"http://{host}"), SiteClient(f"http://{host}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    match = alice.post_json("/api/matches/", {"game": "connect_four"})
+    bob.post_json(f"/api/matches/{match['id']}/join/")
+    ticket = bob.post_json(f"/api/matches/{match['id']}/ticket/")["url"]
+
+    origin = f"http://{host}"
+    url = f"ws://{host}/ws/match/{match['id']}/"
+    cookie = f"sessionid={alice.cookie('sessionid')}"
+    async with (
+        connect(url, origin=origin, additional_headers={"Cookie": cookie}) as a,
+        connect(f"ws://{host}{ticket}", origin=origin) as b,
+    ):
+        seats = {}
+        for ws in (a, b):
+            welcome = await next_frame(ws, "welcome")
+            seats[welcome["you"]["seat"]] = ws
+            await ws.send(json.dumps({"type": "ready"}))
+        assert set(seats) == {0, 1}
+
+        # Whoever opens plays column 0 four times and wins; the other plays column 1.
+        for move in range(7):
+            frame = await next_frame(a, "state", lambda f, n=move: f["state"]["moves"] == n)
+            mover = frame["state"]["to_move"]
+            column = 0 if move % 2 == 0 else 1
+            await seats[mover].send(json.dumps({"type": "input", "data": {"column": column}}))
+
+        results = [await next_frame(ws, "result") for ws in (a, b)]
+        assert results[0] == results[1]
+        assert {s["outcome"] for s in results[0]["seats"]} == {"win", "loss"}
+
+    stored = alice.get_json(f"/api/matches/{match['id']}/")
+    assert stored["status"] == "finished"
+    assert "four in a row" in stored["result"]["summary"]
+    with sqlite3.connect(database) as db:
+        (replays,) = db.execute("SELECT count(*) FROM games_replay").fetchone()
+    assert replays == 1
