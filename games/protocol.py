@@ -22,7 +22,7 @@ MAX_CHAT_CHARS = 200
 class CloseCode:
     """Close codes sent after accept(); daphne can send only 1000 and 3000-4999.
 
-    Clients must not reconnect after 4001, 4003, 4004 and 4011; after the
+    Clients must not reconnect after 4001, 4003, 4004 and 4010; after the
     others they reconnect with backoff.
     """
 
@@ -33,7 +33,6 @@ class CloseCode:
     ABUSE = 4008  # too many bad or too many messages
     TOO_LARGE = 4009  # repeated oversized messages
     SUPERSEDED = 4010  # the same seat connected again elsewhere
-    MATCH_OVER = 4011  # the match ended or was aborted; nothing left to play
     RESTARTING = 4012  # the server is shutting down: reconnect
 
 
@@ -44,7 +43,6 @@ CLOSE_REASONS = {
     CloseCode.ABUSE: "Too many invalid or too frequent messages.",
     CloseCode.TOO_LARGE: "Messages too large.",
     CloseCode.SUPERSEDED: "You connected to this match from somewhere else.",
-    CloseCode.MATCH_OVER: "The match is over.",
     CloseCode.RESTARTING: "The server is restarting; reconnect.",
 }
 

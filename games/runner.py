@@ -287,6 +287,11 @@ class MatchRunner:
     # --- Active -----------------------------------------------------------------------------
 
     async def _simulate(self) -> None:
+        expired = self._expired_slots()
+        if expired and not any(s.channel for s in self.slots.values()):
+            # Nobody seated is left to play: no one should win by default.
+            await self._abort("every player left")
+            return
         events: list[Event] = []
         pending, self.pending = self.pending, {}
         tick = self.game.current_tick(self.state)
@@ -297,7 +302,7 @@ class MatchRunner:
                 await self._error(channel, protocol.ErrorCode.ILLEGAL, refused.reason, refused.code)
                 continue
             self.log.append([tick, seat, data])
-        events += self._apply_abandonments(tick)
+        events += self._abandon(expired, tick)
         if self.game.outcome(self.state) is None:
             events += self.game.tick(self.state)
         changed = bool(events or pending)
@@ -306,17 +311,35 @@ class MatchRunner:
         if self.game.outcome(self.state) is not None:
             await self._finish()
 
-    def _apply_abandonments(self, tick: int) -> list[Event]:
-        events: list[Event] = []
+    def _expired_slots(self) -> list[Slot]:
+        """Seats whose player has been gone longer than the reconnection grace period."""
         now = self.clock()
-        for slot in self.slots.values():
-            gone = slot.disconnected_at
-            if slot.abandoned or slot.channel or gone is None or now - gone < self.grace:
-                continue
+        return [
+            slot
+            for slot in self.slots.values()
+            if not slot.abandoned
+            and slot.channel is None
+            and slot.disconnected_at is not None
+            and now - slot.disconnected_at >= self.grace
+        ]
+
+    def _abandon(self, expired: list[Slot], tick: int) -> list[Event]:
+        events: list[Event] = []
+        for slot in expired:
             slot.abandoned = True
             events += self.game.remove_seat(self.state, slot.seat)
             self.log.append([tick, slot.seat, None])
         return events
+
+    async def _abort(self, reason: str) -> None:
+        self.status = "aborted"
+        try:
+            # The service announces the abort to every socket once it is committed.
+            await self.store.abort(self.match_id, reason, self.fence)
+        except StaleRunner:
+            self.lose_lease()
+            return
+        self.stop()
 
     def _due_for_heartbeat(self) -> bool:
         # Real-time games send every tick anyway; turn-based ones at least once a second.

@@ -75,14 +75,19 @@ class Socket:
         )
 
     async def closed(self, timeout: float = TIMEOUT) -> int:
-        """Wait for the server to close the socket; return the close code."""
+        """Wait for the server to close the socket; return the close code.
+
+        Then completes the closing handshake as a server would, so the consumer ends.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             try:
                 await self.frame(max(0.01, deadline - loop.time()))
             except ConnectionClosed as closed:
-                return closed.code
+                await self.ws.send_input({"type": "websocket.disconnect", "code": closed.code})
+                await self.ws.wait(max(0.01, deadline - loop.time()))
+                return closed.code or 0
 
     async def close(self) -> None:
         await self.ws.disconnect()

@@ -367,3 +367,28 @@ async def test_an_idle_socket_stays_open_past_the_redis_socket_timeout(match_fac
     await a.connected_players([True, True])
     await a.close()
     await b.close()
+
+
+async def test_when_every_player_is_gone_the_match_is_aborted(match_factory, alice, bob, stranger):
+    match = await new_match(match_factory, "arena", players=[alice, bob])
+    watcher, _ = await join(match, stranger)
+    a, b = await start(match, alice, bob)
+    await a.close()
+    await b.close()
+    aborted = await watcher.until("aborted", timeout=8)
+    assert "every player left" in aborted["summary"]
+    stored = await db(Match.objects.get)(pk=match.pk)
+    assert stored.status == "aborted"
+    await watcher.close()
+
+
+async def test_an_operator_abort_reaches_the_players(match_factory, alice, bob):
+    match = await new_match(match_factory, players=[alice, bob])
+    a, b = await start(match, alice, bob)
+    await db(services.abort_match)(match.pk, "operator ended it")
+    for sock in (a, b):
+        assert (await sock.until("aborted"))["summary"] == "Aborted: operator ended it"
+    await a.send(type="input", data={"column": 1})
+    assert (await a.until("error"))["code"] == "not_active"
+    await a.close()
+    await b.close()
