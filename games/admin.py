@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 
 from games import services
 from games.engine import GAMES
-from games.models import Match, Participant, Player
+from games.models import Match, Participant, Player, Replay
 
 
 class BanForm(forms.Form):
@@ -162,6 +162,7 @@ class MatchAdmin(admin.ModelAdmin[Match]):
         "settings",
         "seed",
         "result",
+        "replay_info",
     )
     actions = ("abort_matches",)
 
@@ -194,6 +195,17 @@ class MatchAdmin(admin.ModelAdmin[Match]):
         minutes, secs = divmod(int(seconds), 60)
         return f"{minutes}:{secs:02d}"
 
+    @admin.display(description="Replay")
+    def replay_info(self, match: Match) -> str:
+        replay = Replay.objects.filter(match=match).first()
+        if replay is None:
+            return "-"
+        seconds = replay.final_tick / int(replay.settings.get("tick_rate", 0) or _tick_rate(match))
+        return (
+            f"{len(replay.entries())} inputs over {replay.final_tick} ticks "
+            f"({seconds:.0f} s), {replay.seats} seats, seed {replay.seed}"
+        )
+
     @admin.action(description="Abort selected matches")
     def abort_matches(self, request: HttpRequest, queryset: QuerySet[Match]) -> None:
         aborted, refused = 0, []
@@ -211,6 +223,11 @@ class MatchAdmin(admin.ModelAdmin[Match]):
                 f"Already over, not aborted: {', '.join(refused)}.",
                 messages.WARNING,
             )
+
+
+def _tick_rate(match: Match) -> int:
+    game = GAMES.get(match.game)
+    return game.tick_rate if game else 1
 
 
 @admin.register(Participant)

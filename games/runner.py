@@ -34,6 +34,33 @@ MAX_LAG_TICKS = 5
 IDLE_STOP_SECONDS = 30.0
 
 
+class TickSchedule:
+    """Tick deadlines at absolute times start + n * period on the monotonic clock.
+
+    Work done in a tick never delays the next deadline (no drift). A loop that
+    falls behind catches up tick by tick, unless it is more than MAX_LAG_TICKS
+    behind: then it skips to the present and counts what it skipped.
+    """
+
+    def __init__(self, period: float, start: float) -> None:
+        self.period = period
+        self.start = start
+        self.ticks = 0
+        self.skipped = 0
+        self.just_skipped = 0
+
+    def delay_until_next(self, now: float) -> float:
+        """Seconds to wait before running the next tick (0: run it now)."""
+        self.ticks += 1
+        self.just_skipped = 0
+        late = now - (self.start + self.ticks * self.period)
+        if late > MAX_LAG_TICKS * self.period:
+            self.just_skipped = int(late / self.period)
+            self.ticks += self.just_skipped
+            self.skipped += self.just_skipped
+        return max(0.0, self.start + self.ticks * self.period - now)
+
+
 class Transport(Protocol):
     async def broadcast(self, text: str) -> None: ...
     async def send(self, channel: str, text: str) -> None: ...
@@ -110,7 +137,6 @@ class MatchRunner:
         self.inbox: list[dict[str, Any]] = []
         self.pending: dict[int, tuple[dict[str, Any], str | None]] = {}
         self.log: list[list[Any]] = []
-        self.skipped_ticks = 0
         self.lost = False
         self.task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -147,25 +173,18 @@ class MatchRunner:
                 self.on_stop(self)
 
     async def _loop(self) -> None:
-        period = 1.0 / self.tick_rate
-        started = self.clock()
-        n = 0
+        schedule = TickSchedule(1.0 / self.tick_rate, self.clock())
         while not self._stopping:
-            n += 1
-            # Absolute deadlines on the monotonic clock: work time never adds drift.
-            delay = started + n * period - self.clock()
+            delay = schedule.delay_until_next(self.clock())
+            if schedule.just_skipped:
+                logger.warning(
+                    "match %s runner fell %d ticks behind and skipped them (%d in all)",
+                    self.match_id,
+                    schedule.just_skipped,
+                    schedule.skipped,
+                )
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif -delay > MAX_LAG_TICKS * period:
-                behind = int(-delay / period)
-                n += behind
-                self.skipped_ticks += behind
-                logger.warning(
-                    "match %s runner is %d ticks behind; skipped them (%d skipped in all)",
-                    self.match_id,
-                    behind,
-                    self.skipped_ticks,
-                )
             await self._step()
 
     async def _step(self) -> None:

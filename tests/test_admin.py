@@ -112,3 +112,21 @@ def test_abort_action_aborts_live_matches_and_reports_finished_ones(admin_client
 def test_admin_needs_staff(alice_client):
     response = alice_client.get("/admin/games/match/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_match_page_shows_its_replay(admin_client_, match_factory):
+    from games import services
+    from games.models import Replay
+
+    match = match_factory(status="active")
+    log = [[0, 0, {"column": 3}], [4, 1, {"column": 4}]]
+    final = {"tick": 40, "board": []}
+    services.finish_match(
+        match.pk,
+        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        "Seat 0 wins.",
+        replay=services.ReplayData(seats=2, final_tick=40, log=log, final_state=final),
+    )
+    assert Replay.objects.get(match=match).entries() == log
+    page = admin_client_.get(f"/admin/games/match/{match.pk}/change/").content.decode()
+    assert "2 inputs over 40 ticks (4 s), 2 seats" in page

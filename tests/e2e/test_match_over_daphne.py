@@ -14,9 +14,8 @@ from tests.e2e.servers import daphne, prepare, production_env
 TIMEOUT = 10
 
 
-@pytest.fixture
-def site(tmp_path, redis_url, redis_prefix):
-    env = production_env(
+def redis_env(tmp_path, redis_url, redis_prefix):
+    return production_env(
         tmp_path,
         REDIS_URL=redis_url,
         REDIS_PREFIX=redis_prefix,
@@ -25,9 +24,23 @@ def site(tmp_path, redis_url, redis_prefix):
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
     )
+
+
+@pytest.fixture
+def site(tmp_path, redis_url, redis_prefix):
+    env = redis_env(tmp_path, redis_url, redis_prefix)
     prepare(env)
     with daphne(env) as port:
-        yield f"127.0.0.1:{port}", tmp_path / "db.sqlite3"
+        yield f"127.0.0.1:{port}", f"127.0.0.1:{port}", tmp_path / "db.sqlite3"
+
+
+@pytest.fixture
+def two_sites(tmp_path, redis_url, redis_prefix):
+    """Two daphne processes sharing one database and one Redis, as behind a load balancer."""
+    env = redis_env(tmp_path, redis_url, redis_prefix)
+    prepare(env)
+    with daphne(env) as first, daphne(env) as second:
+        yield f"127.0.0.1:{first}", f"127.0.0.1:{second}", tmp_path / "db.sqlite3"
 
 
 async def next_frame(ws, kind, test=lambda f: True):
@@ -39,20 +52,27 @@ async def next_frame(ws, kind, test=lambda f: True):
 
 
 async def test_two_websocket_clients_play_a_match_to_the_end(site):
-    host, database = site
-    alice, bob = SiteClient(f"http://{host}"), SiteClient(f"http://{host}")
+    await play_a_match(*site)
+
+
+async def test_players_on_two_daphne_processes_play_one_match(two_sites):
+    await play_a_match(*two_sites)
+
+
+async def play_a_match(host, other_host, database):
+    """Alice plays through `host`, Bob through `other_host`."""
+    alice, bob = SiteClient(f"http://{host}"), SiteClient(f"http://{other_host}")
     alice.play_as_guest()
     bob.play_as_guest()
     match = alice.post_json("/api/matches/", {"game": "connect_four"})
     bob.post_json(f"/api/matches/{match['id']}/join/")
     ticket = bob.post_json(f"/api/matches/{match['id']}/ticket/")["url"]
 
-    origin = f"http://{host}"
     url = f"ws://{host}/ws/match/{match['id']}/"
     cookie = f"sessionid={alice.cookie('sessionid')}"
     async with (
-        connect(url, origin=origin, additional_headers={"Cookie": cookie}) as a,
-        connect(f"ws://{host}{ticket}", origin=origin) as b,
+        connect(url, origin=f"http://{host}", additional_headers={"Cookie": cookie}) as a,
+        connect(f"ws://{other_host}{ticket}", origin=f"http://{other_host}") as b,
     ):
         seats = {}
         for ws in (a, b):
