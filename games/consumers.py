@@ -74,8 +74,12 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         except access.NotAllowed as exc:
             await self._refuse(CloseCode.FORBIDDEN, exc.reason)
             return
-        await self.channel_layer.group_add(events.match_group(self.match_id), self.channel_name)
-        self.groups.append(events.match_group(self.match_id))
+        groups = [events.match_group(self.match_id)]
+        if self.connection.seat is None:
+            groups.append(events.spectator_group(self.match_id))
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups.append(group)
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return

@@ -20,6 +20,11 @@ def match_group(match_id: Any) -> str:
     return f"match.{_hex(match_id)}"
 
 
+def spectator_group(match_id: Any) -> str:
+    """Spectators of a match; they get their own view in games with hidden information."""
+    return f"match.{_hex(match_id)}.spectators"
+
+
 def runner_channel(match_id: Any) -> str:
     """The channel the runner of a match listens on, whichever process runs it."""
     return f"match-runner.{_hex(match_id)}"

@@ -63,6 +63,7 @@ class TickSchedule:
 
 class Transport(Protocol):
     async def broadcast(self, text: str) -> None: ...
+    async def broadcast_spectators(self, text: str) -> None: ...
     async def send(self, channel: str, text: str) -> None: ...
     async def close(self, channel: str, code: int) -> None: ...
 
@@ -428,13 +429,22 @@ class MatchRunner:
     async def _broadcast_state(self, events: list[Event]) -> None:
         tick = self.game.current_tick(self.state)
         self._last_broadcast_tick = tick
-        frame = {
-            "type": "state",
-            "tick": tick,
-            "state": self.game.view(self.state, None),
-            "events": [{"kind": e.kind, **e.data} for e in events],
-        }
-        await self._broadcast(protocol.encode(frame))
+        event_list = [{"kind": e.kind, **e.data} for e in events]
+
+        def frame(seat: int | None) -> str:
+            view = self.game.view(self.state, seat)
+            return protocol.encode(
+                {"type": "state", "tick": tick, "state": view, "events": event_list}
+            )
+
+        if not self.game.hidden_information:
+            await self._broadcast(frame(None))  # one encoding for every socket
+            return
+        # One encoding per seat, sent to that seat's one socket; spectators share theirs.
+        for slot in self.slots.values():
+            await self._send(slot.channel, frame(slot.seat))
+        if not self.lost:
+            await self.transport.broadcast_spectators(frame(None))
 
     async def _broadcast(self, text: str) -> None:
         if not self.lost:

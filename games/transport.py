@@ -15,9 +15,13 @@ class ChannelLayerTransport:
     def __init__(self, layer: BaseChannelLayer, match_id: Any) -> None:
         self.layer = layer
         self.group = events.match_group(match_id)
+        self.spectators = events.spectator_group(match_id)
 
     async def broadcast(self, text: str) -> None:
         await self.layer.group_send(self.group, {"type": "match.frame", "text": text})
+
+    async def broadcast_spectators(self, text: str) -> None:
+        await self.layer.group_send(self.spectators, {"type": "match.frame", "text": text})
 
     async def send(self, channel: str, text: str) -> None:
         await self.layer.send(channel, {"type": "match.frame", "text": text})

@@ -176,3 +176,17 @@ async def runners(redis_layer: str) -> Any:
     supervisor = get_supervisor()
     yield supervisor
     await supervisor.shutdown()
+
+
+@pytest.fixture
+async def memory_runners(settings: Any) -> Any:
+    """Single-process mode: the in-memory channel layer and no Redis at all."""
+    from games.supervisor import get_supervisor, reset_for_tests
+
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    reset_for_tests()
+    supervisor = get_supervisor()
+    yield supervisor
+    await supervisor.shutdown()
+    reset_for_tests()

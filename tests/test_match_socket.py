@@ -392,3 +392,26 @@ async def test_an_operator_abort_reaches_the_players(match_factory, alice, bob):
     assert (await a.until("error"))["code"] == "not_active"
     await a.close()
     await b.close()
+
+
+async def test_hidden_information_reaches_only_its_seat(
+    match_factory, monkeypatch, alice, bob, stranger
+):
+    from games.engine import GAMES
+    from tests.secret_game import SecretGame
+
+    monkeypatch.setitem(GAMES, "secret", SecretGame())
+    match = await new_match(match_factory, "secret", players=[alice, bob])
+    watcher, _ = await join(match, stranger)
+    a, b = await start(match, alice, bob)
+    mine_a = (await a.until("state"))["state"]["mine"]
+    mine_b = (await b.until("state"))["state"]["mine"]
+    assert mine_a != mine_b
+    seen_by_a = {f["state"]["mine"] for f in a.seen if f["type"] == "state"}
+    seen_by_b = {f["state"]["mine"] for f in b.seen if f["type"] == "state"}
+    assert seen_by_a == {mine_a} and seen_by_b == {mine_b}
+    spectator_view = await watcher.until("state")
+    assert spectator_view["state"]["mine"] is None
+    assert all(f["state"]["mine"] is None for f in watcher.seen if f["type"] == "state")
+    for sock in (a, b, watcher):
+        await sock.close()

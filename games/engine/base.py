@@ -84,6 +84,8 @@ class Game(ABC, Generic[StateT]):
     tick_rate: ClassVar[int]
     #: Seconds a disconnected player keeps their seat before the abandonment rule applies.
     reconnect_grace_seconds: ClassVar[float] = 30.0
+    #: True if `view` differs by seat: the server then encodes one view per seat per tick.
+    hidden_information: ClassVar[bool] = False
 
     def settings(self, raw: Mapping[str, Any]) -> JSON:
         """Return complete settings: `raw` checked against `defaults()` and filled in.
