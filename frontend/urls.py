@@ -15,4 +15,6 @@ urlpatterns = [
     path("me/", views.my_profile, name="my-profile"),
     path("players/<int:player_id>/", views.profile, name="profile"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("play/<uuid:match_id>/", views.match_page, name="match"),
+    path("replay/<uuid:match_id>/", views.replay_page, name="replay"),
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from frontend.forms import ClaimAccountForm, SignUpForm
@@ -92,6 +95,27 @@ def my_profile(request: HttpRequest) -> HttpResponse:
     player = access.get_player(request.user)
     assert player is not None  # login_required
     return redirect("profile", player_id=player.pk)
+
+
+def match_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:
+    """The game itself. Anyone may open it; the socket decides seat, spectator or refusal."""
+    match = get_object_or_404(Match, pk=match_id)
+    player = access.get_player(request.user)
+    if player is None:
+        return redirect(f"{reverse('login')}?next={request.path}")
+    return render(
+        request,
+        "frontend/match.html",
+        {"match": match, "game": GAMES.get(match.game), "player": player},
+    )
+
+
+def replay_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:
+    try:
+        match = access.get_visible_match(request.user, match_id)
+    except services.MatchNotFound as exc:
+        raise Http404("No such match.") from exc
+    return render(request, "frontend/replay.html", {"match": match, "game": GAMES.get(match.game)})
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:

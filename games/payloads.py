@@ -17,6 +17,10 @@ class CreateMatchRequest(msgspec.Struct, forbid_unknown_fields=True):
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class PlayNowRequest(msgspec.Struct, forbid_unknown_fields=True):
+    game: str
+
+
 class JoinByCodeRequest(msgspec.Struct, forbid_unknown_fields=True):
     code: str
 

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 MAX_LAG_TICKS = 5
 # A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
 IDLE_STOP_SECONDS = 30.0
+# Before the start, a seat whose player is not connected for this long is given up, so
+# a reserved but empty seat cannot hold a match back (a page reload is much quicker).
+WAITING_SEAT_SECONDS = 10.0
 
 
 class TickSchedule:
@@ -81,6 +84,7 @@ class Store(Protocol):
         fence: int | None,
     ) -> dict[str, Any]: ...
     async def abort(self, match_id: str, reason: str, fence: int | None) -> None: ...
+    async def leave(self, match_id: str, player_id: int) -> None: ...
 
 
 @dataclass
@@ -193,6 +197,7 @@ class MatchRunner:
         if self._stopping:
             return
         if self.status == "waiting":
+            await self._release_empty_seats()
             await self._maybe_start()
             self._maybe_idle_stop()
         elif self.status == "active":
@@ -243,8 +248,6 @@ class MatchRunner:
         slot.channel = None
         slot.ready = False
         slot.disconnected_at = self.clock()
-        if self.status == "waiting" and message.get("left_match"):
-            del self.slots[slot.player_id]
         if not self._anyone_connected():
             self._idle_since = self.clock()
         await self._broadcast_players()
@@ -287,6 +290,22 @@ class MatchRunner:
         self._begin(seats)
         await self._broadcast_players()
         await self._broadcast_state([Event("started", {"seats": len(seats)})])
+
+    async def _release_empty_seats(self) -> None:
+        now = self.clock()
+        gone = [
+            slot
+            for slot in self.slots.values()
+            if slot.channel is None
+            and slot.disconnected_at is not None
+            and now - slot.disconnected_at >= min(self.grace, WAITING_SEAT_SECONDS)
+        ]
+        for slot in gone:
+            del self.slots[slot.player_id]
+            await self.store.leave(self.match_id, slot.player_id)
+        if gone:
+            self._start_attempted_for = None
+            await self._broadcast_players()
 
     def _begin(self, seats: list[SeatRow]) -> None:
         previous = self.slots

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -288,6 +289,40 @@ def join_match(player: Player, match_id: Any) -> Participant:
     with transaction.atomic():
         match = _locked_match(match_id)
         return _seat(player, match)
+
+
+def play_now(player: Player, game: str) -> Match:
+    """Put the player into a public match of `game` as fast as possible.
+
+    Their own waiting match if they have one, else the oldest open match with a
+    free seat, else a new one. (The rating-based queue plugs in behind this.)
+    """
+    check_can_play(player)
+    _rules(game)
+    mine = Match.objects.open_lobby(game).filter(participants__player=player).first()
+    if mine is not None:
+        return mine
+    for candidate in Match.objects.open_lobby(game).exclude(participants__player=player)[:20]:
+        try:
+            join_match(player, candidate.pk)
+            return candidate
+        except (MatchFull, MatchNotJoinable):
+            continue  # taken by someone else meanwhile: try the next one
+    return create_match(player, game)
+
+
+def touch_player_if_stale(player: Player, seconds: int = 60) -> None:
+    """Record activity at most once a minute, so polling does not write every time."""
+    now = timezone.now()
+    if player.last_seen is None or (now - player.last_seen).total_seconds() > seconds:
+        Player.objects.filter(pk=player.pk).update(last_seen=now)
+        player.last_seen = now
+
+
+def online_count(minutes: int = 5) -> int:
+    """Players active in the last few minutes (seen on a page, the lobby or a match)."""
+    since = timezone.now() - timedelta(minutes=minutes)
+    return Player.objects.filter(last_seen__gte=since).count()
 
 
 def join_private_match(player: Player, code: str) -> Participant:

@@ -7,13 +7,14 @@ thread. Tests can hand a runner another store with the same methods.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, cast
 
 from channels.db import database_sync_to_async
 
 from games import services
-from games.models import Match
+from games.models import Match, Player
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class DatabaseStore:
     async def abort(self, match_id: str, reason: str, fence: int | None) -> None:
         await database_sync_to_async(services.abort_match)(match_id, reason, fence=fence)
 
+    async def leave(self, match_id: str, player_id: int) -> None:
+        """Give up a waiting seat whose player went away (no-op if already gone)."""
+        await database_sync_to_async(_leave)(match_id, player_id)
+
     async def result(self, match_id: str) -> dict[str, Any] | None:
         return cast(dict[str, Any] | None, await database_sync_to_async(_result)(match_id))
 
@@ -99,6 +104,14 @@ def _finish(
 ) -> dict[str, Any]:
     match = services.finish_match(match_id, results, summary, replay=replay, fence=fence)
     return result_payload(match)
+
+
+def _leave(match_id: str, player_id: int) -> None:
+    player = Player.objects.filter(pk=player_id).first()
+    if player is None:
+        return
+    with contextlib.suppress(services.MatchNotFound, services.MatchNotJoinable):
+        services.leave_waiting_match(player, match_id)
 
 
 def _result(match_id: str) -> dict[str, Any] | None:

@@ -19,15 +19,19 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from games import access, services, tickets
 from games.engine import GAMES
-from games.models import Match, Participant, Player
+from games.models import Match, Participant, Player, Replay
 from games.payloads import (
     CreateMatchRequest,
     JoinByCodeRequest,
+    PlayNowRequest,
     game_json,
     history_entry_json,
     match_json,
     player_json,
 )
+from games.replays import replay_frames
+
+LOBBY_SIZE = 10
 
 
 class ApiError(Exception):
@@ -149,6 +153,39 @@ def _create_match(request: HttpRequest) -> HttpResponse:
     )
     match = access.get_visible_match(request.user, match.pk)
     return JsonResponse(match_json(match, with_code=True), status=201)
+
+
+@api_view("POST")
+def play_now(request: HttpRequest) -> HttpResponse:
+    """Join-or-create an open public match of a game: the lobby's "Play now"."""
+    player = _acting_player(request)
+    body = _body(request, PlayNowRequest)
+    match = services.play_now(player, body.game)
+    match = access.get_visible_match(request.user, match.pk)
+    return JsonResponse(match_json(match))
+
+
+@api_view("GET")
+def lobby(request: HttpRequest) -> HttpResponse:
+    """Open public matches of every game (the oldest few) and how many players are online."""
+    player = access.get_player(request.user)
+    if player is not None:
+        services.touch_player_if_stale(player)
+    games = []
+    for key, game in GAMES.items():
+        open_matches = Match.objects.open_lobby(key).with_participants()[:LOBBY_SIZE]
+        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
+    return JsonResponse({"games": games, "online": services.online_count()})
+
+
+@api_view("GET")
+def match_replay(request: HttpRequest, match_id: str) -> HttpResponse:
+    """The stored replay, re-simulated on the server into frames a viewer can play."""
+    match = access.get_visible_match(request.user, match_id)
+    replay = Replay.objects.filter(match=match).first()
+    if replay is None:
+        raise ApiError(404, "replay_not_found", "This match has no replay (it did not finish).")
+    return JsonResponse(replay_frames(replay))
 
 
 @api_view("GET")

@@ -105,7 +105,7 @@ class ConnectFour(Game[ConnectFourState]):
 
     def _forfeit(self, state: ConnectFourState, seat: int, why: str) -> list[Event]:
         state.winner = 1 - seat
-        self._finish(state, f"seat {seat} {why}")
+        self._finish(state, f"seat {seat + 1} {why}")
         return [Event("forfeit", {"seat": seat, "reason": why})]
 
     def outcome(self, state: ConnectFourState) -> Outcome | None:
@@ -121,7 +121,7 @@ class ConnectFour(Game[ConnectFourState]):
         )
         return Outcome(
             tuple(sorted(seats, key=lambda s: s.seat)),
-            f"Seat {state.winner} wins: {state.reason}.",
+            f"Seat {state.winner + 1} wins: {state.reason}.",  # seats are shown from 1
         )
 
     def view(self, state: ConnectFourState, seat: int | None) -> JSON:

@@ -9,12 +9,37 @@ tick, in log order, before simulating the next tick, exactly as the runner did.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from games.engine.base import JSON, Game, IllegalInput
 
-LogEntry = tuple[int, int, Mapping[str, Any] | None]
+LogEntry = tuple[int, int, Mapping[str, Any] | None] | list[Any]
+
+
+def steps(
+    game: Game[Any], settings: JSON, seats: int, seed: int, log: Iterable[LogEntry]
+) -> Iterator[tuple[Any, bool]]:
+    """Yield the state after every simulated tick, with whether inputs were applied before it.
+
+    The first item is the initial state. The same state object is yielded each
+    time (it is mutated in place): copy what you keep.
+    """
+    state = game.initial_state(settings, seats, seed)
+    yield state, False
+    pending = sorted(log, key=lambda entry: entry[0])  # stable: keeps log order within a tick
+    index = 0
+    while game.outcome(state) is None:
+        tick = game.current_tick(state)
+        applied = False
+        while index < len(pending) and pending[index][0] <= tick:
+            _, seat, data = pending[index]
+            index += 1
+            applied = True
+            _apply(game, state, seat, data)
+        if game.outcome(state) is None:
+            game.tick(state)
+        yield state, applied
 
 
 def replay(
@@ -27,20 +52,10 @@ def replay(
     until_tick: int | None = None,
 ) -> Any:
     """The state after replaying `log`, up to the end of the match or `until_tick`."""
-    state = game.initial_state(settings, seats, seed)
-    pending = sorted(log, key=lambda entry: entry[0])  # stable: keeps log order within a tick
-    index = 0
-    while game.outcome(state) is None:
-        tick = game.current_tick(state)
-        if until_tick is not None and tick >= until_tick:
+    state = None
+    for state, _ in steps(game, settings, seats, seed, log):
+        if until_tick is not None and game.current_tick(state) >= until_tick:
             break
-        while index < len(pending) and pending[index][0] <= tick:
-            _, seat, data = pending[index]
-            index += 1
-            _apply(game, state, seat, data)
-        if game.outcome(state) is not None:
-            break
-        game.tick(state)
     return state
 
 

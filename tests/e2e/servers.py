@@ -63,22 +63,21 @@ def prepare(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def daphne(env: dict[str, str], *args: str) -> Iterator[int]:
-    """Run `daphne gameproject.asgi:application` on a free port; yield the port."""
+def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None) -> Iterator[int]:
+    """Run `daphne gameproject.asgi:application` on a free port; yield the port.
+
+    With `tls` (key file, certificate file) daphne serves HTTPS and WSS itself
+    through its TLS endpoint.
+    """
     port = free_port()
     log = open(Path(env["STATIC_ROOT"]).parent / f"daphne-{port}.log", "wb")  # noqa: SIM115
+    if tls is None:
+        listen = ["-b", "127.0.0.1", "-p", str(port)]
+    else:
+        key, cert = tls
+        listen = ["-e", f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            *args,
-            "gameproject.asgi:application",
-        ],
+        [sys.executable, "-m", "daphne", *listen, *args, "gameproject.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -28,7 +28,7 @@ def test_a_vertical_four_wins():
     state = new()
     play(state, 0, 1, 0, 1, 0, 1, 0)
     outcome = GAME.outcome(state)
-    assert outcome is not None and outcome.summary == "Seat 0 wins: four in a row."
+    assert outcome is not None and outcome.summary == "Seat 1 wins: four in a row."
     assert [(s.seat, s.result, s.rank) for s in outcome.seats] == [(0, "win", 1), (1, "loss", 2)]
     assert state.line == [(0, 0), (0, 1), (0, 2), (0, 3)]
 

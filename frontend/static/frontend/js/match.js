@@ -1,0 +1,195 @@
+// The match page: connects, draws the game, HUD, chat, overlays, result.
+import { api } from "./api.js";
+import { VIEWS } from "./games/index.js";
+import { MatchConnection, matchSocketUrl } from "./net.js";
+
+const root = document.querySelector("[data-match]");
+const matchId = root.dataset.match;
+const game = root.dataset.game;
+const canvas = document.getElementById("board");
+const $ = (id) => document.getElementById(id);
+
+const connection = new MatchConnection(matchSocketUrl(matchId));
+let view = null;
+let players = [];
+let status = "waiting";
+let inputTimer = null;
+let result = null;
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function renderPlayers() {
+  const scores = view && view.scores ? view.scores() : [];
+  $("players").replaceChildren(
+    ...players.map((p) => {
+      const li = document.createElement("li");
+      li.className = p.connected ? "online" : "offline";
+      li.innerHTML = `<span class="dot seat-${p.seat}"></span><span class="name"></span><span class="score"></span>`;
+      li.querySelector(".name").textContent = p.name + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
+      li.querySelector(".score").textContent = scores[p.seat] ?? "";
+      return li;
+    }),
+  );
+}
+
+function onWelcome(frame) {
+  status = frame.match.status;
+  players = frame.players;
+  if (frame.result) return showResult(frame.result);
+  if (status === "aborted") return showAborted(frame.result?.summary || "This match was aborted.");
+  const View = VIEWS[game];
+  if (!view) {
+    view = new View(canvas, {
+      mySeat: frame.you.seat,
+      tickRate: frame.match.tick_rate,
+      sendInput: (data) => connection.sendInput(data),
+      fireButton: $("fire"),
+    });
+    window.__arcade = { view, connection };
+    window.addEventListener("resize", () => view.resize());
+    requestAnimationFrame(frameLoop);
+    // Inputs go out at the simulation rate, not per key event or per animation frame.
+    if (view.tick) {
+      inputTimer = setInterval(() => {
+        connection.flush();
+        view.tick();
+      }, 1000 / frame.match.tick_rate);
+    }
+  }
+  $("role").textContent = frame.you.role === "spectator" ? "Watching" : `You are seat ${frame.you.seat + 1}`;
+  if (frame.state) view.onState(frame.tick, frame.state);
+  if (status === "waiting" && frame.you.role === "player") connection.send({ type: "ready" });
+  show("waiting", status === "waiting");
+  renderPlayers();
+}
+
+function onFrame(event) {
+  const frame = event.detail;
+  switch (frame.type) {
+    case "welcome":
+      return onWelcome(frame);
+    case "players":
+      players = frame.players;
+      return renderPlayers();
+    case "state":
+      if (status === "waiting") {
+        status = "active";
+        show("waiting", false);
+      }
+      view?.onState(frame.tick, frame.state);
+      return renderPlayers();
+    case "result":
+      return showResult(frame);
+    case "aborted":
+      return showAborted(frame.summary);
+    case "chat":
+      return addChat(frame.from.name, frame.text);
+    case "error":
+      return toast(frame.message);
+    case "pong":
+      $("rtt").textContent = `${Math.round(connection.clock.rtt)} ms`;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function showResult(frame) {
+  result = frame;
+  status = "finished";
+  clearInterval(inputTimer);
+  const me = window.__arcade?.view?.mySeat;
+  const mine = frame.seats.find((s) => s.seat === me);
+  $("result-title").textContent = mine ? OUTCOME_TITLE[mine.outcome] : "Match over";
+  $("result-summary").textContent = frame.summary;
+  $("result-seats").replaceChildren(
+    ...frame.seats.map((s) => {
+      const tr = document.createElement("tr");
+      const change = s.rating_after !== null && s.rating_before !== null ? s.rating_after - s.rating_before : null;
+      for (const text of [s.name, s.outcome, s.score, change === null ? "unrated" : `${change >= 0 ? "+" : ""}${change.toFixed(1)}`]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  $("replay-link").href = `/replay/${matchId}/`;
+  show("result", true);
+  show("waiting", false);
+}
+
+function showAborted(summary) {
+  status = "aborted";
+  clearInterval(inputTimer);
+  $("result-title").textContent = "Match aborted";
+  $("result-summary").textContent = summary;
+  $("result-seats").replaceChildren();
+  show("result", true);
+}
+
+const OUTCOME_TITLE = { win: "You won!", loss: "You lost", draw: "Draw", abandoned: "You left the match" };
+
+function frameLoop(now) {
+  if (view) {
+    view.draw(now);
+    const hud = view.hud(now);
+    if ($("hud-status").textContent !== hud) $("hud-status").textContent = hud;
+  }
+  requestAnimationFrame(frameLoop);
+}
+
+function onStatus(event) {
+  const { state, text, delay } = event.detail;
+  $("connection").textContent = state;
+  $("connection").dataset.state = state;
+  if (state === "reconnecting") {
+    $("overlay-text").textContent = `Reconnecting… ${text} Trying again in ${Math.ceil(delay / 1000)} s.`;
+    show("overlay", true);
+  } else if (state === "open") {
+    show("overlay", false);
+  } else if (state === "final") {
+    $("overlay-text").textContent = text;
+    show("overlay", true);
+  }
+}
+
+function addChat(name, text) {
+  const li = document.createElement("li");
+  const who = document.createElement("strong");
+  who.textContent = `${name}: `;
+  li.append(who, document.createTextNode(text));
+  $("chat-log").append(li);
+  $("chat-log").scrollTop = $("chat-log").scrollHeight;
+}
+
+let toastTimer;
+function toast(message) {
+  $("toast").textContent = message;
+  show("toast", true);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => show("toast", false), 3000);
+}
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("chat-input").value.trim();
+  if (text && connection.send({ type: "chat", text })) $("chat-input").value = "";
+});
+
+$("play-again").addEventListener("click", async () => {
+  try {
+    const match = await api("/api/play/", { method: "POST", body: { game } });
+    window.location.href = `/play/${match.id}/`;
+  } catch (error) {
+    toast(error.message);
+  }
+});
+
+connection.addEventListener("backpressure", (e) => show("poor-connection", e.detail.backedUp));
+connection.addEventListener("frame", onFrame);
+connection.addEventListener("status", onStatus);
+window.addEventListener("pagehide", () => connection.close());
+connection.connect();

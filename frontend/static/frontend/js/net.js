@@ -1,0 +1,191 @@
+// Network layer of the match socket: connect, reconnect, protocol frames, clock sync.
+// Plain ES module, no build step. Reusable by any game: see docs/client.md.
+
+/** Close codes in words, for people (docs/protocol.md lists them). */
+export const CLOSE_TEXT = {
+  1000: "The connection was closed.",
+  1006: "The connection was lost.",
+  1011: "The server hit an error.",
+  4001: "You are not logged in (or your ticket expired).",
+  4003: "You may not join this match.",
+  4004: "This match does not exist.",
+  4008: "Disconnected: too many invalid or too frequent messages.",
+  4009: "Disconnected: messages too large.",
+  4010: "You opened this match somewhere else.",
+  4012: "The server is restarting.",
+};
+
+/** After these the client must not reconnect on its own. */
+const FINAL_CODES = new Set([4001, 4003, 4004, 4010]);
+/** A socket with more than this many bytes waiting to go out is backed up. */
+export const BACKED_UP_BYTES = 16 * 1024;
+
+/** The ws:// or wss:// URL of a match, on the page's own host. */
+export function matchSocketUrl(matchId, loc = window.location) {
+  const scheme = loc.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${loc.host}/ws/match/${matchId}/`;
+}
+
+/**
+ * Estimates the server clock from ping/pong: keeps recent samples and trusts
+ * the one with the lowest round trip (the least queueing noise).
+ */
+export class ClockSync {
+  constructor(samples = 8) {
+    this.samples = [];
+    this.max = samples;
+    /** @type {number|null} latest round-trip time in ms */
+    this.rtt = null;
+  }
+
+  /** @param {{t:number, server_time:number}} pong  @param {number} now ms */
+  add(pong, now = performance.timeOrigin + performance.now()) {
+    const rtt = now - pong.t;
+    this.rtt = rtt;
+    this.samples.push({ rtt, offset: pong.server_time + rtt / 2 - now });
+    if (this.samples.length > this.max) this.samples.shift();
+  }
+
+  /** Server time minus local time, in ms (0 before the first pong). */
+  get offset() {
+    if (!this.samples.length) return 0;
+    return this.samples.reduce((a, b) => (b.rtt < a.rtt ? b : a)).offset;
+  }
+
+  serverNow(now = performance.timeOrigin + performance.now()) {
+    return now + this.offset;
+  }
+}
+
+/**
+ * Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 15 s,
+ * each scaled by a random factor in [0.5, 1.5) so clients do not reconnect in step.
+ */
+export function backoffDelay(attempt, random = Math.random) {
+  const base = Math.min(15000, 500 * 2 ** attempt);
+  return base * (0.5 + random());
+}
+
+/**
+ * One match socket that reconnects by itself.
+ *
+ * Events (EventTarget): "frame" (detail: frame object), "status" (detail:
+ * {state: "connecting"|"open"|"closing"|"closed"|"reconnecting"|"final",
+ * code, text, delay}), "backpressure" (detail: {backedUp: boolean}).
+ */
+export class MatchConnection extends EventTarget {
+  /**
+   * @param {string} url  ws(s) URL (see matchSocketUrl)
+   * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number}} [options]
+   */
+  constructor(url, options = {}) {
+    super();
+    this.url = url;
+    this.WebSocketImpl = options.WebSocketImpl || WebSocket;
+    this.pingMs = options.pingMs ?? 2000;
+    this.clock = new ClockSync();
+    this.attempt = 0;
+    this.ws = null;
+    this.stopped = false;
+    this.pendingInput = null;
+    this.backedUp = false;
+    this._pingId = 0;
+  }
+
+  connect() {
+    this.stopped = false;
+    this._status("connecting");
+    const ws = new this.WebSocketImpl(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this._status("open");
+      this._ping();
+      this._pingTimer = setInterval(() => this._ping(), this.pingMs);
+    };
+    ws.onmessage = (event) => this._receive(event.data);
+    ws.onclose = (event) => this._closed(event.code, event.reason);
+  }
+
+  /** Close on purpose (leaving the page): no reconnect. */
+  close() {
+    this.stopped = true;
+    if (this.ws && this.ws.readyState <= 1) {
+      this._status("closing");
+      this.ws.close(1000);
+    }
+  }
+
+  /** Send a protocol message; false if the socket is not open. */
+  send(message) {
+    if (!this.ws || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /**
+   * Send a game input. While the socket is backed up, inputs are coalesced:
+   * only the newest waits, and goes out once the socket drains.
+   */
+  sendInput(data) {
+    if (this._isBackedUp()) {
+      this.pendingInput = data;
+      return false;
+    }
+    this.pendingInput = null;
+    return this.send({ type: "input", data });
+  }
+
+  /** Call once per simulation tick: flushes a coalesced input once the socket drains. */
+  flush() {
+    if (this.pendingInput && !this._isBackedUp()) {
+      const data = this.pendingInput;
+      this.pendingInput = null;
+      this.send({ type: "input", data });
+    }
+  }
+
+  _isBackedUp() {
+    const backedUp = !!this.ws && this.ws.bufferedAmount > BACKED_UP_BYTES;
+    if (backedUp !== this.backedUp) {
+      this.backedUp = backedUp;
+      this.dispatchEvent(new CustomEvent("backpressure", { detail: { backedUp } }));
+    }
+    return backedUp;
+  }
+
+  _ping() {
+    this.send({ type: "ping", id: ++this._pingId, t: performance.timeOrigin + performance.now() });
+  }
+
+  _receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return; // binary or unknown: not for this client version
+    }
+    if (frame.type === "pong") this.clock.add(frame);
+    this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+  }
+
+  _closed(code, reason) {
+    clearInterval(this._pingTimer);
+    const text = CLOSE_TEXT[code] || reason || `Disconnected (code ${code}).`;
+    if (this.stopped) {
+      this._status("closed", { code, text });
+      return;
+    }
+    if (FINAL_CODES.has(code)) {
+      this._status("final", { code, text: reason || text });
+      return;
+    }
+    const delay = backoffDelay(this.attempt++);
+    this._status("reconnecting", { code, text, delay });
+    this._retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  _status(state, extra = {}) {
+    this.dispatchEvent(new CustomEvent("status", { detail: { state, ...extra } }));
+  }
+}

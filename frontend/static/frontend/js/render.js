@@ -1,0 +1,26 @@
+// Canvas helpers shared by the game views: high-DPI sizing and seat colours.
+
+export const SEAT_COLOURS = [
+  "#ffb020", "#4fd1c5", "#ff5d73", "#8c7bff", "#5ee08a", "#ff8fd6", "#f4f1de", "#6cb4ff",
+];
+
+/**
+ * Size a canvas to its container's width (keeping the world's aspect ratio)
+ * and to the screen's pixel density; returns the 2D context scaled so that
+ * drawing uses world units.
+ */
+export function fitCanvas(canvas, worldWidth, worldHeight) {
+  const box = canvas.parentElement.getBoundingClientRect();
+  const maxHeight = Math.max(240, window.innerHeight - 220);
+  const cssWidth = Math.min(box.width, (maxHeight * worldWidth) / worldHeight);
+  const cssHeight = (cssWidth * worldHeight) / worldWidth;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.style.width = `${cssWidth}px`;
+  canvas.style.height = `${cssHeight}px`;
+  canvas.width = Math.round(cssWidth * dpr);
+  canvas.height = Math.round(cssHeight * dpr);
+  const ctx = canvas.getContext("2d");
+  const scale = (cssWidth * dpr) / worldWidth;
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  return { ctx, scale: cssWidth / worldWidth };
+}
