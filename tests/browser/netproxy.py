@@ -7,6 +7,7 @@ new ones until it is restored. It passes TLS through untouched.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -71,10 +72,8 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for sock in (source, target):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _reset(sock: socket.socket) -> None:
