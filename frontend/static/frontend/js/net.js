@@ -110,6 +110,8 @@ export class MatchConnection extends EventTarget {
   /** Close on purpose (leaving the page): no reconnect. */
   close() {
     this.stopped = true;
+    clearInterval(this._pingTimer);
+    clearTimeout(this._retryTimer);
     if (this.ws && this.ws.readyState <= 1) {
       this._status("closing");
       this.ws.close(1000);
