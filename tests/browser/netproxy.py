@@ -1,23 +1,28 @@
-"""A TCP proxy between a browser and the server whose network can be cut and restored.
+"""A TCP proxy between a browser and the server: a network that can be cut, or slowed.
 
 Browsers keep open WebSockets through Playwright's offline emulation, so a real
 network loss needs a real cut: the proxy resets every connection and refuses
-new ones until it is restored. It passes TLS through untouched.
+new ones until it is restored. With `latency` it delays every byte by that
+many seconds in each direction, like a distant server. It passes TLS through
+untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import struct
 import threading
+import time
 
 from tests.e2e.servers import free_port
 
 
 class CuttableProxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, latency: float = 0.0) -> None:
         self.upstream_port = upstream_port
+        self.latency = latency
         self.port = free_port()
         self.online = True
         self._lock = threading.Lock()
@@ -61,19 +66,42 @@ class CuttableProxy:
             with self._lock:
                 self._sockets |= {client, upstream}
             for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+                args = (source, target, self.latency)
+                threading.Thread(target=_pump, args=args, daemon=True).start()
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
+def _pump(source: socket.socket, target: socket.socket, latency: float) -> None:
+    chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
+    if latency:
+        late = threading.Thread(target=_deliver_late, args=(chunks, target), daemon=True)
+        late.start()
     try:
         while data := source.recv(65536):
-            target.sendall(data)
+            if latency:
+                chunks.put((time.monotonic() + latency, data))
+            else:
+                target.sendall(data)
     except OSError:
         pass
-    finally:
-        for sock in (source, target):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    if latency:
+        chunks.put((0.0, b""))  # end of stream, after everything still in flight
+        late.join()
+    for sock in (source, target):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _deliver_late(chunks: queue.Queue[tuple[float, bytes]], target: socket.socket) -> None:
+    """Send each chunk when its time comes; the chunks keep their order."""
+    with contextlib.suppress(OSError):
+        while True:
+            due, data = chunks.get()
+            if not data:
+                return
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # this thread is the simulated wire: waiting is its job
+            target.sendall(data)
 
 
 def _reset(sock: socket.socket) -> None:

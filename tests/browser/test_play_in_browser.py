@@ -1,5 +1,7 @@
 """Two people in two browsers find each other through "Play now" and play, over WSS."""
 
+import itertools
+
 import pytest
 
 from tests.browser.conftest import screenshot
@@ -133,3 +135,45 @@ def test_losing_the_network_mid_match_shows_the_overlay_and_resumes_the_seat(new
         f"![...document.querySelectorAll('#players li')][{seat}].classList.contains('offline')"
     )
     proxy.close()
+
+
+def test_prediction_moves_the_own_ship_smoothly_at_100_ms_round_trip(new_page, tls_site):
+    port = int(tls_site.rsplit(":", 1)[1])
+    proxy = CuttableProxy(port, latency=0.05)  # 50 ms each way
+    alice = new_page("/", base=f"https://127.0.0.1:{proxy.port}")
+    bob = new_page("/")
+    guest_play_now(alice, "arena")
+    guest_play_now(bob, "arena")
+    alice.wait_for_function("window.__arcade.view.debug().ships.length === 2")
+    seat = alice.evaluate("window.__arcade.view.debug().mySeat")
+    alice.wait_for_function("window.__arcade.connection.clock.rtt !== null")
+    # Record where the page draws its own ship on every animation frame.
+    alice.evaluate(
+        f"""() => {{
+            window.__samples = [];
+            const sample = () => {{
+                const ship = window.__arcade.view.debug().ships[{seat}];
+                if (ship) window.__samples.push(ship.x);
+                requestAnimationFrame(sample);
+            }};
+            requestAnimationFrame(sample);
+        }}"""
+    )
+    alice.locator("#board").focus()
+    start = alice.evaluate(f"window.__arcade.view.debug().ships[{seat}].x")
+    direction = "d" if start < 480 else "a"  # towards the middle: no wall in the way
+    alice.keyboard.down(direction)
+    alice.wait_for_function(
+        f"Math.abs(window.__arcade.view.debug().ships[{seat}].x - {start}) > 150", timeout=10_000
+    )
+    alice.keyboard.up(direction)
+    samples = alice.evaluate("window.__samples")
+    rtt = alice.evaluate("window.__arcade.connection.clock.rtt")
+    proxy.close()
+
+    assert rtt >= 100, "the proxy adds 100 ms of round trip"
+    steps = [b - a for a, b in itertools.pairwise(samples)]
+    sign = 1 if direction == "d" else -1
+    # No rubber-banding: the own ship never moves back, although every state is 100 ms old.
+    assert min(sign * s for s in steps) > -0.5, steps
+    assert sign * (samples[-1] - samples[0]) > 150
