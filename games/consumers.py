@@ -54,9 +54,19 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         self.messages = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
         self.chats = TokenBucket(CHAT_PER_SECOND, CHAT_BURST)
         self.strikes = 0
+        offered = list(self.scope.get("subprotocols") or [])
+        try:
+            self.subprotocol = protocol.choose_subprotocol(offered)
+        except protocol.UnsupportedSubprotocol:
+            # Echo the client's own offer so its browser completes the handshake
+            # and sees the close code, instead of a bare failed connection.
+            await self.accept(subprotocol=offered[0])
+            await self._refuse(CloseCode.UNSUPPORTED_PROTOCOL)
+            return
+        self.binary = self.subprotocol == protocol.SUBPROTOCOL_MSGPACK
         # Accept first: a close before accept() reaches the client as a bare HTTP 403,
         # without the code that tells it why and whether to retry.
-        await self.accept()
+        await self.accept(subprotocol=self.subprotocol)
         user = await self._identify()
         if user is None:
             await self._refuse(CloseCode.NOT_AUTHENTICATED)
@@ -83,7 +93,12 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return
-        await self._post("join", seat=self.connection.seat, name=self.connection.display_name)
+        await self._post(
+            "join",
+            seat=self.connection.seat,
+            name=self.connection.display_name,
+            subprotocol=self.subprotocol,
+        )
 
     async def _identify(self) -> Any:
         """The session's user, or the user of a valid single-use ticket in the query string."""
@@ -100,7 +115,12 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         return await get_user_model().objects.filter(pk=user_id, is_active=True).afirst()
 
     async def _refuse(self, code: int, reason: str = "") -> None:
-        await self.close(code=code, reason=reason or protocol.CLOSE_REASONS[code])
+        reason = reason or protocol.CLOSE_REASONS[code]
+        # daphne drops close reasons, so the reason travels in a frame just before the close.
+        await self.send(
+            text_data=protocol.encode({"type": "closing", "code": code, "reason": reason})
+        )
+        await self.close(code=code, reason=reason)
 
     async def _welcome_to_finished_match(self) -> None:
         assert self.connection is not None
@@ -111,6 +131,7 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
                 {
                     "type": "welcome",
                     "protocol": protocol.PROTOCOL_VERSION,
+                    "subprotocol": self.subprotocol or protocol.SUBPROTOCOL_JSON,
                     "match": {
                         "id": self.match_id,
                         "game": self.connection.game,
@@ -219,6 +240,13 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         if text.startswith('{"type":"result"'):
             self.over = True
         await self.send(text_data=text)
+
+    async def match_state(self, event: dict[str, Any]) -> None:
+        """A state from the runner, in both encodings: forward the one this socket speaks."""
+        if self.binary:
+            await self.send(bytes_data=event["bytes"])
+        else:
+            await self.send(text_data=event["text"])
 
     async def match_over(self, event: dict[str, Any]) -> None:
         self.over = True

@@ -13,7 +13,29 @@ from typing import Any, Literal
 import msgspec
 
 PROTOCOL_VERSION = 1
+# Sec-WebSocket-Protocol values this server speaks, in its order of preference when
+# a client offers several equally. JSON is the default for clients that offer none.
 SUBPROTOCOL_JSON = "arcade.v1.json"
+SUBPROTOCOL_MSGPACK = "arcade.v1.msgpack"
+SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
+
+
+class UnsupportedSubprotocol(Exception):
+    """The client offered subprotocols, none of which this server speaks."""
+
+
+def choose_subprotocol(offered: list[str]) -> str | None:
+    """The subprotocol to accept: the client's first one we speak; None if it offered none.
+
+    Raises UnsupportedSubprotocol if it offered only versions we do not speak.
+    """
+    if not offered:
+        return None
+    for name in offered:
+        if name in SUBPROTOCOLS:
+            return name
+    raise UnsupportedSubprotocol(", ".join(offered))
+
 
 MAX_MESSAGE_BYTES = 4096
 MAX_CHAT_CHARS = 200
@@ -22,8 +44,8 @@ MAX_CHAT_CHARS = 200
 class CloseCode:
     """Close codes sent after accept(); daphne can send only 1000 and 3000-4999.
 
-    Clients must not reconnect after 4001, 4003, 4004 and 4010; after the
-    others they reconnect with backoff.
+    Clients must not reconnect after 4001, 4003, 4004, 4010 and 4426; after
+    the others they reconnect with backoff.
     """
 
     NORMAL = 1000
@@ -34,6 +56,7 @@ class CloseCode:
     TOO_LARGE = 4009  # repeated oversized messages
     SUPERSEDED = 4010  # the same seat connected again elsewhere
     RESTARTING = 4012  # the server is shutting down: reconnect
+    UNSUPPORTED_PROTOCOL = 4426  # none of the offered subprotocols (versions) is spoken here
 
 
 CLOSE_REASONS = {
@@ -44,6 +67,9 @@ CLOSE_REASONS = {
     CloseCode.TOO_LARGE: "Messages too large.",
     CloseCode.SUPERSEDED: "You connected to this match from somewhere else.",
     CloseCode.RESTARTING: "The server is restarting; reconnect.",
+    CloseCode.UNSUPPORTED_PROTOCOL: (
+        f"Unsupported protocol version; this server speaks {', '.join(SUBPROTOCOLS)}."
+    ),
 }
 
 
@@ -123,10 +149,16 @@ def decode(frame: str | bytes) -> Inbound:
 # --- Outbound ------------------------------------------------------------------------
 
 _encoder = msgspec.json.Encoder()
+_binary_encoder = msgspec.msgpack.Encoder()
 
 
 def encode(message: dict[str, Any]) -> str:
     return _encoder.encode(message).decode()
+
+
+def encode_binary(message: dict[str, Any]) -> bytes:
+    """The msgpack variant, sent as a binary frame to clients of arcade.v1.msgpack."""
+    return _binary_encoder.encode(message)
 
 
 def server_time_ms() -> float:

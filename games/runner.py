@@ -66,7 +66,10 @@ class TickSchedule:
 
 class Transport(Protocol):
     async def broadcast(self, text: str) -> None: ...
-    async def broadcast_spectators(self, text: str) -> None: ...
+    async def broadcast_state(
+        self, text: str, data: bytes, *, spectators_only: bool = False
+    ) -> None: ...
+    async def send_state(self, channel: str, text: str, data: bytes) -> None: ...
     async def send(self, channel: str, text: str) -> None: ...
     async def close(self, channel: str, code: int) -> None: ...
 
@@ -427,6 +430,7 @@ class MatchRunner:
                     "settings": self.info.settings,
                     "max_players": self.info.max_players,
                 },
+                "subprotocol": message.get("subprotocol") or protocol.SUBPROTOCOL_JSON,
                 "you": {
                     "player_id": message["player_id"],
                     "seat": seat,
@@ -450,20 +454,21 @@ class MatchRunner:
         self._last_broadcast_tick = tick
         event_list = [{"kind": e.kind, **e.data} for e in events]
 
-        def frame(seat: int | None) -> str:
+        def variants(seat: int | None) -> tuple[str, bytes]:
             view = self.game.view(self.state, seat)
-            return protocol.encode(
-                {"type": "state", "tick": tick, "state": view, "events": event_list}
-            )
+            frame = {"type": "state", "tick": tick, "state": view, "events": event_list}
+            return protocol.encode(frame), protocol.encode_binary(frame)
 
+        if self.lost:
+            return
         if not self.game.hidden_information:
-            await self._broadcast(frame(None))  # one encoding for every socket
+            await self.transport.broadcast_state(*variants(None))  # once for every socket
             return
         # One encoding per seat, sent to that seat's one socket; spectators share theirs.
         for slot in self.slots.values():
-            await self._send(slot.channel, frame(slot.seat))
-        if not self.lost:
-            await self.transport.broadcast_spectators(frame(None))
+            if slot.channel:
+                await self.transport.send_state(slot.channel, *variants(slot.seat))
+        await self.transport.broadcast_state(*variants(None), spectators_only=True)
 
     async def _broadcast(self, text: str) -> None:
         if not self.lost:

@@ -113,13 +113,15 @@ class MatchSupervisor:
         channel = events.runner_channel(runner.match_id)
         while runner.task is not None and not runner.task.done():
             receiving = asyncio.ensure_future(layer.receive(channel))
-            done, _ = await asyncio.wait(
-                {receiving, runner.task}, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                done, _ = await asyncio.wait(
+                    {receiving, runner.task}, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                if not receiving.done():
+                    receiving.cancel()  # never leave a receive behind on the runner's channel
             if receiving in done:
                 runner.post(receiving.result())
-            else:
-                receiving.cancel()
 
     async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:
         period = settings.MATCH_LEASE_SECONDS / 3

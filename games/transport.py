@@ -20,8 +20,15 @@ class ChannelLayerTransport:
     async def broadcast(self, text: str) -> None:
         await self.layer.group_send(self.group, {"type": "match.frame", "text": text})
 
-    async def broadcast_spectators(self, text: str) -> None:
-        await self.layer.group_send(self.spectators, {"type": "match.frame", "text": text})
+    async def broadcast_state(
+        self, text: str, data: bytes, *, spectators_only: bool = False
+    ) -> None:
+        """A state in both encodings; each consumer sends the one its socket negotiated."""
+        group = self.spectators if spectators_only else self.group
+        await self.layer.group_send(group, {"type": "match.state", "text": text, "bytes": data})
+
+    async def send_state(self, channel: str, text: str, data: bytes) -> None:
+        await self.layer.send(channel, {"type": "match.state", "text": text, "bytes": data})
 
     async def send(self, channel: str, text: str) -> None:
         await self.layer.send(channel, {"type": "match.frame", "text": text})

@@ -172,9 +172,11 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
 async def runners(redis_layer: str) -> Any:
     """The process's match supervisor, shut down inside the test's event loop afterwards."""
     from games.supervisor import get_supervisor
+    from tests.runtime import disconnect_all
 
     supervisor = get_supervisor()
     yield supervisor
+    await disconnect_all()
     await supervisor.shutdown()
 
 
@@ -186,7 +188,10 @@ async def memory_runners(settings: Any) -> Any:
     settings.REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     reset_for_tests()
+    from tests.runtime import disconnect_all
+
     supervisor = get_supervisor()
     yield supervisor
+    await disconnect_all()
     await supervisor.shutdown()
     reset_for_tests()

@@ -23,6 +23,22 @@ def _session_cookie(player: Player) -> str:
     return client.cookies["sessionid"].value
 
 
+# Every communicator a test opened, so teardown can end the consumers still running
+# (a consumer left running when the test's event loop closes would stall it).
+opened: list[WebsocketCommunicator] = []
+
+
+async def disconnect_all() -> None:
+    while opened:
+        communicator = opened.pop()
+        if not communicator.future.done():
+            await communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+            try:
+                await communicator.wait(TIMEOUT)
+            except (TimeoutError, asyncio.CancelledError):
+                communicator.future.cancel()
+
+
 class Socket:
     """One client socket: a WebsocketCommunicator plus frame helpers with timeouts."""
 
@@ -113,6 +129,7 @@ async def connect(
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
     path = f"/ws/match/{match_id}/" + (f"?{query}" if query else "")
     communicator = WebsocketCommunicator(application, path, headers=headers)
+    opened.append(communicator)
     connected, _ = await communicator.connect(TIMEOUT)
     if not connected:
         raise ConnectionRefusedError("handshake refused")

@@ -224,6 +224,8 @@ async def test_a_banned_player_is_refused_with_4003(match_factory, alice, bob):
     await db(services.ban_player)(bob, "cheating")
     sock = await connect(match, bob)
     assert await sock.closed() == 4003
+    closing = [f for f in sock.seen if f["type"] == "closing"]
+    assert closing == [{"type": "closing", "code": 4003, "reason": "You are banned: cheating"}]
 
 
 async def test_a_stranger_cannot_watch_a_private_match(match_factory, alice, stranger):

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.netproxy import CuttableProxy
+from tests.e2e.netproxy import CuttableProxy
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,9 @@ def test_keyboard_in_one_browser_moves_the_ship_in_the_other(new_page):
     guest_play_now(bob, "arena")
     # The page is on https, so the socket is wss, through daphne's TLS endpoint.
     assert alice.evaluate("window.__arcade.connection.url").startswith("wss://127.0.0.1:")
+    # States arrive as msgpack binary frames: the subprotocol the page offers first.
+    assert alice.evaluate("window.__arcade.connection.ws.protocol") == "arcade.v1.msgpack"
+    alice.wait_for_function("window.__arcade.connection.binaryFrames > 5")
     for page in (alice, bob):
         page.wait_for_function("window.__arcade.view.debug().ships.length === 2")
     seat = alice.evaluate("window.__arcade.view.debug().mySeat")

@@ -8,8 +8,9 @@ import {
 
 class FakeSocket {
   static last = null;
-  constructor(url) {
+  constructor(url, protocols) {
     this.url = url;
+    this.protocols = protocols;
     this.readyState = 1;
     this.bufferedAmount = 0;
     this.sent = [];
@@ -56,9 +57,10 @@ test("close codes the client must not retry end in a final status, others reconn
   const { connection, socket } = openConnection();
   const statuses = [];
   connection.addEventListener("status", (e) => statuses.push(e.detail));
-  socket.onclose({ code: 4003, reason: "Banned: cheating" });
+  socket.onmessage({ data: JSON.stringify({ type: "closing", code: 4003, reason: "You are banned: cheating" }) });
+  socket.onclose({ code: 4003, reason: "" });
   assert.equal(statuses.at(-1).state, "final");
-  assert.equal(statuses.at(-1).text, "Banned: cheating");
+  assert.equal(statuses.at(-1).text, "You are banned: cheating");
 
   const second = openConnection();
   const seen = [];
@@ -75,6 +77,22 @@ test("backoff doubles up to a cap, with jitter between half and one and a half t
   assert.equal(backoffDelay(20, () => 0.5), 15000);
   assert.equal(backoffDelay(1, () => 0), 500);
   assert.ok(backoffDelay(1, () => 0.999) < 1500);
+});
+
+test("states arrive as msgpack binary frames and are decoded like text ones", async () => {
+  const { encode } = await import("../../frontend/static/frontend/vendor/msgpack/index.mjs");
+  const { connection, socket } = openConnection();
+  assert.deepEqual(socket.protocols, ["arcade.v1.msgpack", "arcade.v1.json"]);
+  assert.equal(socket.binaryType, "arraybuffer");
+  const frames = [];
+  connection.addEventListener("frame", (e) => frames.push(e.detail));
+  const state = { type: "state", tick: 7, state: { ships: [{ x: 1.5 }] }, events: [] };
+  const bytes = encode(state);
+  socket.onmessage({ data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+  socket.onmessage({ data: JSON.stringify({ type: "chat", text: "hi" }) });
+  assert.deepEqual(frames, [state, { type: "chat", text: "hi" }]);
+  assert.equal(connection.binaryFrames, 1);
+  connection.close();
 });
 
 test("the socket URL follows the page: wss on https, ws on http, same host", () => {

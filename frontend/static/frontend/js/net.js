@@ -1,5 +1,9 @@
 // Network layer of the match socket: connect, reconnect, protocol frames, clock sync.
 // Plain ES module, no build step. Reusable by any game: see docs/client.md.
+import { decode } from "../vendor/msgpack/index.mjs";
+
+/** Subprotocols this client speaks, best first: binary states, then plain JSON. */
+export const SUBPROTOCOLS = ["arcade.v1.msgpack", "arcade.v1.json"];
 
 /** Close codes in words, for people (docs/protocol.md lists them). */
 export const CLOSE_TEXT = {
@@ -13,10 +17,11 @@ export const CLOSE_TEXT = {
   4009: "Disconnected: messages too large.",
   4010: "You opened this match somewhere else.",
   4012: "The server is restarting.",
+  4426: "This page is out of date: reload it to get the current version.",
 };
 
 /** After these the client must not reconnect on its own. */
-const FINAL_CODES = new Set([4001, 4003, 4004, 4010]);
+const FINAL_CODES = new Set([4001, 4003, 4004, 4010, 4426]);
 /** A socket with more than this many bytes waiting to go out is backed up. */
 export const BACKED_UP_BYTES = 16 * 1024;
 
@@ -76,11 +81,14 @@ export function backoffDelay(attempt, random = Math.random) {
 export class MatchConnection extends EventTarget {
   /**
    * @param {string} url  ws(s) URL (see matchSocketUrl)
-   * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number}} [options]
+   * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number, binary?: boolean}} [options]
+   *   binary: offer msgpack state frames (default true); JSON text otherwise.
    */
   constructor(url, options = {}) {
     super();
     this.url = url;
+    this.subprotocols = options.binary === false ? ["arcade.v1.json"] : SUBPROTOCOLS;
+    this.binaryFrames = 0;
     this.WebSocketImpl = options.WebSocketImpl || WebSocket;
     this.pingMs = options.pingMs ?? 2000;
     this.clock = new ClockSync();
@@ -95,7 +103,8 @@ export class MatchConnection extends EventTarget {
   connect() {
     this.stopped = false;
     this._status("connecting");
-    const ws = new this.WebSocketImpl(this.url);
+    const ws = new this.WebSocketImpl(this.url, this.subprotocols);
+    ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
@@ -163,23 +172,30 @@ export class MatchConnection extends EventTarget {
   _receive(data) {
     let frame;
     try {
-      frame = JSON.parse(data);
+      if (typeof data === "string") {
+        frame = JSON.parse(data);
+      } else {
+        frame = decode(new Uint8Array(data)); // states, with arcade.v1.msgpack
+        this.binaryFrames += 1;
+      }
     } catch {
-      return; // binary or unknown: not for this client version
+      return; // not a frame this client version understands
     }
     if (frame.type === "pong") this.clock.add(frame);
+    if (frame.type === "closing") this.closingReason = frame.reason; // daphne drops close reasons
     this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
   }
 
   _closed(code, reason) {
     clearInterval(this._pingTimer);
-    const text = CLOSE_TEXT[code] || reason || `Disconnected (code ${code}).`;
+    const text = this.closingReason || CLOSE_TEXT[code] || reason || `Disconnected (code ${code}).`;
+    this.closingReason = null;
     if (this.stopped) {
       this._status("closed", { code, text });
       return;
     }
     if (FINAL_CODES.has(code)) {
-      this._status("final", { code, text: reason || text });
+      this._status("final", { code, text });
       return;
     }
     const delay = backoffDelay(this.attempt++);

@@ -25,6 +25,7 @@ class CuttableProxy:
         self.latency = latency
         self.port = free_port()
         self.online = True
+        self.silent = False
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", self.port))
@@ -38,6 +39,11 @@ class CuttableProxy:
             sockets, self._sockets = self._sockets, set()
         for sock in sockets:
             _reset(sock)
+
+    def blackhole(self) -> None:
+        """Stop forwarding in both directions but keep every connection open: a silent peer."""
+        with self._lock:
+            self.silent = True
 
     def restore(self) -> None:
         with self._lock:
@@ -66,17 +72,21 @@ class CuttableProxy:
             with self._lock:
                 self._sockets |= {client, upstream}
             for source, target in ((client, upstream), (upstream, client)):
-                args = (source, target, self.latency)
+                args = (source, target, self.latency, self)
                 threading.Thread(target=_pump, args=args, daemon=True).start()
 
 
-def _pump(source: socket.socket, target: socket.socket, latency: float) -> None:
+def _pump(
+    source: socket.socket, target: socket.socket, latency: float, proxy: CuttableProxy
+) -> None:
     chunks: queue.Queue[tuple[float, bytes]] = queue.Queue()
     if latency:
         late = threading.Thread(target=_deliver_late, args=(chunks, target), daemon=True)
         late.start()
     try:
         while data := source.recv(65536):
+            if proxy.silent:
+                continue  # swallowed: the other side hears nothing, not even a close
             if latency:
                 chunks.put((time.monotonic() + latency, data))
             else:

@@ -1,0 +1,135 @@
+"""The WebSocket protocol itself, against a real daphne on Redis: subprotocol
+negotiation, binary state frames, and detection of a silent peer by daphne's pings."""
+
+import asyncio
+import json
+
+import msgspec
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.http_client import SiteClient
+from tests.e2e.netproxy import CuttableProxy
+from tests.e2e.servers import daphne, prepare, production_env
+
+TIMEOUT = 10
+# daphne pings a socket idle this long, and drops it if no pong comes within the timeout.
+PING_INTERVAL, PING_TIMEOUT = 2, 3
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, redis_url):
+    tmp = tmp_path_factory.mktemp("protocol")
+    prefix = f"proto-{tmp.name}"
+    env = production_env(
+        tmp,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        CHANNEL_LAYER_PREFIX=prefix,
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+        MATCH_RECONNECT_GRACE_SECONDS="30",
+    )
+    prepare(env)
+    pings = ["--ping-interval", str(PING_INTERVAL), "--ping-timeout", str(PING_TIMEOUT)]
+    with daphne(env, *pings) as port:
+        yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def match(server):
+    """A Connect Four match with two guests; returns (host, match id, alice, bob)."""
+    alice, bob = SiteClient(f"http://{server}"), SiteClient(f"http://{server}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    created = alice.post_json("/api/matches/", {"game": "connect_four"})
+    bob.post_json(f"/api/matches/{created['id']}/join/")
+    return server, created["id"], alice, bob
+
+
+def open_socket(host, match_id, client, *, subprotocols=None, port=None):
+    cookie = f"sessionid={client.cookie('sessionid')}"
+    target = f"127.0.0.1:{port}" if port else host
+    return connect(
+        f"ws://{target}/ws/match/{match_id}/",
+        origin=f"http://{host}",
+        additional_headers={"Cookie": cookie},
+        subprotocols=subprotocols,
+        ping_interval=None,  # the server's pings are what is under test
+    )
+
+
+async def frame_of(ws, kind, test=lambda f: True):
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            raw = await ws.recv()
+            frame = msgspec.msgpack.decode(raw) if isinstance(raw, bytes) else json.loads(raw)
+            if frame["type"] == kind and test(frame):
+                return frame, raw
+
+
+async def test_the_server_picks_the_clients_first_supported_subprotocol(match):
+    host, match_id, alice, _ = match
+    offered = ["arcade.v9.json", "arcade.v1.msgpack", "arcade.v1.json"]
+    async with open_socket(host, match_id, alice, subprotocols=offered) as ws:
+        assert ws.subprotocol == "arcade.v1.msgpack"
+        welcome, raw = await frame_of(ws, "welcome")
+        assert welcome["subprotocol"] == "arcade.v1.msgpack"
+        assert isinstance(raw, str), "control frames stay text"
+
+
+async def test_a_client_that_offers_none_gets_json_version_1(match):
+    host, match_id, alice, _ = match
+    async with open_socket(host, match_id, alice) as ws:
+        assert ws.subprotocol is None
+        welcome, _ = await frame_of(ws, "welcome")
+        assert welcome["subprotocol"] == "arcade.v1.json" and welcome["protocol"] == 1
+
+
+async def test_a_client_that_offers_only_unknown_versions_is_told_so(match):
+    host, match_id, alice, _ = match
+    async with open_socket(host, match_id, alice, subprotocols=["arcade.v7.json"]) as ws:
+        closing, _ = await frame_of(ws, "closing")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert ws.close_code == closing["code"] == 4426
+    assert "arcade.v1.json" in closing["reason"] and "arcade.v1.msgpack" in closing["reason"]
+
+
+async def test_msgpack_clients_get_states_as_binary_frames_and_json_clients_as_text(match):
+    host, match_id, alice, bob = match
+    async with (
+        open_socket(host, match_id, alice, subprotocols=["arcade.v1.msgpack"]) as a,
+        open_socket(host, match_id, bob, subprotocols=["arcade.v1.json"]) as b,
+    ):
+        for ws in (a, b):
+            await frame_of(ws, "welcome")
+            await ws.send(json.dumps({"type": "ready"}))
+        binary_state, raw_a = await frame_of(a, "state")
+        text_state, raw_b = await frame_of(b, "state")
+        assert isinstance(raw_a, bytes) and isinstance(raw_b, str)
+        assert binary_state == text_state  # the same state, two encodings
+        assert len(raw_a) < len(raw_b.encode())
+
+
+async def test_a_silent_peer_is_dropped_within_the_ping_bound(match):
+    host, match_id, alice, bob = match
+    proxy = CuttableProxy(int(host.rsplit(":", 1)[1]))
+    try:
+        async with (
+            open_socket(host, match_id, alice) as a,
+            open_socket(host, match_id, bob, port=proxy.port) as b,
+        ):
+            await frame_of(b, "welcome")
+            await frame_of(a, "players", lambda f: all(p["connected"] for p in f["players"]))
+            loop = asyncio.get_running_loop()
+            silent_since = loop.time()
+            proxy.blackhole()  # Bob's machine vanished: no data, no close, no pongs
+            bound = PING_INTERVAL + PING_TIMEOUT + 2  # plus daphne's 2 s timeout check
+            players, _ = await frame_of(a, "players", lambda f: not f["players"][1]["connected"])
+            assert loop.time() - silent_since <= bound + 1
+            # The seat is kept for the reconnection grace period, not given away.
+            assert players["players"][1]["abandoned"] is False
+    finally:
+        proxy.close()
