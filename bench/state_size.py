@@ -52,9 +52,7 @@ def main(seconds: int = 30, seats: int = 8, seed: int = 2026) -> None:
         sizes["json (arcade.v1.json)"].append(len(protocol.encode(frame).encode()))
         sizes["msgpack (arcade.v1.msgpack)"].append(len(protocol.encode_binary(frame)))
     bullets = len(state.bullets)
-    print(
-        f"{seats}-player arena, {seconds} s at {game.tick_rate} Hz, {bullets} bullets in flight"
-    )
+    print(f"{seats}-player arena, {seconds} s at {game.tick_rate} Hz, {bullets} bullets in flight")
     print(f"{'encoding':<30}{'mean':>8}{'p50':>8}{'p99':>8}{'max':>8}  bytes per state message")
     for name, values in sizes.items():
         values.sort()
