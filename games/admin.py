@@ -96,21 +96,25 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         self.message_user(request, f"Unbanned {queryset.count()} player(s).", messages.SUCCESS)
 
 
+# What an operator sees of a seat; all of it is written by services, none by hand.
+PARTICIPANT_FIELDS = (
+    "seat",
+    "player",
+    "score",
+    "outcome",
+    "rank",
+    "rating_before",
+    "rating_after",
+    "joined_at",
+    "left_at",
+)
+
+
 class ParticipantInline(admin.TabularInline[Participant, Match]):
     model = Participant
     extra = 0
     can_delete = False
-    fields = (
-        "seat",
-        "player",
-        "score",
-        "outcome",
-        "rank",
-        "rating_before",
-        "rating_after",
-        "joined_at",
-        "left_at",
-    )
+    fields = PARTICIPANT_FIELDS
     readonly_fields = fields
     ordering = ("seat",)
 
@@ -237,18 +241,7 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
     search_fields = ("player__display_name", "match__id")
     list_select_related = ("match", "player")
     raw_id_fields = ("match", "player")
-    readonly_fields = (
-        "match",
-        "player",
-        "seat",
-        "score",
-        "outcome",
-        "rank",
-        "rating_before",
-        "rating_after",
-        "joined_at",
-        "left_at",
-    )
+    readonly_fields = ("match", *PARTICIPANT_FIELDS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

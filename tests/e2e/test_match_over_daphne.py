@@ -98,3 +98,43 @@ async def play_a_match(host, other_host, database):
     with sqlite3.connect(database) as db:
         (replays,) = db.execute("SELECT count(*) FROM games_replay").fetchone()
     assert replays == 1
+
+
+async def test_two_websocket_clients_play_an_arena_match_to_its_time_limit(site):
+    host, _, database = site
+    alice, bob = SiteClient(f"http://{host}"), SiteClient(f"http://{host}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    match = alice.post_json(
+        "/api/matches/",
+        {"game": "arena", "max_players": 2, "settings": {"time_limit_seconds": 5}},
+    )
+    bob.post_json(f"/api/matches/{match['id']}/join/")
+    url = f"ws://{host}/ws/match/{match['id']}/"
+    seats = []
+    async with (
+        connect(url, origin=f"http://{host}", additional_headers=_cookie(alice)) as a,
+        connect(url, origin=f"http://{host}", additional_headers=_cookie(bob)) as b,
+    ):
+        for ws in (a, b):
+            seats.append((await next_frame(ws, "welcome"))["you"]["seat"])
+            await ws.send(json.dumps({"type": "ready"}))
+        assert seats == [0, 1]  # Alice created the match, Bob joined it
+        await next_frame(a, "state")
+        # Seat 0 flies right and keeps shooting; the server acknowledges every input.
+        for seq in range(1, 21):
+            data = {"seq": seq, "mx": 1, "my": 0, "aim": 0, "fire": True}
+            await a.send(json.dumps({"type": "input", "data": data}))
+            await next_frame(a, "state", lambda f, s=seq: f["state"]["ships"][0]["ack"] >= s)
+        results = [await next_frame(ws, "result") for ws in (a, b)]
+    assert results[0] == results[1]
+    assert results[0]["status"] == "finished"
+    with sqlite3.connect(database) as db:
+        (status,) = db.execute(
+            "SELECT status FROM games_match WHERE id = ?", (match["id"].replace("-", ""),)
+        ).fetchone()
+    assert status == "finished"
+
+
+def _cookie(client):
+    return {"Cookie": f"sessionid={client.cookie('sessionid')}"}
