@@ -167,8 +167,9 @@ REDIS_PREFIX: str = env.str("REDIS_PREFIX", default="arcade")
 
 # Seconds a disconnected player keeps their seat; unset: each game's own default (30 s).
 MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_SECONDS", None)
-# Lifetime of a match lease in Redis; the owner renews it every third of that.
-MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 15.0)
+# Lifetime of a match lease in Redis; the owner renews it every third of that. A dead
+# process's matches are adopted by another process within about this long plus 1 s.
+MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)
 
 # --- Auth ----------------------------------------------------------------------
 

@@ -93,6 +93,11 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return
+        await self._join()
+        get_supervisor().attach(self.match_id)
+
+    async def _join(self) -> None:
+        assert self.connection is not None
         await self._post(
             "join",
             seat=self.connection.seat,
@@ -153,6 +158,7 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     async def disconnect(self, code: int) -> None:
         if self.connection is not None and not self.over:
+            get_supervisor().detach(self.match_id)
             await self._post("leave")
 
     # --- Frames from the client -------------------------------------------------------------
@@ -251,6 +257,11 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
     async def match_over(self, event: dict[str, Any]) -> None:
         self.over = True
         await self.send(text_data=event["text"])
+
+    async def match_rejoin(self, event: dict[str, Any]) -> None:
+        """The match moved to another process's runner: join it, to get a fresh welcome."""
+        if self.connection is not None and not self.over:
+            await self._join()
 
     async def match_close(self, event: dict[str, Any]) -> None:
         await self._refuse(event["code"])

@@ -64,8 +64,19 @@ class TickSchedule:
         return max(0.0, self.start + self.ticks * self.period - now)
 
 
+class Checkpoints(Protocol):
+    async def save(
+        self, lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]
+    ) -> bool: ...
+    async def delete(self, match_id: str) -> None: ...
+
+
+Restored = tuple[dict[str, Any], list[list[Any]]]
+
+
 class Transport(Protocol):
     async def broadcast(self, text: str) -> None: ...
+    async def request_rejoin(self) -> None: ...
     async def broadcast_state(
         self, text: str, data: bytes, *, spectators_only: bool = False
     ) -> None: ...
@@ -121,6 +132,8 @@ class MatchRunner:
         store: Store,
         *,
         lease: Lease | None = None,
+        checkpoints: Checkpoints | None = None,
+        restored: Restored | None = None,
         grace_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_stop: Callable[[MatchRunner], None] | None = None,
@@ -151,6 +164,27 @@ class MatchRunner:
         self._start_attempted_for: frozenset[int] | None = None
         self._idle_since: float | None = self.clock()
         self._last_broadcast_tick = -1
+        self.checkpoints = checkpoints
+        self._saved_log = 0
+        self._last_checkpoint_tick = 0
+        self._adopted = restored is not None
+        if restored is not None:
+            self._adopt(*restored)
+
+    def _adopt(self, payload: dict[str, Any], log: list[list[Any]]) -> None:
+        """Continue from the checkpoint of a process that died; everyone gets the grace period."""
+        now = self.clock()
+        self.state = self.game.restore(payload["state"])
+        self.status = "active"
+        self.log = log
+        self._saved_log = len(log)
+        self._last_checkpoint_tick = self.game.current_tick(self.state)
+        self.slots = {
+            s["player_id"]: Slot(
+                s["seat"], s["player_id"], s["name"], disconnected_at=now, abandoned=s["abandoned"]
+            )
+            for s in payload["slots"]
+        }
 
     # --- Life ---------------------------------------------------------------------
 
@@ -196,6 +230,11 @@ class MatchRunner:
             await self._step()
 
     async def _step(self) -> None:
+        if self._adopted:
+            # Sockets on other processes were talking to the dead runner: ask them to join again.
+            self._adopted = False
+            logger.warning("adopted match %s at tick %s", self.match_id, self._last_checkpoint_tick)
+            await self.transport.request_rejoin()
         await self._handle_inbox()
         if self._stopping:
             return
@@ -352,6 +391,35 @@ class MatchRunner:
             await self._broadcast_state(events)
         if self.game.outcome(self.state) is not None:
             await self._finish()
+        else:
+            await self._maybe_checkpoint(moved=bool(pending))
+
+    async def _maybe_checkpoint(self, moved: bool) -> None:
+        if self.checkpoints is None or self.lease is None or self.lost:
+            return
+        tick = self.game.current_tick(self.state)
+        due = tick - self._last_checkpoint_tick >= self.tick_rate  # at least once a second
+        if not due and not (self.game.turn_based and moved):
+            return
+        payload = {
+            "tick": tick,
+            "state": self.game.checkpoint(self.state),
+            "slots": [
+                {"seat": s.seat, "player_id": s.player_id, "name": s.name, "abandoned": s.abandoned}
+                for s in self.slots.values()
+            ],
+        }
+        new_log = self.log[self._saved_log :]
+        if not await self.checkpoints.save(self.lease, payload, new_log):
+            logger.error("match %s: lease lost while checkpointing; stopping", self.match_id)
+            self.lose_lease()
+            return
+        self._saved_log = len(self.log)
+        self._last_checkpoint_tick = tick
+
+    async def _forget_checkpoint(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.delete(self.match_id)
 
     def _expired_slots(self) -> list[Slot]:
         """Seats whose player has been gone longer than the reconnection grace period."""
@@ -381,6 +449,7 @@ class MatchRunner:
         except StaleRunner:
             self.lose_lease()
             return
+        await self._forget_checkpoint()
         self.stop()
 
     def _due_for_heartbeat(self) -> bool:
@@ -411,6 +480,7 @@ class MatchRunner:
             self.lose_lease()
             return
         await self._broadcast(protocol.encode({"type": "result", **payload}))
+        await self._forget_checkpoint()
         self.stop()
 
     # --- Frames ---------------------------------------------------------------------------

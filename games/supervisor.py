@@ -22,7 +22,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import events, leases, redis_store
+from games import checkpoints, events, leases, redis_store
 from games.runner import MatchRunner
 from games.storage import DatabaseStore
 from games.transport import ChannelLayerTransport
@@ -41,6 +41,40 @@ class MatchSupervisor:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.store = DatabaseStore()
+        # Matches with sockets in this process, and how many: the watchdog's list.
+        self.attached: dict[str, int] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def attach(self, match_id: str) -> None:
+        """A socket of this process joined the match: watch that someone runs it."""
+        self.attached[match_id] = self.attached.get(match_id, 0) + 1
+        if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    def detach(self, match_id: str) -> None:
+        left = self.attached.get(match_id, 0) - 1
+        if left > 0:
+            self.attached[match_id] = left
+        else:
+            self.attached.pop(match_id, None)
+
+    async def _watch(self) -> None:
+        """Adopt matches whose runner died: their lease expired while sockets here remain.
+
+        With a lease of MATCH_LEASE_SECONDS and a check every second, a match is
+        running again within about lease + 1 s of its process dying.
+        """
+        while self.attached:
+            await asyncio.sleep(1.0)  # a polling period, not a wait for an event
+            for match_id in list(self.attached):
+                if match_id in self.runners:
+                    continue
+                try:
+                    if await leases.holder(match_id) is None:
+                        self._remote_until.pop(match_id, None)
+                        await self._ensure_runner(match_id)
+                except Exception:
+                    logger.exception("watchdog could not check match %s", match_id)
 
     async def post(self, match_id: str, message: dict[str, Any]) -> None:
         """Deliver an operation to the match's runner, starting one here if nobody runs it."""
@@ -77,13 +111,15 @@ class MatchSupervisor:
         if info is None or info.status in ("finished", "aborted"):
             await self._release(lease)
             return None
+        restored = None
         if info.status == "active":
-            # The process that ran it is gone and took the live state with it.
-            await self.store.abort(
-                match_id, "the server running it stopped", lease.token if lease else None
-            )
-            await self._release(lease)
-            return None
+            # The process that ran it is gone: continue from its last checkpoint.
+            restored = await checkpoints.load(match_id) if lease is not None else None
+            if restored is None:
+                reason = "the server running it stopped"
+                await self.store.abort(match_id, reason, lease.token if lease else None)
+                await self._release(lease)
+                return None
         layer = get_channel_layer()
         assert layer is not None
         runner = MatchRunner(
@@ -91,6 +127,8 @@ class MatchSupervisor:
             ChannelLayerTransport(layer, match_id),
             self.store,
             lease=lease,
+            checkpoints=checkpoints if lease is not None else None,
+            restored=restored,
             grace_seconds=settings.MATCH_RECONNECT_GRACE_SECONDS,
             on_stop=self._forget,
         )
@@ -153,6 +191,9 @@ class MatchSupervisor:
         runner_tasks = [r.task for r in self.runners.values() if r.task is not None]
         if runner_tasks:
             await asyncio.wait(runner_tasks, timeout=timeout)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._tasks.add(self._watchdog)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -30,6 +30,10 @@ class ChannelLayerTransport:
     async def send_state(self, channel: str, text: str, data: bytes) -> None:
         await self.layer.send(channel, {"type": "match.state", "text": text, "bytes": data})
 
+    async def request_rejoin(self) -> None:
+        """Ask every socket of the match to join again (after a runner moved process)."""
+        await self.layer.group_send(self.group, {"type": "match.rejoin"})
+
     async def send(self, channel: str, text: str) -> None:
         await self.layer.send(channel, {"type": "match.frame", "text": text})
 

@@ -27,6 +27,7 @@ class SecretGame(Game[SecretState]):
     max_players = 2
     tick_rate = 20
     hidden_information = True
+    state_class = SecretState
 
     def defaults(self) -> JSON:
         return {"ticks": 40}

@@ -83,6 +83,7 @@ class Arena(Game[ArenaState]):
     key = "arena"
     title = "Arena"
     description = "Fly, aim and shoot in a real-time arena for 2 to 8 players."
+    state_class = ArenaState
     min_players = 2
     max_players = 8
     tick_rate = 20

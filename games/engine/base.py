@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from games.engine import snapshot
+
 JSON = dict[str, Any]
 Result = Literal["win", "loss", "draw"]
 
@@ -86,6 +88,10 @@ class Game(ABC, Generic[StateT]):
     reconnect_grace_seconds: ClassVar[float] = 30.0
     #: True if `view` differs by seat: the server then encodes one view per seat per tick.
     hidden_information: ClassVar[bool] = False
+    #: Turn-based games change only on moves; the server checkpoints them after every move.
+    turn_based: ClassVar[bool] = False
+    #: The state's dataclass, for restoring checkpoints.
+    state_class: ClassVar[type[Any]]
 
     def settings(self, raw: Mapping[str, Any]) -> JSON:
         """Return complete settings: `raw` checked against `defaults()` and filled in.
@@ -140,3 +146,12 @@ class Game(ABC, Generic[StateT]):
     @abstractmethod
     def current_tick(self, state: StateT) -> int:
         """Ticks simulated so far."""
+
+    def checkpoint(self, state: StateT) -> JSON:
+        """The whole state as JSON-ready data (generator state included)."""
+        return {"state": snapshot.dump(state)}
+
+    def restore(self, data: JSON) -> StateT:
+        """The state saved by `checkpoint`, ready to continue exactly where it stopped."""
+        restored: StateT = snapshot.load(self.state_class, data["state"])
+        return restored

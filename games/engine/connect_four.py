@@ -36,6 +36,8 @@ class ConnectFour(Game[ConnectFourState]):
     key = "connect_four"
     title = "Connect Four"
     description = "Drop discs, connect four in a row. Two players, one turn at a time."
+    state_class = ConnectFourState
+    turn_based = True
     min_players = 2
     max_players = 2
     tick_rate = 10

@@ -62,6 +62,10 @@ def prepare(env: dict[str, str]) -> None:
         )
 
 
+# The daphne processes of the running tests by port, for tests that kill one.
+RUNNING: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @contextmanager
 def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None) -> Iterator[int]:
     """Run `daphne gameproject.asgi:application` on a free port; yield the port.
@@ -83,10 +87,12 @@ def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    RUNNING[port] = process
     try:
         wait_for_port(port, process)
         yield port
     finally:
+        RUNNING.pop(port, None)
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -1,0 +1,81 @@
+"""Checkpoints of live matches in Redis, so another process can adopt a match whose
+process died.
+
+A checkpoint is the engine state plus the seats, written at least once a second
+(and after every move in turn-based games); the input log is appended to a
+Redis list as it grows, so a checkpoint costs one round trip whatever the
+match's length. Writes are fenced: a Lua script stores them only while the
+writer still holds the match's lease.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from games import redis_store
+from games.leases import Lease
+
+# Long enough to outlive any failover; a finished match deletes its checkpoint at once.
+CHECKPOINT_TTL_MS = 10 * 60 * 1000
+
+_SAVE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+for i = 4, #ARGV do
+  redis.call('RPUSH', KEYS[3], ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return 1
+"""
+
+
+def _keys(match_id: str) -> tuple[str, str, str]:
+    return (
+        redis_store.key("lease", match_id),
+        redis_store.key("checkpoint", match_id),
+        redis_store.key("checkpoint-log", match_id),
+    )
+
+
+async def save(lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) -> bool:
+    """Store a checkpoint and the log entries since the last one; False if the lease is gone."""
+    lease_key, state_key, log_key = _keys(lease.match_id)
+    entries = [msgspec.msgpack.encode(entry) for entry in new_log]
+    stored = await redis_store.async_client().eval(
+        _SAVE,
+        3,
+        lease_key,
+        state_key,
+        log_key,
+        lease.value,
+        msgspec.msgpack.encode(payload),
+        CHECKPOINT_TTL_MS,
+        *entries,
+    )
+    return bool(stored)
+
+
+async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
+    """The last checkpoint of a match and its whole input log, or None."""
+    _, state_key, log_key = _keys(match_id)
+    client = redis_store.async_client()
+    raw = await client.get(state_key)
+    if raw is None:
+        return None
+    entries = await client.lrange(log_key, 0, -1)
+    log = [msgspec.msgpack.decode(_bytes(entry)) for entry in entries]
+    payload: dict[str, Any] = msgspec.msgpack.decode(_bytes(raw))
+    return payload, log
+
+
+async def delete(match_id: str) -> None:
+    _, state_key, log_key = _keys(match_id)
+    await redis_store.async_client().delete(state_key, log_key)
+
+
+def _bytes(raw: bytes | str) -> bytes:
+    return raw if isinstance(raw, bytes) else raw.encode()

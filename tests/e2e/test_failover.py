@@ -1,0 +1,81 @@
+"""A match survives the death of the process running it: another process adopts it
+from its last checkpoint and the players finish it, with the moves made before."""
+
+import asyncio
+import json
+import signal
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.http_client import SiteClient
+from tests.e2e.servers import RUNNING
+from tests.e2e.test_match_over_daphne import next_frame, two_sites  # noqa: F401
+
+ADOPTION_BOUND = 5.0  # seconds from the kill until the match runs again
+
+
+def socket_to(host, match_id, client):
+    return connect(
+        f"ws://{host}/ws/match/{match_id}/",
+        origin=f"http://{host}",
+        additional_headers={"Cookie": f"sessionid={client.cookie('sessionid')}"},
+    )
+
+
+async def move(ws_by_seat, watcher, moves_so_far, column):
+    frame = await next_frame(watcher, "state", lambda f: f["state"]["moves"] == moves_so_far)
+    mover = ws_by_seat[frame["state"]["to_move"]]
+    await mover.send(json.dumps({"type": "input", "data": {"column": column}}))
+
+
+async def test_a_match_continues_after_its_process_is_killed(two_sites):  # noqa: F811
+    first, second, _ = two_sites
+    alice, bob = SiteClient(f"http://{first}"), SiteClient(f"http://{second}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    match = alice.post_json("/api/matches/", {"game": "connect_four"})["id"]
+    bob.post_json(f"/api/matches/{match}/join/")
+
+    # Alice connects first, so the first process claims the match and runs it.
+    a = await socket_to(first, match, alice).__aenter__()
+    await next_frame(a, "welcome")
+    async with socket_to(second, match, bob) as b:
+        await next_frame(b, "welcome")
+        for ws in (a, b):
+            await ws.send(json.dumps({"type": "ready"}))
+        seats = {0: a, 1: b}
+        # Whoever opens plays column 0, the other column 1: two moves each before the kill.
+        for n, column in enumerate([0, 1, 0, 1]):
+            await move(seats, b, n, column)
+        await next_frame(b, "state", lambda f: f["state"]["moves"] == 4)
+
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        RUNNING[int(first.rsplit(":", 1)[1])].send_signal(signal.SIGKILL)
+        with pytest.raises(ConnectionClosed):  # Alice's process is gone, and her socket with it
+            async with asyncio.timeout(5):
+                while True:
+                    await a.recv()  # frames already on their way, then the drop
+
+        # Bob, on the surviving process, sees the match again: a fresh welcome, same board.
+        welcome = await next_frame(b, "welcome")
+        assert loop.time() - killed_at <= ADOPTION_BOUND
+        assert welcome["match"]["status"] == "active"
+        assert welcome["state"]["moves"] == 4
+        assert [len(c) for c in welcome["state"]["board"][:2]] == [2, 2]
+
+        # Alice reconnects (to the surviving process) and takes her seat back.
+        async with socket_to(second, match, alice) as a2:
+            again = await next_frame(a2, "welcome")
+            assert again["you"]["seat"] == 0 and again["state"]["moves"] == 4
+            seats = {0: a2, 1: b}
+            for n, column in enumerate([0, 1, 0], start=4):
+                await move(seats, b, n, column)
+            results = [await next_frame(ws, "result") for ws in (a2, b)]
+    assert results[0] == results[1]
+    assert "four in a row" in results[0]["summary"]
+    stored = bob.get_json(f"/api/matches/{match}/")
+    assert stored["status"] == "finished"
+    assert sorted(p["outcome"] for p in stored["participants"]) == ["loss", "win"]
