@@ -36,6 +36,7 @@ MAX_STRIKES = 20
 class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
     connection: access.MatchConnection | None = None
     over = False
+    fence = 0  # highest runner token seen: messages of older runners are dropped
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' own dispatch awaits aclose_old_connections() before every
@@ -240,8 +241,20 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     # --- Events from the runner and services -------------------------------------------------
 
+    def _from_current_runner(self, event: dict[str, Any]) -> bool:
+        """False for a message of a runner older than one already heard (it lost its lease)."""
+        fence = event.get("fence")
+        if fence is None:
+            return True  # single-process mode, or an announcement from a service
+        if fence < self.fence:
+            return False
+        self.fence = fence
+        return True
+
     async def match_frame(self, event: dict[str, Any]) -> None:
         """An encoded frame from the runner: forward the same text."""
+        if not self._from_current_runner(event):
+            return
         text = event["text"]
         if text.startswith('{"type":"result"'):
             self.over = True
@@ -249,6 +262,8 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     async def match_state(self, event: dict[str, Any]) -> None:
         """A state from the runner, in both encodings: forward the one this socket speaks."""
+        if not self._from_current_runner(event):
+            return
         if self.binary:
             await self.send(bytes_data=event["bytes"])
         else:
@@ -260,8 +275,9 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     async def match_rejoin(self, event: dict[str, Any]) -> None:
         """The match moved to another process's runner: join it, to get a fresh welcome."""
-        if self.connection is not None and not self.over:
+        if self._from_current_runner(event) and self.connection is not None and not self.over:
             await self._join()
 
     async def match_close(self, event: dict[str, Any]) -> None:
-        await self._refuse(event["code"])
+        if self._from_current_runner(event):
+            await self._refuse(event["code"])

@@ -124,7 +124,7 @@ class MatchSupervisor:
         assert layer is not None
         runner = MatchRunner(
             info,
-            ChannelLayerTransport(layer, match_id),
+            ChannelLayerTransport(layer, match_id, lease.token if lease else None),
             self.store,
             lease=lease,
             checkpoints=checkpoints if lease is not None else None,

@@ -417,3 +417,21 @@ async def test_hidden_information_reaches_only_its_seat(
     assert all(f["state"]["mine"] is None for f in watcher.seen if f["type"] == "state")
     for sock in (a, b, watcher):
         await sock.close()
+
+
+async def test_frames_of_a_runner_that_lost_its_lease_are_dropped(match_factory, alice):
+    from channels.layers import get_channel_layer
+
+    from games import events
+
+    match = await new_match(match_factory, players=[alice])
+    sock, _ = await join(match, alice)
+    layer = get_channel_layer()
+    group = events.match_group(match.pk)
+    for fence, text in ((100, "from the new runner"), (50, "from a stale runner"), (100, "again")):
+        frame = f'{{"type": "chat", "text": "{text}"}}'
+        await layer.group_send(group, {"type": "match.frame", "fence": fence, "text": frame})
+    first = await sock.until("chat")
+    second = await sock.until("chat")
+    assert [first["text"], second["text"]] == ["from the new runner", "again"]
+    await sock.close()
