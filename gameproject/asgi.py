@@ -4,6 +4,7 @@ daphne gameproject.asgi:application
 """
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -17,6 +18,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from games.routing import websocket_urlpatterns  # noqa: E402
+
+if "twisted.internet.reactor" in sys.modules:
+    # Running under daphne: hand matches over on SIGTERM instead of dropping them.
+    from games.drain import install_for_daphne
+
+    install_for_daphne()
 
 application = ProtocolTypeRouter(
     {

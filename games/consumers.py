@@ -94,8 +94,11 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return
+        if get_supervisor().draining:
+            await self._refuse(CloseCode.RESTARTING)
+            return
         await self._join()
-        get_supervisor().attach(self.match_id)
+        get_supervisor().attach(self.match_id, self)
 
     async def _join(self) -> None:
         assert self.connection is not None
@@ -128,6 +131,11 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         )
         await self.close(code=code, reason=reason)
 
+    async def refuse_for_restart(self, code: int) -> None:
+        """Called by the supervisor's drain: this process is going away; reconnect elsewhere."""
+        self.over = True  # nothing more to tell the runner; it has moved on
+        await self._refuse(code)
+
     async def _welcome_to_finished_match(self) -> None:
         assert self.connection is not None
         self.over = True
@@ -159,8 +167,9 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     async def disconnect(self, code: int) -> None:
         if self.connection is not None and not self.over:
-            get_supervisor().detach(self.match_id)
-            await self._post("leave")
+            get_supervisor().detach(self.match_id, self)
+            if not get_supervisor().draining:
+                await self._post("leave")
 
     # --- Frames from the client -------------------------------------------------------------
 

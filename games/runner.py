@@ -417,6 +417,18 @@ class MatchRunner:
         self._saved_log = len(self.log)
         self._last_checkpoint_tick = tick
 
+    async def hand_over(self) -> None:
+        """Stop here and leave the match for another process: final checkpoint first.
+
+        The caller releases the lease afterwards, so the next process adopts at once.
+        """
+        self.stop()
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=2.0)
+        if self.status == "active" and self.state is not None:
+            self._last_checkpoint_tick = -self.tick_rate  # force a checkpoint now
+            await self._maybe_checkpoint(moved=False)
+
     async def _forget_checkpoint(self) -> None:
         if self.checkpoints is not None:
             await self.checkpoints.delete(self.match_id)

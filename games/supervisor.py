@@ -43,20 +43,41 @@ class MatchSupervisor:
         self.store = DatabaseStore()
         # Matches with sockets in this process, and how many: the watchdog's list.
         self.attached: dict[str, int] = {}
+        self.sockets: set[Any] = set()  # this process's match consumers, to close on drain
+        self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
 
-    def attach(self, match_id: str) -> None:
+    def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
+        self.sockets.add(consumer)
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
-    def detach(self, match_id: str) -> None:
+    def detach(self, match_id: str, consumer: Any) -> None:
+        self.sockets.discard(consumer)
         left = self.attached.get(match_id, 0) - 1
         if left > 0:
             self.attached[match_id] = left
         else:
             self.attached.pop(match_id, None)
+
+    async def drain(self, close_code: int) -> None:
+        """Hand every match of this process over and close its sockets (SIGTERM, deploys).
+
+        Runners stop after a final checkpoint and release their leases, so other
+        processes adopt the matches at once; sockets are closed with `close_code`
+        so clients reconnect (to another process, behind a load balancer).
+        """
+        self.draining = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        runners = list(self.runners.values())
+        await asyncio.gather(*(runner.hand_over() for runner in runners))
+        await asyncio.gather(*(self._release(r.lease) for r in runners if not r.lost))
+        for consumer in list(self.sockets):
+            await consumer.refuse_for_restart(close_code)
+        logger.info("drained %d matches and %d sockets", len(runners), len(self.sockets))
 
     async def _watch(self) -> None:
         """Adopt matches whose runner died: their lease expired while sockets here remain.
@@ -93,6 +114,8 @@ class MatchSupervisor:
         return self._remote_until.get(match_id, 0.0) > loop.time()
 
     async def _ensure_runner(self, match_id: str) -> MatchRunner | None:
+        if self.draining:
+            return None  # shutting down: leave the match to the other processes
         lock = self._locks.setdefault(match_id, asyncio.Lock())
         async with lock:
             if match_id in self.runners:
@@ -177,8 +200,8 @@ class MatchSupervisor:
         if self.runners.get(runner.match_id) is runner:
             del self.runners[runner.match_id]
         self._locks.pop(runner.match_id, None)
-        if runner.lease is not None and not runner.lost:
-            self._spawn(self._release(runner.lease))
+        if runner.lease is not None and not runner.lost and not self.draining:
+            self._spawn(self._release(runner.lease))  # (a drain releases after its checkpoint)
 
     async def _release(self, lease: leases.Lease | None) -> None:
         if lease is not None:
