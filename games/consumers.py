@@ -262,12 +262,8 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
 
     async def match_frame(self, event: dict[str, Any]) -> None:
         """An encoded frame from the runner: forward the same text."""
-        if not self._from_current_runner(event):
-            return
-        text = event["text"]
-        if text.startswith('{"type":"result"'):
-            self.over = True
-        await self.send(text_data=text)
+        if self._from_current_runner(event):
+            await self.send(text_data=event["text"])
 
     async def match_state(self, event: dict[str, Any]) -> None:
         """A state from the runner, in both encodings: forward the one this socket speaks."""
@@ -279,8 +275,10 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
             await self.send(text_data=event["text"])
 
     async def match_over(self, event: dict[str, Any]) -> None:
-        self.over = True
-        await self.send(text_data=event["text"])
+        """The match's result, or its abort: forward it, and refuse inputs from now on."""
+        if self._from_current_runner(event):
+            self.over = True
+            await self.send(text_data=event["text"])
 
     async def match_rejoin(self, event: dict[str, Any]) -> None:
         """The match moved to another process's runner: join it, to get a fresh welcome."""

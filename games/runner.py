@@ -76,6 +76,7 @@ Restored = tuple[dict[str, Any], list[list[Any]]]
 
 class Transport(Protocol):
     async def broadcast(self, text: str) -> None: ...
+    async def broadcast_end(self, text: str) -> None: ...
     async def request_rejoin(self) -> None: ...
     async def broadcast_state(
         self, text: str, data: bytes, *, spectators_only: bool = False
@@ -491,7 +492,8 @@ class MatchRunner:
         except StaleRunner:
             self.lose_lease()
             return
-        await self._broadcast(protocol.encode({"type": "result", **payload}))
+        if not self.lost:
+            await self.transport.broadcast_end(protocol.encode({"type": "result", **payload}))
         await self._forget_checkpoint()
         self.stop()
 

@@ -27,6 +27,10 @@ class ChannelLayerTransport:
     async def broadcast(self, text: str) -> None:
         await self.layer.group_send(self.group, self._message("match.frame", text=text))
 
+    async def broadcast_end(self, text: str) -> None:
+        """The last frame of a match (its result): sockets refuse inputs after it."""
+        await self.layer.group_send(self.group, self._message("match.over", text=text))
+
     async def broadcast_state(
         self, text: str, data: bytes, *, spectators_only: bool = False
     ) -> None:
