@@ -2,15 +2,13 @@
 sockets are closed with 4012 so clients reconnect, and the process exits in bounded time."""
 
 import asyncio
-import json
 import signal
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.http_client import SiteClient
 from tests.e2e.servers import RUNNING
-from tests.e2e.test_failover import move, socket_to
+from tests.e2e.test_failover import four_moves_on_two_processes, move, socket_to
 from tests.e2e.test_match_over_daphne import next_frame, two_sites  # noqa: F401
 
 EXIT_BOUND = 15.0  # DRAIN_SECONDS (10) plus daphne's own shutdown
@@ -18,23 +16,8 @@ EXIT_BOUND = 15.0  # DRAIN_SECONDS (10) plus daphne's own shutdown
 
 async def test_sigterm_hands_the_match_over_and_the_players_finish_it(two_sites):  # noqa: F811
     first, second, _ = two_sites
-    alice, bob = SiteClient(f"http://{first}"), SiteClient(f"http://{second}")
-    alice.play_as_guest()
-    bob.play_as_guest()
-    match = alice.post_json("/api/matches/", {"game": "connect_four"})["id"]
-    bob.post_json(f"/api/matches/{match}/join/")
-
-    a = await socket_to(first, match, alice).__aenter__()  # first process runs the match
-    await next_frame(a, "welcome")
-    async with socket_to(second, match, bob) as b:
-        await next_frame(b, "welcome")
-        for ws in (a, b):
-            await ws.send(json.dumps({"type": "ready"}))
-        seats = {0: a, 1: b}
-        for n, column in enumerate([0, 1, 0, 1]):
-            await move(seats, b, n, column)
-        await next_frame(b, "state", lambda f: f["state"]["moves"] == 4)
-
+    match, alice, bob, a, b = await four_moves_on_two_processes(first, second)
+    async with b:
         process = RUNNING[int(first.rsplit(":", 1)[1])]
         loop = asyncio.get_running_loop()
         sent_at = loop.time()

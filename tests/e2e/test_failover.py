@@ -30,27 +30,32 @@ async def move(ws_by_seat, watcher, moves_so_far, column):
     await mover.send(json.dumps({"type": "input", "data": {"column": column}}))
 
 
-async def test_a_match_continues_after_its_process_is_killed(two_sites):  # noqa: F811
-    first, second, _ = two_sites
+async def four_moves_on_two_processes(first, second):
+    """Alice on the first process (which runs the match: she connects first), Bob on the
+    second; two moves each. Returns (match id, alice, bob, Alice's socket, Bob's socket);
+    the caller closes Bob's socket, Alice's is meant to be cut off by the test."""
     alice, bob = SiteClient(f"http://{first}"), SiteClient(f"http://{second}")
     alice.play_as_guest()
     bob.play_as_guest()
     match = alice.post_json("/api/matches/", {"game": "connect_four"})["id"]
     bob.post_json(f"/api/matches/{match}/join/")
-
-    # Alice connects first, so the first process claims the match and runs it.
     a = await socket_to(first, match, alice).__aenter__()
     await next_frame(a, "welcome")
-    async with socket_to(second, match, bob) as b:
-        await next_frame(b, "welcome")
-        for ws in (a, b):
-            await ws.send(json.dumps({"type": "ready"}))
-        seats = {0: a, 1: b}
-        # Whoever opens plays column 0, the other column 1: two moves each before the kill.
-        for n, column in enumerate([0, 1, 0, 1]):
-            await move(seats, b, n, column)
-        await next_frame(b, "state", lambda f: f["state"]["moves"] == 4)
+    b = await socket_to(second, match, bob).__aenter__()
+    await next_frame(b, "welcome")
+    for ws in (a, b):
+        await ws.send(json.dumps({"type": "ready"}))
+    # Whoever opens plays column 0, the other column 1.
+    for n, column in enumerate([0, 1, 0, 1]):
+        await move({0: a, 1: b}, b, n, column)
+    await next_frame(b, "state", lambda f: f["state"]["moves"] == 4)
+    return match, alice, bob, a, b
 
+
+async def test_a_match_continues_after_its_process_is_killed(two_sites):  # noqa: F811
+    first, second, _ = two_sites
+    match, alice, bob, a, b = await four_moves_on_two_processes(first, second)
+    async with b:
         loop = asyncio.get_running_loop()
         killed_at = loop.time()
         RUNNING[int(first.rsplit(":", 1)[1])].send_signal(signal.SIGKILL)
