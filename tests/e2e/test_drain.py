@@ -9,12 +9,12 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.servers import RUNNING
 from tests.e2e.test_failover import four_moves_on_two_processes, move, socket_to
-from tests.e2e.test_match_over_daphne import next_frame, two_sites  # noqa: F401
+from tests.e2e.test_match_over_daphne import next_frame
 
 EXIT_BOUND = 15.0  # DRAIN_SECONDS (10) plus daphne's own shutdown
 
 
-async def test_sigterm_hands_the_match_over_and_the_players_finish_it(two_sites):  # noqa: F811
+async def test_sigterm_hands_the_match_over_and_the_players_finish_it(two_sites):
     first, second, _ = two_sites
     match, alice, bob, a, b = await four_moves_on_two_processes(first, second)
     async with b:

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.http_client import SiteClient
 from tests.e2e.servers import RUNNING
-from tests.e2e.test_match_over_daphne import next_frame, two_sites  # noqa: F401
+from tests.e2e.test_match_over_daphne import next_frame
 
 ADOPTION_BOUND = 5.0  # seconds from the kill until the match runs again
 
@@ -52,7 +52,7 @@ async def four_moves_on_two_processes(first, second):
     return match, alice, bob, a, b
 
 
-async def test_a_match_continues_after_its_process_is_killed(two_sites):  # noqa: F811
+async def test_a_match_continues_after_its_process_is_killed(two_sites):
     first, second, _ = two_sites
     match, alice, bob, a, b = await four_moves_on_two_processes(first, second)
     async with b:
