@@ -170,6 +170,10 @@ MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_S
 # Lifetime of a match lease in Redis; the owner renews it every third of that. A dead
 # process's matches are adopted by another process within about this long plus 1 s.
 MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)
+# Presence: each process republishes its sockets this often; a dead process's sockets
+# disappear from presence within the TTL.
+PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", 5.0)
+PRESENCE_TTL_SECONDS: float = env.float("PRESENCE_TTL_SECONDS", 15.0)
 # On SIGTERM a daphne process hands its matches over and closes its sockets within this long.
 DRAIN_SECONDS: float = env.float("DRAIN_SECONDS", 10.0)
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
-from games import services
+from games import leases, presence, services
 from games.engine import GAMES
-from games.models import Match, Participant, Player, Replay
+from games.models import Match, MatchStatus, Participant, Player, Replay
+from games.supervisor import get_supervisor
 
 
 class BanForm(forms.Form):
@@ -181,6 +184,39 @@ class MatchAdmin(admin.ModelAdmin[Match]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # matches are created by players through the lobby
+
+    def get_urls(self) -> list[URLPattern]:
+        live = path("live/", self.admin_site.admin_view(self.live_view), name="games_live")
+        return [live, *super().get_urls()]
+
+    def live_view(self, request: HttpRequest) -> HttpResponse:
+        """Who is online now, and each live match with its connected players and runner."""
+        connections = presence.current(get_supervisor().presence)
+        per_match = presence.by_match(connections)
+        online_ids = presence.online_players(connections)
+        names = dict(Player.objects.filter(pk__in=online_ids).values_list("pk", "display_name"))
+        live = (
+            Match.objects.filter(Q(status=MatchStatus.ACTIVE) | Q(pk__in=list(per_match)))
+            .exclude(status__in=[MatchStatus.FINISHED, MatchStatus.ABORTED])
+            .order_by("-created_at")
+        )
+        matches = [
+            {
+                "match": match,
+                "connected": sorted(names.get(i, str(i)) for i in per_match.get(str(match.pk), ())),
+                "runner": leases.holder_sync(str(match.pk)) or "-",
+            }
+            for match in live[:200]
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Live now",
+            "opts": self.model._meta,
+            "online": sorted(names.get(i, str(i)) for i in online_ids),
+            "matches": matches,
+            "ttl": int(settings.PRESENCE_TTL_SECONDS),
+        }
+        return TemplateResponse(request, "admin/games/live.html", context)
 
     @admin.display(description="Match", ordering="id")
     def short_id(self, match: Match) -> str:

@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import get_user_model
 
-from games import access, events, protocol, services, tickets
+from games import access, events, presence, protocol, services, tickets
 from games.limits import TokenBucket
 from games.protocol import CloseCode, ErrorCode
 from games.storage import DatabaseStore
@@ -35,6 +35,7 @@ MAX_STRIKES = 20
 
 class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
     connection: access.MatchConnection | None = None
+    entry: presence.Connection | None = None  # this socket in the presence list
     over = False
     fence = 0  # highest runner token seen: messages of older runners are dropped
 
@@ -98,7 +99,12 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
             await self._refuse(CloseCode.RESTARTING)
             return
         await self._join()
-        get_supervisor().attach(self.match_id, self)
+        supervisor = get_supervisor()
+        supervisor.attach(self.match_id, self)
+        self.entry = presence.Connection(
+            self.connection.player_id, self.match_id, supervisor.holder, self.channel_name
+        )
+        await supervisor.presence.add(self.entry)
 
     async def _join(self) -> None:
         assert self.connection is not None
@@ -166,6 +172,8 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
         )
 
     async def disconnect(self, code: int) -> None:
+        if self.entry is not None:
+            await get_supervisor().presence.remove(self.entry)
         if self.connection is not None and not self.over:
             get_supervisor().detach(self.match_id, self)
             if not get_supervisor().draining:

@@ -89,3 +89,12 @@ async def holder(match_id: str) -> str | None:
 
 def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def holder_sync(match_id: str) -> str | None:
+    """Who runs the match (host:pid:id), from sync code such as the admin."""
+    if not redis_store.enabled():
+        return None
+    raw = redis_store.sync_client().get(redis_store.key("lease", match_id))
+    value = _text(raw)
+    return value.split("|", 1)[0] if value else None

@@ -22,7 +22,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import checkpoints, events, leases, redis_store
+from games import checkpoints, events, leases, presence, redis_store
 from games.runner import MatchRunner
 from games.storage import DatabaseStore
 from games.transport import ChannelLayerTransport
@@ -46,6 +46,7 @@ class MatchSupervisor:
         self.sockets: set[Any] = set()  # this process's match consumers, to close on drain
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
+        self.presence = presence.LocalPresence()
 
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
@@ -214,6 +215,7 @@ class MatchSupervisor:
         runner_tasks = [r.task for r in self.runners.values() if r.task is not None]
         if runner_tasks:
             await asyncio.wait(runner_tasks, timeout=timeout)
+        self.presence.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._tasks.add(self._watchdog)

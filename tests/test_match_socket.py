@@ -435,3 +435,27 @@ async def test_frames_of_a_runner_that_lost_its_lease_are_dropped(match_factory,
     second = await sock.until("chat")
     assert [first["text"], second["text"]] == ["from the new runner", "again"]
     await sock.close()
+
+
+async def test_presence_and_the_admins_live_view_show_who_is_connected(
+    match_factory, alice, bob, admin_client_
+):
+    from games import presence
+    from games.supervisor import get_supervisor
+
+    match = await new_match(match_factory, players=[alice, bob])
+    a, _ = await join(match, alice)
+    b, _ = await join(match, bob)
+    await a.connected_players([True, True])
+    connections = await db(presence.current)()
+    assert presence.by_match(connections)[str(match.pk)] == {alice.pk, bob.pk}
+
+    page = (await db(admin_client_.get)("/admin/games/match/live/")).content.decode()
+    assert "Alice" in page and "Bob" in page and str(match.pk)[:8] in page
+    assert get_supervisor().holder in page  # the process running the match
+
+    await b.close()
+    await a.connected_players([True, False])
+    connections = await db(presence.current)()
+    assert presence.by_match(connections)[str(match.pk)] == {alice.pk}
+    await a.close()

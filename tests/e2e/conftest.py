@@ -4,6 +4,8 @@ import pytest
 
 from tests.e2e.servers import daphne, prepare, production_env
 
+PRESENCE_HEARTBEAT, PRESENCE_TTL = 1, 3
+
 
 def redis_env(tmp_path, redis_url, redis_prefix):
     return production_env(
@@ -14,6 +16,9 @@ def redis_env(tmp_path, redis_url, redis_prefix):
         # Plain HTTP on loopback: cookies must not be HTTPS-only here.
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
+        # Short presence entries, so a dead process's players vanish quickly in tests.
+        PRESENCE_HEARTBEAT_SECONDS=str(PRESENCE_HEARTBEAT),
+        PRESENCE_TTL_SECONDS=str(PRESENCE_TTL),
     )
 
 

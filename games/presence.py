@@ -1,0 +1,107 @@
+"""Who is online, and connected to which match, across every process.
+
+Each process keeps the list of its own sockets and republishes them every
+PRESENCE_HEARTBEAT_SECONDS into one Redis sorted set, scored by when each
+entry expires (PRESENCE_TTL_SECONDS later). Readers only count entries that
+have not expired, so the sockets of a process that died (whose `disconnect()`
+never ran) disappear within PRESENCE_TTL_SECONDS, with no cleanup by anyone.
+Without Redis there is one process and its own list is the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from games import redis_store
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One socket: who, in which match ("" for the lobby), on which process."""
+
+    player_id: int
+    match_id: str
+    process: str
+    channel: str
+
+    def member(self) -> str:
+        return f"{self.player_id}|{self.match_id}|{self.process}|{self.channel}"
+
+    @classmethod
+    def parse(cls, member: str) -> Connection:
+        player, match, process, channel = member.split("|", 3)
+        return cls(int(player), match, process, channel)
+
+
+class LocalPresence:
+    """This process's sockets, and the heartbeat that publishes them."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        if redis_store.enabled():
+            await _publish([connection])
+            if self._task is None or self._task.done():
+                self._task = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    async def remove(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if redis_store.enabled():
+            await redis_store.async_client().zrem(_key(), connection.member())
+
+    async def _heartbeat(self) -> None:
+        while self.connections:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)  # the heartbeat period
+            with contextlib.suppress(Exception):  # Redis down: entries expire, we retry
+                await _publish(list(self.connections))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _key() -> str:
+    return redis_store.key("presence")
+
+
+async def _publish(connections: list[Connection]) -> None:
+    if not connections:
+        return
+    expires = time.time() + settings.PRESENCE_TTL_SECONDS
+    client = redis_store.async_client()
+    await client.zadd(_key(), {c.member(): expires for c in connections})
+    # Drop what expired, so the set stays the size of what is online.
+    await client.zremrangebyscore(_key(), "-inf", time.time())
+
+
+def current(local: LocalPresence | None = None) -> list[Connection]:
+    """Every live socket (from sync code: views, the admin)."""
+    if not redis_store.enabled():
+        return sorted(local.connections if local else [], key=lambda c: c.member())
+    members = redis_store.sync_client().zrangebyscore(_key(), time.time(), "+inf")
+    return [Connection.parse(_text(m)) for m in members]
+
+
+def _text(member: object) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
+
+
+def online_players(connections: list[Connection]) -> set[int]:
+    return {c.player_id for c in connections}
+
+
+def by_match(connections: list[Connection]) -> dict[str, set[int]]:
+    """Connected player ids per match."""
+    matches: dict[str, set[int]] = {}
+    for c in connections:
+        if c.match_id:
+            matches.setdefault(c.match_id, set()).add(c.player_id)
+    return matches
