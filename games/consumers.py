@@ -296,3 +296,56 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
     async def match_close(self, event: dict[str, Any]) -> None:
         if self._from_current_runner(event):
             await self._refuse(event["code"])
+
+
+class LobbyConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
+    """The live lobby: open matches and players online, pushed when they change.
+
+    Anyone may watch it; a signed-in player also appears in presence and gets
+    messages meant for them (matchmaking) on their `player.<id>` group.
+    """
+
+    entry: presence.Connection | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # As in MatchConsumer: no per-message hop to the sync thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.groups.append(events.LOBBY_GROUP)
+        await self.channel_layer.group_add(events.LOBBY_GROUP, self.channel_name)
+        supervisor = get_supervisor()
+        self.player = await database_sync_to_async(access.get_player)(self.scope.get("user"))
+        if self.player is not None:
+            group = events.player_group(self.player.pk)
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.entry = presence.Connection(
+                self.player.pk, "", supervisor.holder, self.channel_name
+            )
+            await supervisor.presence.add(self.entry)
+        await supervisor.lobby.add(self)
+
+    async def disconnect(self, code: int) -> None:
+        supervisor = get_supervisor()
+        supervisor.lobby.remove(self)
+        if self.entry is not None:
+            await supervisor.presence.remove(self.entry)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = protocol.decode(text_data if text_data is not None else bytes_data or b"")
+        except protocol.ProtocolError as exc:
+            await self.send(text_data=protocol.error(exc.code, exc.message))
+            return
+        if isinstance(message, protocol.Ping):
+            await self.send(text_data=protocol.pong(message))
+        else:
+            await self.send(text_data=protocol.error(ErrorCode.INVALID, "The lobby takes pings."))
+
+    async def lobby_changed(self, event: dict[str, Any]) -> None:
+        get_supervisor().lobby.changed()

@@ -25,6 +25,14 @@ def spectator_group(match_id: Any) -> str:
     return f"match.{_hex(match_id)}.spectators"
 
 
+LOBBY_GROUP = "lobby"
+
+
+def player_group(player_id: int) -> str:
+    """A player's lobby sockets, for messages meant for that player only."""
+    return f"player.{player_id}"
+
+
 def runner_channel(match_id: Any) -> str:
     """The channel the runner of a match listens on, whichever process runs it."""
     return f"match-runner.{_hex(match_id)}"
@@ -46,5 +54,16 @@ def announce_abort_on_commit(match_id: Any, summary: str) -> None:
             match_group(match_id), {"type": "match.over", "text": frame}
         )
         async_to_sync(layer.send)(runner_channel(match_id), {"op": "aborted"})
+
+    transaction.on_commit(send)
+
+
+def announce_lobby_change_on_commit() -> None:
+    """After commit, tell every process that the lobby changed (they coalesce refreshes)."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(LOBBY_GROUP, {"type": "lobby.changed"})
 
     transaction.on_commit(send)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -268,6 +267,7 @@ def create_match(
                     seed=secrets.randbits(62),
                 )
                 Participant.objects.create(match=match, player=creator, seat=0)
+                events.announce_lobby_change_on_commit()
                 return match
         except IntegrityError:
             if not is_private:
@@ -319,12 +319,6 @@ def touch_player_if_stale(player: Player, seconds: int = 60) -> None:
         player.last_seen = now
 
 
-def online_count(minutes: int = 5) -> int:
-    """Players active in the last few minutes (seen on a page, the lobby or a match)."""
-    since = timezone.now() - timedelta(minutes=minutes)
-    return Player.objects.filter(last_seen__gte=since).count()
-
-
 def join_private_match(player: Player, code: str) -> Participant:
     """Seat `player` in the private match with this join code."""
     check_can_play(player)
@@ -344,6 +338,7 @@ def _seat(player: Player, match: Match) -> Participant:
     free = [seat for seat in range(match.max_players) if seat not in taken]
     if not free:
         raise MatchFull("This match is full.")
+    events.announce_lobby_change_on_commit()
     return Participant.objects.create(match=match, player=player, seat=free[0])
 
 
@@ -357,6 +352,7 @@ def leave_waiting_match(player: Player, match_id: Any) -> None:
         if leaving is None:
             raise MatchNotFound("You do not have a seat in this match.")
         leaving.delete()
+        events.announce_lobby_change_on_commit()
         # Keep seats numbered 0..n-1: the engine numbers its players that way.
         # One row at a time, lowest first, so (match, seat) stays unique throughout.
         for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
@@ -399,6 +395,8 @@ def _change_status(match: Match, new_status: str) -> None:
         match.finished_at = now
         fields.append("finished_at")
     match.save(update_fields=fields)
+    if new_status in (MatchStatus.ACTIVE, MatchStatus.ABORTED):
+        events.announce_lobby_change_on_commit()  # no longer open
 
 
 def start_match(

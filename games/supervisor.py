@@ -23,6 +23,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from games import checkpoints, events, leases, presence, redis_store
+from games.lobby import LobbyHub
 from games.runner import MatchRunner
 from games.storage import DatabaseStore
 from games.transport import ChannelLayerTransport
@@ -47,6 +48,7 @@ class MatchSupervisor:
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
         self.presence = presence.LocalPresence()
+        self.lobby = LobbyHub(self.presence)
 
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
@@ -216,6 +218,7 @@ class MatchSupervisor:
         if runner_tasks:
             await asyncio.wait(runner_tasks, timeout=timeout)
         self.presence.stop()
+        self.lobby.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._tasks.add(self._watchdog)

@@ -17,8 +17,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from games import access, services, tickets
+from games import access, presence, services, tickets
 from games.engine import GAMES
+from games.lobby import snapshot as lobby_snapshot
 from games.models import Match, Participant, Player, Replay
 from games.payloads import (
     CreateMatchRequest,
@@ -30,8 +31,7 @@ from games.payloads import (
     player_json,
 )
 from games.replays import replay_frames
-
-LOBBY_SIZE = 10
+from games.supervisor import get_supervisor
 
 
 class ApiError(Exception):
@@ -167,15 +167,12 @@ def play_now(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET")
 def lobby(request: HttpRequest) -> HttpResponse:
-    """Open public matches of every game (the oldest few) and how many players are online."""
+    """What the lobby socket pushes, for clients that poll: open matches, players online."""
     player = access.get_player(request.user)
     if player is not None:
         services.touch_player_if_stale(player)
-    games = []
-    for key, game in GAMES.items():
-        open_matches = Match.objects.open_lobby(key).with_participants()[:LOBBY_SIZE]
-        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
-    return JsonResponse({"games": games, "online": services.online_count()})
+    online = len(presence.online_players(presence.current(get_supervisor().presence)))
+    return JsonResponse(lobby_snapshot(online))
 
 
 @api_view("GET")

@@ -1,5 +1,6 @@
 // The lobby: "Play now", private matches, join by code, and a list that refreshes itself.
 import { api, ensureSession } from "./api.js";
+import { MatchConnection } from "./net.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 3000;
@@ -65,20 +66,33 @@ function renderOpen(list, matches) {
   );
 }
 
-async function refresh() {
+function render(lobby) {
+  $("online").textContent = `${lobby.online} online`;
+  for (const game of lobby.games) {
+    const list = document.querySelector(`[data-open="${game.key}"]`);
+    if (list) renderOpen(list, game.open);
+  }
+}
+
+async function poll() {
   try {
-    const lobby = await api("/api/lobby/");
-    $("online").textContent = `${lobby.online} online`;
-    for (const game of lobby.games) {
-      const list = document.querySelector(`[data-open="${game.key}"]`);
-      if (list) renderOpen(list, game.open);
-    }
+    render(await api("/api/lobby/"));
   } catch {
     // A failed refresh keeps the last list; the next one tries again.
   }
 }
 
-refresh();
+// The lobby socket pushes changes; while it is down, poll instead.
+const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+const socket = new MatchConnection(`${scheme}://${window.location.host}/ws/lobby/`, { binary: false, pingMs: 15000 });
+let live = false;
+socket.addEventListener("frame", (e) => {
+  if (e.detail.type === "lobby") render(e.detail);
+});
+socket.addEventListener("status", (e) => (live = e.detail.state === "open"));
+socket.connect();
+poll();
 setInterval(() => {
-  if (!document.hidden) refresh();
+  if (!live && !document.hidden) poll();
 }, REFRESH_MS);
+window.__lobby = socket;

@@ -1,0 +1,94 @@
+"""The live lobby: one snapshot per process, pushed to that process's lobby sockets.
+
+Services announce "the lobby changed" after commit to the `lobby` group. Each
+process coalesces those into at most one refresh every COALESCE_SECONDS: it
+reads the open matches once, counts who is online once, encodes the frame
+once and sends the same text to each of its lobby sockets. It also refreshes
+every REFRESH_SECONDS, for the online count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, cast
+
+from channels.db import database_sync_to_async
+
+from games import presence, protocol
+from games.engine import GAMES
+from games.models import Match
+from games.payloads import game_json, match_json
+
+logger = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.3
+REFRESH_SECONDS = 5.0
+OPEN_MATCHES_PER_GAME = 10
+
+
+def snapshot(online: int) -> dict[str, Any]:
+    """The lobby: every game with its oldest open public matches, and who is online."""
+    games = []
+    for key, game in GAMES.items():
+        open_matches = Match.objects.open_lobby(key).with_participants()[:OPEN_MATCHES_PER_GAME]
+        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
+    return {"type": "lobby", "games": games, "online": online}
+
+
+class LobbyHub:
+    """This process's lobby sockets and their shared, coalesced snapshot."""
+
+    def __init__(self, local_presence: presence.LocalPresence) -> None:
+        self.sockets: set[Any] = set()
+        self.local_presence = local_presence
+        self.frame: str | None = None
+        self._pending: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def add(self, consumer: Any) -> None:
+        self.sockets.add(consumer)
+        if self.frame is None:
+            await self.refresh()  # sends to every socket, this one included
+        else:
+            await consumer.send(text_data=self.frame)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def remove(self, consumer: Any) -> None:
+        self.sockets.discard(consumer)
+
+    def changed(self) -> None:
+        """Something in the lobby changed: refresh soon, once for all the changes until then."""
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.get_running_loop().create_task(self._refresh_later())
+
+    async def _refresh_later(self) -> None:
+        await asyncio.sleep(COALESCE_SECONDS)  # the coalescing window
+        await self.refresh()
+
+    async def _tick(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(REFRESH_SECONDS)  # the online count changes without events
+            with contextlib.suppress(Exception):
+                await self.refresh()
+
+    async def refresh(self) -> None:
+        online = len(presence.online_players(await _current(self.local_presence)))
+        frame = protocol.encode(await database_sync_to_async(snapshot)(online))
+        if frame == self.frame:
+            return  # nothing visible changed: send nothing
+        self.frame = frame
+        for consumer in list(self.sockets):
+            await consumer.send(text_data=frame)
+
+    def stop(self) -> None:
+        for task in (self._pending, self._ticker):
+            if task is not None:
+                task.cancel()
+
+
+async def _current(local_presence: presence.LocalPresence) -> list[presence.Connection]:
+    connections = await database_sync_to_async(presence.current)(local_presence)
+    return cast(list[presence.Connection], connections)
