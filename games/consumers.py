@@ -33,21 +33,25 @@ CHAT_BURST = 5
 MAX_STRIKES = 20
 
 
-class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
-    connection: access.MatchConnection | None = None
-    entry: presence.Connection | None = None  # this socket in the presence list
-    over = False
-    fence = 0  # highest runner token seen: messages of older runners are dropped
+class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
+    """Base of our sockets: dispatch without Channels' per-message thread hop."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' own dispatch awaits aclose_old_connections() before every
-        # handler: a hop to the single sync thread per frame and per tick. This
-        # consumer touches the database only in connect(), through
+        # handler: a hop to the single sync thread per frame and per tick. Our
+        # consumers touch the database only while connecting, through
         # database_sync_to_async, which closes stale connections itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+class MatchConsumer(GameSocketConsumer):
+    connection: access.MatchConnection | None = None
+    entry: presence.Connection | None = None  # this socket in the presence list
+    over = False
+    fence = 0  # highest runner token seen: messages of older runners are dropped
 
     # --- Connect and disconnect -----------------------------------------------------------
 
@@ -298,7 +302,7 @@ class MatchConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
             await self._refuse(event["code"])
 
 
-class LobbyConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
+class LobbyConsumer(GameSocketConsumer):
     """The live lobby: open matches and players online, pushed when they change.
 
     Anyone may watch it; a signed-in player also appears in presence and gets
@@ -306,13 +310,6 @@ class LobbyConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels i
     """
 
     entry: presence.Connection | None = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # As in MatchConsumer: no per-message hop to the sync thread.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         await self.accept()
