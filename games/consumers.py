@@ -7,14 +7,19 @@ services. Per message the consumer does no database work and no thread hop
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 
 from games import access, events, presence, protocol, services, tickets
 from games.limits import TokenBucket
@@ -34,7 +39,37 @@ MAX_STRIKES = 20
 
 
 class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # channels is untyped
-    """Base of our sockets: dispatch without Channels' per-message thread hop."""
+    """Base of our sockets: plain receive loops, and dispatch without a thread hop."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels' own loop (await_many_dispatch) creates a task and waits on a set
+        # of futures for every message. Here each source has a plain loop of its
+        # own: frames from the client, and events from the channel layer (rare:
+        # chat, lifecycle announcements; runners' frames come through the fan-out).
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is None:
+            raise ImproperlyConfigured("The game sockets need a channel layer (CHANNEL_LAYERS).")
+        self.channel_name = await self.channel_layer.new_channel()
+        layer_events = asyncio.get_running_loop().create_task(self._receive_layer_events())
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            layer_events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await layer_events
+
+    async def _receive_layer_events(self) -> None:
+        while True:
+            message = await self.channel_layer.receive(self.channel_name)
+            try:
+                await self.dispatch(message)
+            except Exception:
+                logger.exception("%s could not handle %s", type(self).__name__, message["type"])
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' own dispatch awaits aclose_old_connections() before every
@@ -51,6 +86,7 @@ class MatchConsumer(GameSocketConsumer):
     connection: access.MatchConnection | None = None
     entry: presence.Connection | None = None  # this socket in the presence list
     over = False
+    attached = False  # registered with this process's supervisor
     fence = 0  # highest runner token seen: messages of older runners are dropped
 
     # --- Connect and disconnect -----------------------------------------------------------
@@ -90,21 +126,19 @@ class MatchConsumer(GameSocketConsumer):
         except access.NotAllowed as exc:
             await self._refuse(CloseCode.FORBIDDEN, exc.reason)
             return
-        groups = [events.match_group(self.match_id)]
-        if self.connection.seat is None:
-            groups.append(events.spectator_group(self.match_id))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups.append(group)
+        group = events.match_group(self.match_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return
         if get_supervisor().draining:
             await self._refuse(CloseCode.RESTARTING)
             return
-        await self._join()
         supervisor = get_supervisor()
-        supervisor.attach(self.match_id, self)
+        supervisor.attach(self.match_id, self)  # before joining: the welcome comes straight here
+        self.attached = True
+        await self._join()
         self.entry = presence.Connection(
             self.connection.player_id, self.match_id, supervisor.holder, self.channel_name
         )
@@ -178,10 +212,10 @@ class MatchConsumer(GameSocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.entry is not None:
             await get_supervisor().presence.remove(self.entry)
-        if self.connection is not None and not self.over:
+        if self.attached:
             get_supervisor().detach(self.match_id, self)
-            if not get_supervisor().draining:
-                await self._post("leave")
+        if self.attached and not self.over and not get_supervisor().draining:
+            await self._post("leave")
 
     # --- Frames from the client -------------------------------------------------------------
 

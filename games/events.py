@@ -6,11 +6,13 @@ so each lifecycle announcement can be found in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.urls import reverse
 
 from games import protocol
 
@@ -18,11 +20,6 @@ from games import protocol
 def match_group(match_id: Any) -> str:
     """Every socket of a match (players and spectators) is in this group."""
     return f"match.{_hex(match_id)}"
-
-
-def spectator_group(match_id: Any) -> str:
-    """Spectators of a match; they get their own view in games with hidden information."""
-    return f"match.{_hex(match_id)}.spectators"
 
 
 LOBBY_GROUP = "lobby"
@@ -67,3 +64,33 @@ def announce_lobby_change_on_commit() -> None:
             async_to_sync(layer.group_send)(LOBBY_GROUP, {"type": "lobby.changed"})
 
     transaction.on_commit(send)
+
+
+def announce_matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> None:
+    """After commit, tell each player of a match the queue made its id, on their lobby sockets."""
+    frame = protocol.matched(str(match_id), game, reverse("match", args=[match_id]))
+    players = list(player_ids)
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for player_id in players:
+            async_to_sync(layer.group_send)(
+                player_group(player_id), {"type": "matchmaking.matched", "text": frame}
+            )
+
+    transaction.on_commit(send)
+
+
+async def announce_unqueued(player_id: int, game: str, reason: str) -> None:
+    """Tell a player's lobby sockets that the server took them out of the queue, and why.
+
+    Not tied to a transaction: it reports a refusal (a ban since queueing), not a write.
+    """
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(
+            player_group(player_id),
+            {"type": "matchmaking.unqueued", "text": protocol.unqueued(game, reason)},
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -75,15 +75,9 @@ Restored = tuple[dict[str, Any], list[list[Any]]]
 
 
 class Transport(Protocol):
-    async def broadcast(self, text: str) -> None: ...
+    async def deliver(self, channels: Iterable[str], kind: str, **fields: Any) -> None: ...
     async def broadcast_end(self, text: str) -> None: ...
     async def request_rejoin(self) -> None: ...
-    async def broadcast_state(
-        self, text: str, data: bytes, *, spectators_only: bool = False
-    ) -> None: ...
-    async def send_state(self, channel: str, text: str, data: bytes) -> None: ...
-    async def send(self, channel: str, text: str) -> None: ...
-    async def close(self, channel: str, code: int) -> None: ...
 
 
 class Store(Protocol):
@@ -546,31 +540,40 @@ class MatchRunner:
         if self.lost:
             return
         if not self.game.hidden_information:
-            await self.transport.broadcast_state(*variants(None))  # once for every socket
+            await self._deliver_state(self._channels(), *variants(None))  # once for every socket
             return
         # One encoding per seat, sent to that seat's one socket; spectators share theirs.
         for slot in self.slots.values():
             if slot.channel:
-                await self.transport.send_state(slot.channel, *variants(slot.seat))
-        await self.transport.broadcast_state(*variants(None), spectators_only=True)
+                await self._deliver_state([slot.channel], *variants(slot.seat))
+        if self.spectators:
+            await self._deliver_state(self.spectators, *variants(None))
+
+    async def _deliver_state(self, channels: Iterable[str], text: str, data: bytes) -> None:
+        """A state in both encodings; each consumer sends the one its socket negotiated."""
+        await self.transport.deliver(channels, "match.state", text=text, bytes=data)
 
     async def _broadcast(self, text: str) -> None:
         if not self.lost:
-            await self.transport.broadcast(text)
+            await self.transport.deliver(self._channels(), "match.frame", text=text)
 
     async def _send(self, channel: str | None, text: str) -> None:
         if channel and not self.lost:
-            await self.transport.send(channel, text)
+            await self.transport.deliver([channel], "match.frame", text=text)
 
     async def _close(self, channel: str, code: int) -> None:
         if not self.lost:
-            await self.transport.close(channel, code)
+            await self.transport.deliver([channel], "match.close", code=code)
 
     async def _error(self, channel: str | None, code: str, message: str, reason: str = "") -> None:
         frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if reason:
             frame["reason"] = reason
         await self._send(channel, protocol.encode(frame))
+
+    def _channels(self) -> list[str]:
+        """Every socket the runner knows: connected players, then spectators."""
+        return [s.channel for s in self.slots.values() if s.channel] + list(self.spectators)
 
     def _anyone_connected(self) -> bool:
         return bool(self.spectators) or any(s.channel for s in self.slots.values())

@@ -26,12 +26,16 @@ from games import checkpoints, events, leases, presence, redis_store
 from games.lobby import LobbyHub
 from games.runner import MatchRunner
 from games.storage import DatabaseStore
-from games.transport import ChannelLayerTransport
+from games.transport import FanoutTransport, LocalSockets
 
 logger = logging.getLogger(__name__)
 
 # After finding that another process runs a match, trust that for this long before asking again.
 REMOTE_CACHE_SECONDS = 2.0
+# Operations for a runner in another process are sent together, at most once per this
+# period per match: Redis then carries messages per match and process, not per input.
+# Runners read their inbox once a tick (50 ms at 20 Hz), so this adds little delay.
+BATCH_SECONDS = 0.01
 
 
 class MatchSupervisor:
@@ -45,6 +49,9 @@ class MatchSupervisor:
         # Matches with sockets in this process, and how many: the watchdog's list.
         self.attached: dict[str, int] = {}
         self.sockets: set[Any] = set()  # this process's match consumers, to close on drain
+        self.local = LocalSockets()  # the same consumers by channel name, for fan-out
+        self._fanout: asyncio.Task[None] | None = None
+        self._outbox: dict[str, list[dict[str, Any]]] = {}
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
         self.presence = presence.LocalPresence()
@@ -54,11 +61,15 @@ class MatchSupervisor:
         """A socket of this process joined the match: watch that someone runs it."""
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
         self.sockets.add(consumer)
+        self.local.add(consumer)
+        if self._fanout is None or self._fanout.done():
+            self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     def detach(self, match_id: str, consumer: Any) -> None:
         self.sockets.discard(consumer)
+        self.local.remove(consumer)
         left = self.attached.get(match_id, 0) - 1
         if left > 0:
             self.attached[match_id] = left
@@ -100,6 +111,20 @@ class MatchSupervisor:
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
 
+    async def _receive_fanout(self) -> None:
+        """Hand frames that runners in other processes sent to this process to its sockets."""
+        layer = get_channel_layer()
+        assert layer is not None and self.local.fanout is not None
+        while True:
+            try:
+                message = await layer.receive(self.local.fanout)
+            except Exception:
+                # Redis went away for a moment: the layer reconnects on the next receive.
+                logger.exception("fan-out receive failed; retrying")
+                await asyncio.sleep(0.5)  # a retry backoff, not a wait for an event
+                continue
+            await self.local.deliver(message["to"], message["event"])
+
     async def post(self, match_id: str, message: dict[str, Any]) -> None:
         """Deliver an operation to the match's runner, starting one here if nobody runs it."""
         runner = self.runners.get(match_id)
@@ -107,10 +132,26 @@ class MatchSupervisor:
             runner = await self._ensure_runner(match_id)
         if runner is not None:
             runner.post(message)
-        else:
-            layer = get_channel_layer()
-            assert layer is not None
-            await layer.send(events.runner_channel(match_id), message)
+            return
+        outbox = self._outbox.get(match_id)
+        if outbox is None:
+            self._outbox[match_id] = outbox = []
+            asyncio.get_running_loop().call_later(BATCH_SECONDS, self._flush, match_id)
+        outbox.append(message)
+
+    def _flush(self, match_id: str) -> None:
+        batch = self._outbox.pop(match_id, [])
+        if batch:
+            self._spawn(self._send_batch(match_id, batch))
+
+    async def _send_batch(self, match_id: str, batch: list[dict[str, Any]]) -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        try:
+            await layer.send(events.runner_channel(match_id), {"op": "batch", "messages": batch})
+        except Exception:
+            # Lost like an input in flight; clients resend inputs every tick anyway.
+            logger.exception("could not send %d operations to match %s", len(batch), match_id)
 
     def _known_remote(self, match_id: str) -> bool:
         loop = asyncio.get_running_loop()
@@ -150,7 +191,7 @@ class MatchSupervisor:
         assert layer is not None
         runner = MatchRunner(
             info,
-            ChannelLayerTransport(layer, match_id, lease.token if lease else None),
+            FanoutTransport(layer, self.local, match_id, lease.token if lease else None),
             self.store,
             lease=lease,
             checkpoints=checkpoints if lease is not None else None,
@@ -185,7 +226,9 @@ class MatchSupervisor:
                 if not receiving.done():
                     receiving.cancel()  # never leave a receive behind on the runner's channel
             if receiving in done:
-                runner.post(receiving.result())
+                message = receiving.result()
+                for operation in message["messages"] if message.get("op") == "batch" else [message]:
+                    runner.post(operation)
 
     async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:
         period = settings.MATCH_LEASE_SECONDS / 3
@@ -219,9 +262,10 @@ class MatchSupervisor:
             await asyncio.wait(runner_tasks, timeout=timeout)
         self.presence.stop()
         self.lobby.stop()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._tasks.add(self._watchdog)
+        for helper in (self._watchdog, self._fanout):
+            if helper is not None:
+                helper.cancel()
+                self._tasks.add(helper)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -1,4 +1,16 @@
-"""How a runner reaches sockets: the channel layer, with frames encoded once by the runner.
+"""How a runner reaches sockets: directly in its own process, once per other process.
+
+A runner sends each frame to the channel names of the match's sockets. Those
+of its own process get the frame by a direct call, with no channel layer and
+no Redis. For each other process with sockets of the match it sends one
+channel-layer message naming that process's sockets; the process's fan-out
+loop hands the frame to each of them. So Redis carries one message per match,
+tick and *other process*, whatever the number of players, and the per-socket
+work is one send of bytes encoded once by the runner.
+
+A process is named by its channel names: channels-redis gives every channel of
+one process the same part up to the `!` (its client prefix), and keeps all of
+them in one Redis key, so messages for one process arrive in the order sent.
 
 Every message carries the runner's fencing token. Consumers remember the
 highest token they have seen for their match and drop messages with a lower
@@ -8,48 +20,114 @@ socket after its successor has.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
 from games import events
 
+logger = logging.getLogger(__name__)
 
-class ChannelLayerTransport:
+FANOUT_NAME = "fanout"
+
+
+class Socket(Protocol):
+    channel_name: str
+
+    async def dispatch(self, message: dict[str, Any]) -> None: ...
+
+
+def process_of(channel: str) -> str:
+    """The part of a channel name that is the same for every channel of its process."""
+    head, bang, _ = channel.partition("!")
+    return head + bang
+
+
+def fanout_channel(channel: str) -> str:
+    """The channel on which the process owning `channel` takes frames for its sockets."""
+    return process_of(channel) + FANOUT_NAME
+
+
+class LocalSockets:
+    """This process's match sockets by channel name: where every fan-out ends."""
+
+    def __init__(self) -> None:
+        self.by_channel: dict[str, Socket] = {}
+        self.process: str | None = None  # learnt from the first socket's channel name
+
+    def add(self, socket: Socket) -> None:
+        self.by_channel[socket.channel_name] = socket
+        if self.process is None:
+            self.process = process_of(socket.channel_name)
+
+    def remove(self, socket: Socket) -> None:
+        if self.by_channel.get(socket.channel_name) is socket:
+            del self.by_channel[socket.channel_name]
+
+    @property
+    def fanout(self) -> str | None:
+        return None if self.process is None else self.process + FANOUT_NAME
+
+    def in_this_process(self, channel: str) -> bool:
+        return channel in self.by_channel or process_of(channel) == self.process
+
+    async def deliver(self, channels: Iterable[str], event: dict[str, Any]) -> None:
+        """Hand `event` to each named socket still here; one bad socket spoils nothing."""
+        for channel in channels:
+            socket = self.by_channel.get(channel)
+            if socket is None:
+                continue  # it disconnected since the runner last heard of it
+            try:
+                await socket.dispatch(event)
+            except Exception:
+                logger.exception("could not deliver %s to %s", event.get("type"), channel)
+
+
+class FanoutTransport:
     """Sends already-encoded frames; consumers forward them without decoding."""
 
-    def __init__(self, layer: BaseChannelLayer, match_id: Any, fence: int | None = None) -> None:
+    def __init__(
+        self,
+        layer: BaseChannelLayer,
+        local: LocalSockets,
+        match_id: Any,
+        fence: int | None = None,
+    ) -> None:
         self.layer = layer
+        self.local = local
         self.group = events.match_group(match_id)
-        self.spectators = events.spectator_group(match_id)
         self.fence = fence
 
-    async def broadcast(self, text: str) -> None:
-        await self.layer.group_send(self.group, self._message("match.frame", text=text))
+    async def deliver(self, channels: Iterable[str], kind: str, **fields: Any) -> None:
+        """One frame to these sockets: direct calls here, one message per other process."""
+        event = {"type": kind, "fence": self.fence, **fields}
+        here: list[str] = []
+        elsewhere: dict[str, list[str]] = {}
+        for channel in channels:
+            if self.local.in_this_process(channel):
+                here.append(channel)
+            else:
+                elsewhere.setdefault(fanout_channel(channel), []).append(channel)
+        await self.local.deliver(here, event)
+        for target, names in elsewhere.items():
+            await self.layer.send(target, {"type": "fanout", "to": names, "event": event})
 
     async def broadcast_end(self, text: str) -> None:
-        """The last frame of a match (its result): sockets refuse inputs after it."""
+        """The last frame of a match (its result), to every socket of the match's group.
+
+        Through the group rather than the runner's list of sockets: a socket that
+        connected while the runner was busy must still learn the result.
+        """
         await self.layer.group_send(self.group, self._message("match.over", text=text))
 
-    async def broadcast_state(
-        self, text: str, data: bytes, *, spectators_only: bool = False
-    ) -> None:
-        """A state in both encodings; each consumer sends the one its socket negotiated."""
-        group = self.spectators if spectators_only else self.group
-        await self.layer.group_send(group, self._message("match.state", text=text, bytes=data))
-
-    async def send_state(self, channel: str, text: str, data: bytes) -> None:
-        await self.layer.send(channel, self._message("match.state", text=text, bytes=data))
-
     async def request_rejoin(self) -> None:
-        """Ask every socket of the match to join again (after a runner moved process)."""
+        """Ask every socket of the match to join again (after a runner moved process).
+
+        Through the group: a runner that adopted a match knows none of its sockets yet.
+        """
         await self.layer.group_send(self.group, self._message("match.rejoin"))
-
-    async def send(self, channel: str, text: str) -> None:
-        await self.layer.send(channel, self._message("match.frame", text=text))
-
-    async def close(self, channel: str, code: int) -> None:
-        await self.layer.send(channel, self._message("match.close", code=code))
 
     def _message(self, kind: str, **fields: Any) -> dict[str, Any]:
         return {"type": kind, "fence": self.fence, **fields}
