@@ -1,0 +1,652 @@
+"""Capacity benchmark: simulated players in 8-player arena matches against real servers.
+
+    .venv/bin/python bench/load.py --steps 100,200,300,400,500,600 --seconds 10 \\
+        --server daphne [--processes 1] [--redis-url redis://127.0.0.1:6379/0] [--profile]
+
+Starts the server processes itself (daphne or uvicorn, production settings,
+each pinned to the server cores), runs each load step with real WebSocket
+clients in generator processes pinned to the other cores, and prints per step:
+players, p50 and p99 latency from an input to the first state acknowledging
+it, the share of expected state messages delivered, server CPU and memory,
+Redis commands per tick, and the generator's own load. The capacity is the
+most players of a step with p99 <= 100 ms and >= 95 % of states delivered.
+bench/README.md explains the method and every column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+
+from bench import fixtures, servers
+from bench.loadgen import JSON, MSGPACK, SeatPlan, WorkerPlan, WorkerResult, run_worker
+
+TICK_RATE = 20  # the arena's, and the rate each player sends inputs at
+TAIL_SECONDS = 1.0  # after the window, for acks of its last inputs to arrive
+SKIPPED_TICKS = "ticks behind and skipped"  # the runner's warning when it cannot keep up
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--steps",
+        default="100,200,300,400,500,600",
+        help="players per step, comma-separated (rounded up to whole matches)",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per step")
+    parser.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds of play before each measurement"
+    )
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument("--processes", type=int, default=1, help="server processes")
+    parser.add_argument("--server-cpus", default="0", help="cores of the server processes")
+    parser.add_argument(
+        "--client-cpus", default="1", help="cores of the load generator (and of this script)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="generator processes per step (default: one per client core, "
+        "more past --players-per-worker)",
+    )
+    parser.add_argument("--players-per-worker", type=int, default=400)
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="database of the run (default: a fresh SQLite file); it is "
+        "migrated and keeps the run's players and matches",
+    )
+    parser.add_argument(
+        "--subprotocol",
+        choices=(MSGPACK, JSON),
+        default=MSGPACK,
+        help="what the players offer: state frames as msgpack or as JSON",
+    )
+    parser.add_argument(
+        "--send-acks",
+        action="store_true",
+        help="players put the newest state tick they have in each input (`ack`), "
+        "for servers whose protocol takes it",
+    )
+    parser.add_argument(
+        "--server-args", default="", help="extra command-line arguments for every server process"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="after the steps, run the largest again under py-spy"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-results"),
+        help="directory for the JSON results and profiles",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's directory (server logs, SQLite file)"
+    )
+    parser.add_argument("--max-p99", type=float, default=100.0, help="capacity criterion, ms")
+    parser.add_argument(
+        "--min-delivered",
+        type=float,
+        default=0.95,
+        help="capacity criterion, share of expected states",
+    )
+    return parser.parse_args(argv)
+
+
+def cpus(text: str) -> set[int]:
+    return {int(cpu) for cpu in text.split(",") if cpu.strip()}
+
+
+# --- Results ---------------------------------------------------------------------------
+
+
+@dataclass
+class ServerFigures:
+    pid: int
+    cpu_percent: float
+    rss_mib: float
+    warnings: int
+    skipped_ticks: int
+
+
+@dataclass
+class StepResult:
+    players: int
+    matches: int
+    active: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    inputs: int
+    unacked: int
+    delivered: float
+    ticks_advanced: float  # the match clocks' progress seen by players, share of wall-clock ticks
+    servers_other_cpu_percent: float  # what other processes used of the server cores
+    clients_other_cpu_percent: float  # and of the generator's cores
+    servers: list[ServerFigures]
+    redis_commands_per_tick: float
+    redis_kib_per_tick: float
+    redis_top: list[tuple[str, float]]
+    redis_cpu_percent: float
+    generator_cpu_percent: float
+    generator_lag_p99_ms: float
+    skipped_sends: int
+    errors: dict[str, int] = field(default_factory=dict)
+    closes: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    profiled: bool = False
+
+    def passes(self, max_p99: float, min_delivered: float) -> bool:
+        complete = self.active == self.players
+        return complete and self.p99_ms <= max_p99 and self.delivered >= min_delivered
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """Nearest-rank percentile of an ascending list (inf for an empty list)."""
+    if not ordered:
+        return math.inf
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+# --- The run -----------------------------------------------------------------------------
+
+
+class Run:
+    """One benchmark run: its servers, Redis prefix, database and players."""
+
+    def __init__(self, args: argparse.Namespace, directory: Path) -> None:
+        self.args = args
+        self.directory = directory
+        self.server_cpus = cpus(args.server_cpus)
+        self.client_cpus = cpus(args.client_cpus)
+        # Every key of this run (the server's and the channel layer's) starts with this.
+        self.prefix = f"arcade-bench-{secrets.token_hex(6)}"
+        self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10)
+        self.env = self._environment()
+        self.servers: list[servers.ServerProcess] = []
+        self.players: list[Any] = []
+
+    def _environment(self) -> dict[str, str]:
+        """Production settings (DEBUG off) on this run's own database and Redis prefix."""
+        database = self.args.database_url or f"sqlite:///{self.directory / 'db.sqlite3'}"
+        static = self.directory / "static"
+        static.mkdir(exist_ok=True)
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DJANGO_SETTINGS_MODULE": "gameproject.settings",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": database,
+            "REDIS_URL": self.args.redis_url,
+            "REDIS_PREFIX": self.prefix,
+            "CHANNEL_LAYER_PREFIX": f"{self.prefix}-layer",
+            "STATIC_ROOT": str(static),
+            # Plain HTTP and WS on loopback: no TLS in front of the servers here.
+            "SECURE_SSL_REDIRECT": "false",
+            "LOG_LEVEL": "WARNING",
+        }
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[None]:
+        servers.manage(self.env, "migrate", "--noinput")
+        fixtures.setup_django(self.env)
+        extra = shlex.split(self.args.server_args)
+        try:
+            for _ in range(self.args.processes):
+                self.servers.append(
+                    servers.start_server(
+                        self.args.server, self.env, self.server_cpus, self.directory, extra
+                    )
+                )
+            yield
+        finally:
+            for server in self.servers:
+                servers.stop_server(server)
+            servers.delete_keys(self.redis, self.prefix)
+
+    def ensure_players(self, count: int) -> None:
+        if len(self.players) < count:
+            self.players += fixtures.create_players(count - len(self.players))
+
+    def check_servers(self) -> None:
+        for server in self.servers:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.kind} (pid {server.pid}) died; see {server.log_path}")
+
+    # --- One step -----------------------------------------------------------------------
+
+    def step(self, players: int, *, profile_dir: Path | None = None) -> StepResult:
+        self.check_servers()
+        self.ensure_players(players)
+        matches = fixtures.create_matches(self.players[:players])
+        plans = self._plans(matches)
+        workers = [self._spawn(plan) for plan in plans]
+        try:
+            return self._measure(players, matches, workers, profile_dir)
+        finally:
+            fixtures.abort_matches(matches)
+            self._close_workers(workers)
+            self._settle()
+
+    def _plans(self, matches: list[fixtures.BenchMatch]) -> list[WorkerPlan]:
+        """Each match whole in one generator process; its sockets spread over the servers."""
+        players = sum(len(m.user_ids) for m in matches)
+        count = self.args.workers or max(
+            len(self.client_cpus), math.ceil(players / self.args.players_per_worker)
+        )
+        count = min(count, len(matches))
+        groups: list[list[list[SeatPlan]]] = [[] for _ in range(count)]
+        connection = 0
+        for index, match in enumerate(matches):
+            seats = []
+            for user_id in match.user_ids:
+                # Round robin over the processes, as a load balancer would spread sockets.
+                port = self.servers[connection % len(self.servers)].port
+                connection += 1
+                query = f"?ticket={fixtures.ticket(user_id, match.id)}"
+                seats.append(
+                    SeatPlan(
+                        f"ws://127.0.0.1:{port}/ws/match/{match.id}/{query}",
+                        f"http://127.0.0.1:{port}",
+                    )
+                )
+            groups[index % count].append(seats)
+        return [
+            WorkerPlan(
+                group,
+                self.client_cpus,
+                secrets.randbits(32),
+                subprotocol=self.args.subprotocol,
+                send_acks=self.args.send_acks,
+            )
+            for group in groups
+        ]
+
+    def _spawn(self, plan: WorkerPlan) -> tuple[BaseProcess, Connection]:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(target=run_worker, args=(plan, theirs), daemon=True)
+        process.start()
+        theirs.close()
+        return process, ours
+
+    def _measure(
+        self,
+        players: int,
+        matches: list[fixtures.BenchMatch],
+        workers: list[tuple[BaseProcess, Connection]],
+        profile_dir: Path | None,
+    ) -> StepResult:
+        ready = [_receive(conn, process, "ready", timeout=120) for process, conn in workers]
+        failures: Counter[str] = Counter()
+        for report in ready:
+            failures.update(report.failures)
+        start = time.monotonic() + self.args.warmup
+        end = start + self.args.seconds
+        for _, conn in workers:
+            conn.send(("measure", start, end, end + TAIL_SECONDS))
+        for server in self.servers:
+            server.new_log_lines()  # only the window's warnings count
+        server_pids = [s.pid for s in self.servers]
+        worker_pids = [p.pid for p, _ in workers if p.pid is not None]
+        _sleep_until(start)
+        ours = [*server_pids, *worker_pids, os.getpid()]
+        cores_before = servers.CoreSample.take()
+        cpu_before = servers.CpuSample.take(ours)
+        redis_before = servers.RedisSample.take(self.redis)
+        profiles = self._start_profiles(profile_dir)
+        _sleep_until(end)
+        cpu_after = servers.CpuSample.take(ours)
+        cores_after = servers.CoreSample.take()
+        redis_after = servers.RedisSample.take(self.redis)
+        cpu = cpu_after.percent_since(cpu_before)
+        clients = sum(cpu[pid] for pid in [*worker_pids, os.getpid()])
+        other_servers = cores_after.percent_since(cores_before, self.server_cpus) - sum(
+            cpu[pid] for pid in server_pids
+        )
+        other_clients = cores_after.percent_since(cores_before, self.client_cpus) - clients
+        figures = [self._server_figures(server, cpu[server.pid]) for server in self.servers]
+        results: list[WorkerResult] = [
+            _receive(conn, process, "result", timeout=60) for process, conn in workers
+        ]
+        self._finish_profiles(profiles)
+        return _step_result(
+            players=players,
+            matches=len(matches),
+            active=sum(r.active for r in ready),
+            seconds=cpu_after.at - cpu_before.at,
+            results=results,
+            servers=figures,
+            redis=servers.RedisDelta.between(redis_before, redis_after),
+            generator_cpu=sum(cpu[pid] for pid in worker_pids),
+            other_cpu=(max(0.0, other_servers), max(0.0, other_clients)),
+            failures=failures,
+            profiled=profile_dir is not None,
+        )
+
+    def _server_figures(self, server: servers.ServerProcess, cpu: float) -> ServerFigures:
+        lines = server.new_log_lines()
+        skipped = 0
+        for line in lines:
+            if SKIPPED_TICKS in line:
+                with contextlib.suppress(ValueError, IndexError):
+                    skipped += int(line.split(" fell ")[1].split()[0])
+        warnings = sum(1 for line in lines if " WARNING " in line or " ERROR " in line)
+        return ServerFigures(server.pid, cpu, servers.rss_mib(server.pid), warnings, skipped)
+
+    def _start_profiles(self, profile_dir: Path | None) -> list[tuple[int, Any, Path]]:
+        if profile_dir is None:
+            return []
+        started = []
+        for server in self.servers:
+            process, target = servers.start_profile(server, self.args.seconds, profile_dir)
+            started.append((server.pid, process, target))
+        return started
+
+    def _finish_profiles(self, profiles: list[tuple[int, Any, Path]]) -> None:
+        for pid, process, target in profiles:
+            _, error = process.communicate(timeout=60)
+            if process.returncode != 0 or not target.exists():
+                print(f"py-spy failed on pid {pid}: {error.decode(errors='replace')[-500:]}")
+                continue
+            summary = servers.summarise_profile(pid, target)
+            print(
+                f"\nprofile of {self.args.server} pid {pid}: {summary.seconds:.1f} s sampled busy"
+            )
+            print(f"  speedscope: {summary.speedscope}\n  top functions: {summary.text}")
+            for name, share in summary.top_self[:15]:
+                print(f"  {share:5.1f}% self       {name}")
+            for name, share in summary.top_project[:10]:
+                print(f"  {share:5.1f}% inclusive  {name}")
+
+    def _close_workers(self, workers: list[tuple[BaseProcess, Connection]]) -> None:
+        for _, conn in workers:
+            with contextlib.suppress(OSError):
+                conn.send(("close",))
+        for process, conn in workers:
+            with contextlib.suppress(Exception):
+                _receive(conn, process, "closed", timeout=30)
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def _settle(self, timeout: float = 15.0) -> None:
+        """Wait until the servers are idle again (runners stopped, sockets gone)."""
+        pids = [s.pid for s in self.servers]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = servers.CpuSample.take(pids)
+            time.sleep(0.5)
+            busy = servers.CpuSample.take(pids).percent_since(before)
+            if all(share < 5.0 for share in busy.values()):
+                return
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _receive(conn: Connection, process: BaseProcess, expected: str, timeout: float) -> Any:
+    if not conn.poll(timeout):
+        raise TimeoutError(f"generator pid {process.pid} sent no {expected!r} in {timeout} s")
+    kind, *payload = conn.recv()
+    if kind != expected:
+        raise RuntimeError(f"generator pid {process.pid} sent {kind!r}, not {expected!r}")
+    return payload[0] if payload else None
+
+
+def _step_result(
+    *,
+    players: int,
+    matches: int,
+    active: int,
+    seconds: float,
+    results: list[WorkerResult],
+    servers: list[ServerFigures],
+    redis: Any,
+    generator_cpu: float,
+    other_cpu: tuple[float, float],
+    failures: Counter[str],
+    profiled: bool,
+) -> StepResult:
+    # An input never acknowledged counts as infinitely late: p99 must not hide losses.
+    latencies = sorted(x for r in results for x in r.latencies_ms)
+    unacked = sum(r.unacked for r in results)
+    ordered = latencies + [math.inf] * unacked
+    lag = sorted(x for r in results for x in r.send_lag_ms)
+    ticks = seconds * TICK_RATE
+    errors: Counter[str] = Counter()
+    closes: Counter[int] = Counter()
+    for r in results:
+        errors.update(r.errors)
+        closes.update(r.closes)
+    return StepResult(
+        players=players,
+        matches=matches,
+        active=active,
+        seconds=seconds,
+        p50_ms=percentile(ordered, 0.50),
+        p99_ms=percentile(ordered, 0.99),
+        max_ms=ordered[-1] if ordered else math.inf,
+        inputs=sum(r.inputs for r in results),
+        unacked=unacked,
+        delivered=sum(r.states for r in results) / (ticks * players),
+        ticks_advanced=sum(r.ticks_spanned for r in results) / (ticks * players),
+        servers_other_cpu_percent=other_cpu[0],
+        clients_other_cpu_percent=other_cpu[1],
+        servers=servers,
+        redis_commands_per_tick=redis.commands / ticks,
+        redis_kib_per_tick=redis.net_bytes / 1024.0 / ticks,
+        redis_top=[(name, count / ticks) for name, count in redis.calls.most_common(4)],
+        redis_cpu_percent=100.0 * redis.cpu_seconds / seconds,
+        generator_cpu_percent=generator_cpu,
+        generator_lag_p99_ms=percentile(lag, 0.99) if lag else 0.0,
+        skipped_sends=sum(r.skipped_sends for r in results),
+        errors=dict(errors),
+        closes=dict(closes),
+        failures=dict(failures),
+        profiled=profiled,
+    )
+
+
+# --- Report ----------------------------------------------------------------------------
+
+HEADER = (
+    f"{'players':>7} {'matches':>7} {'p50 ms':>7} {'p99 ms':>7} {'delivered':>9} "
+    f"{'server CPU %':>12} {'RSS MiB':>8} {'redis cmd/tick':>14} {'gen CPU %':>9} "
+    f"{'gen lag p99':>11}"
+)
+
+
+def _ms(value: float) -> str:
+    return "lost" if math.isinf(value) else f"{value:.1f}"
+
+
+def format_row(step: StepResult) -> str:
+    cpu = "+".join(f"{s.cpu_percent:.0f}" for s in step.servers)
+    rss = "+".join(f"{s.rss_mib:.0f}" for s in step.servers)
+    row = (
+        f"{step.players:>7} {step.matches:>7} {_ms(step.p50_ms):>7} {_ms(step.p99_ms):>7} "
+        f"{step.delivered:>8.1%} {cpu:>12} {rss:>8} {step.redis_commands_per_tick:>14.1f} "
+        f"{step.generator_cpu_percent:>9.0f} {step.generator_lag_p99_ms:>8.1f} ms"
+    )
+    return row + ("  (profiled)" if step.profiled else "")
+
+
+def format_notes(step: StepResult, client_cores: int) -> list[str]:
+    notes = []
+    if step.active < step.players:
+        notes.append(f"only {step.active} of {step.players} players got into a running match")
+    if step.failures:
+        notes.append(f"connection failures: {step.failures}")
+    if step.unacked:
+        notes.append(f"{step.unacked} of {step.inputs} inputs never acknowledged")
+    if step.delivered < 0.995:
+        notes.append(
+            f"match clocks advanced {step.ticks_advanced:.1%} of wall-clock ticks; "
+            f"{step.delivered / max(step.ticks_advanced, 1e-9):.1%} of their ticks reached players"
+        )
+    if step.servers_other_cpu_percent > 5.0 or step.clients_other_cpu_percent > 10.0:
+        notes.append(
+            f"other processes (Redis among them) used {step.servers_other_cpu_percent:.0f} % "
+            f"of the server core(s) and {step.clients_other_cpu_percent:.0f} % of the "
+            "generator's: figures may be disturbed"
+        )
+    skipped = sum(s.skipped_ticks for s in step.servers)
+    warnings = sum(s.warnings for s in step.servers)
+    if skipped or warnings:
+        notes.append(f"server log: {warnings} warnings, {skipped} ticks skipped by runners")
+    if step.errors or step.closes:
+        notes.append(f"error frames: {step.errors}; closes: {step.closes}")
+    if step.generator_cpu_percent > 85.0 * client_cores:
+        notes.append(
+            f"the generator is near its limit ({step.generator_cpu_percent:.0f} % CPU): "
+            "latency includes its own delay"
+        )
+    if step.skipped_sends:
+        notes.append(
+            f"the generator fell a whole input period behind and skipped {step.skipped_sends} "
+            "inputs (its core was busy)"
+        )
+    top = ", ".join(f"{name} {per_tick:.1f}" for name, per_tick in step.redis_top)
+    notes.append(
+        f"redis per tick: {top}; {step.redis_kib_per_tick:.1f} KiB in+out per tick; "
+        f"redis CPU {step.redis_cpu_percent:.0f} %"
+    )
+    return notes
+
+
+def print_step(step: StepResult, client_cores: int) -> None:
+    print(format_row(step))
+    for note in format_notes(step, client_cores):
+        print(f"{'':>9}- {note}")
+    sys.stdout.flush()
+
+
+def disturbed(step: StepResult, client_cores: int) -> bool:
+    """Whether other processes or the generator's own limit may have spoilt a step."""
+    return (
+        step.servers_other_cpu_percent > 5.0
+        or step.clients_other_cpu_percent > 10.0
+        or step.generator_cpu_percent > 85.0 * client_cores
+        or step.skipped_sends > 0
+    )
+
+
+def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
+    measured = [s for s in steps if not s.profiled]
+    passing = [s for s in measured if s.passes(args.max_p99, args.min_delivered)]
+    criteria = f"p99 <= {args.max_p99:.0f} ms and >= {args.min_delivered:.0%} of states delivered"
+    client_cores = len(cpus(args.client_cpus))
+    caveat = ""
+    if any(disturbed(s, client_cores) for s in measured):
+        caveat = "; some steps were disturbed (see their notes): run again on a quiet machine"
+    if not passing:
+        return f"capacity: below {measured[0].players} players ({criteria}){caveat}"
+    best = max(passing, key=lambda s: s.players)
+    return (
+        f"capacity: {best.players} players ({best.matches} matches) on {args.processes} "
+        f"{args.server} process(es), core(s) {args.server_cpus} ({criteria}){caveat}"
+    )
+
+
+def versions() -> str:
+    names = ["django", "channels", "daphne", "channels-redis", "redis", "websockets", "msgspec"]
+    names += ["uvicorn", "uvloop"]
+    found = []
+    for name in names:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found.append(f"{name} {metadata.version(name)}")
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"CPython {python}; " + ", ".join(found)
+
+
+def step_sizes(text: str) -> list[int]:
+    """Players per step, rounded up to whole 8-player matches."""
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    return [fixtures.SEATS * math.ceil(size / fixtures.SEATS) for size in sizes]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    sizes = step_sizes(args.steps)
+    # Stopped from outside: still stop the servers and delete the run's Redis keys.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # This script and its generator processes (which inherit it) stay off the server cores.
+    os.sched_setaffinity(0, cpus(args.client_cpus))
+    args.out.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="arcade-bench-"))
+    run = Run(args, directory)
+    print(
+        f"{args.server} x{args.processes} on core(s) {args.server_cpus}; generator on core(s) "
+        f"{args.client_cpus}; 8-player arena at {TICK_RATE} Hz, inputs at {TICK_RATE} Hz, "
+        f"subprotocol {args.subprotocol}; {args.warmup:g} s warm-up, {args.seconds:g} s "
+        f"measured per step\n{versions()}\nRedis {args.redis_url}, keys under {run.prefix}*\n"
+    )
+    steps: list[StepResult] = []
+    try:
+        with run.started():
+            print(HEADER)
+            for size in sizes:
+                steps.append(run.step(size))
+                print_step(steps[-1], len(run.client_cpus))
+            if args.profile:
+                steps.append(run.step(max(sizes), profile_dir=args.out.resolve()))
+                print()
+                print(HEADER)
+                print_step(steps[-1], len(run.client_cpus))
+    finally:
+        _save(args, steps)
+        if args.keep:
+            print(f"run directory kept: {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+    print()
+    print(capacity_line(steps, args))
+
+
+def _save(args: argparse.Namespace, steps: list[StepResult]) -> None:
+    if not steps:
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = args.out / f"load-{args.server}-x{args.processes}-{stamp}.json"
+    arguments = {k: str(v) for k, v in vars(args).items()}
+    payload = {"arguments": arguments, "versions": versions(), "steps": [asdict(s) for s in steps]}
+    target.write_text(json.dumps(payload, indent=1, default=str))
+    print(f"\nresults: {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""The server side of the load benchmark: server processes, their CPU and memory, Redis, py-spy.
+
+Every server process is started through `taskset` on the server's cores and
+listens on a port of its own, the way several processes sit behind a load
+balancer. CPU time and memory are read from /proc, so the figures are the
+kernel's own accounting of each process (all its threads included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PACKAGES = ("games/", "gameproject/", "frontend/")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+APPLICATION = "gameproject.asgi:application"
+# The daphne flags of `make run` and docs/deployment.md.
+DAPHNE_FLAGS = [
+    "--ping-interval",
+    "20",
+    "--ping-timeout",
+    "30",
+    "--application-close-timeout",
+    "10",
+    "--websocket_timeout",
+    "14400",
+]
+# uvicorn as `uvicorn[standard]` would run it (uvloop, httptools), on the sans-I/O
+# websockets implementation. daphne never accepts permessage-deflate; uvicorn
+# would, so it is turned off here to send the same bytes through both servers.
+UVICORN_FLAGS = [
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--ws",
+    "websockets-sansio",
+    "--ws-per-message-deflate",
+    "false",
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "30",
+    "--lifespan",
+    "off",
+    "--no-access-log",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_list(cpus: set[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
+
+
+def manage(env: dict[str, str], *command: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *command, "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+
+
+@dataclass
+class ServerProcess:
+    """One ASGI server process on one port; its log goes to a file of its own."""
+
+    kind: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_offset: int = 0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def new_log_lines(self) -> list[str]:
+        """Lines the server logged since the last call (warnings such as skipped ticks)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self.log_offset)
+            data = log.read()
+        self.log_offset += len(data)
+        return data.decode(errors="replace").splitlines()
+
+
+def start_server(
+    kind: str, env: dict[str, str], cpus: set[int], log_dir: Path, extra: list[str]
+) -> ServerProcess:
+    """Start daphne or uvicorn serving gameproject.asgi on a free port, pinned to `cpus`."""
+    port = free_port()
+    if kind == "daphne":
+        command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS]
+    elif kind == "uvicorn":
+        command = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
+    else:
+        raise ValueError(f"unknown server {kind!r}")
+    log_path = log_dir / f"{kind}-{port}.log"
+    with open(log_path, "wb") as log:
+        # taskset execs the interpreter, so the Popen's pid is the server's own pid.
+        process = subprocess.Popen(
+            ["taskset", "-c", cpu_list(cpus), sys.executable, *command, *extra, APPLICATION],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(kind, port, process, log_path)
+    _wait_for_port(server)
+    return server
+
+
+def _wait_for_port(server: ServerProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.kind} exited with {server.process.returncode}; see {server.log_path}"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # polling a port: there is no event to wait on
+    raise TimeoutError(f"{server.kind} did not listen on {server.port} within {timeout} s")
+
+
+def stop_server(server: ServerProcess) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+# --- /proc -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds a set of processes had used at a moment (monotonic clock)."""
+
+    at: float
+    seconds: dict[int, float]
+
+    @staticmethod
+    def take(pids: list[int]) -> CpuSample:
+        return CpuSample(time.monotonic(), {pid: cpu_seconds(pid) for pid in pids})
+
+    def percent_since(self, earlier: CpuSample) -> dict[int, float]:
+        """Per process, the share of one core used between the two samples, in percent."""
+        wall = self.at - earlier.at
+        return {
+            pid: 100.0 * (used - earlier.seconds.get(pid, 0.0)) / wall
+            for pid, used in self.seconds.items()
+        }
+
+
+@dataclass(frozen=True)
+class CoreSample:
+    """Busy seconds of each core (every process on it, ours or not), from /proc/stat."""
+
+    at: float
+    busy: dict[int, float]
+
+    @staticmethod
+    def take() -> CoreSample:
+        busy = {}
+        with open("/proc/stat") as stat:
+            for line in stat:
+                name, *values = line.split()
+                if name.startswith("cpu") and name[3:].isdigit():
+                    # user nice system idle iowait irq softirq steal: user, nice, system,
+                    # irq and steal. Not softirq: it is mostly the loopback traffic of the
+                    # benchmark itself, which the kernel does not charge to a process.
+                    user, nice, system, _, _, irq, _, steal = (int(v) for v in values[:8])
+                    busy[int(name[3:])] = (user + nice + system + irq + steal) / CLOCK_TICKS
+        return CoreSample(time.monotonic(), busy)
+
+    def percent_since(self, earlier: CoreSample, cores: set[int]) -> float:
+        """Busy share of `cores` between the two samples, in percent of one core."""
+        used = sum(self.busy.get(core, 0.0) - earlier.busy.get(core, 0.0) for core in cores)
+        return 100.0 * used / (self.at - earlier.at)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all threads), from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except FileNotFoundError:
+        return 0.0
+    # The command name (field 2) may contain spaces; fields after it are plain.
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+# --- Redis ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedisSample:
+    """Redis's command counters at a moment; the server is shared, so only deltas count."""
+
+    processed: int
+    calls: dict[str, int]
+    cpu_seconds: float
+    net_bytes: int
+
+    @staticmethod
+    def take(client: redis.Redis) -> RedisSample:
+        # One INFO for all three sections: exactly one command of ours per sample.
+        info: dict[str, Any] = client.info("stats", "cpu", "commandstats")
+        calls = {
+            name.removeprefix("cmdstat_"): int(value["calls"])
+            for name, value in info.items()
+            if name.startswith("cmdstat_")
+        }
+        used = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        net = int(info["total_net_input_bytes"]) + int(info["total_net_output_bytes"])
+        return RedisSample(int(info["total_commands_processed"]), calls, used, net)
+
+
+@dataclass(frozen=True)
+class RedisDelta:
+    # Commands executed, those that Lua scripts call included (Redis counts them too).
+    commands: int
+    calls: Counter[str]  # the same, per command
+    cpu_seconds: float
+    net_bytes: int  # in and out, our INFO replies included (a few kB)
+
+    @staticmethod
+    def between(before: RedisSample, after: RedisSample) -> RedisDelta:
+        calls = Counter(
+            {
+                name: count - before.calls.get(name, 0)
+                for name, count in after.calls.items()
+                if count > before.calls.get(name, 0)
+            }
+        )
+        # The earlier sample's INFO is counted in the later one; it is ours, not the servers'.
+        calls["info"] = max(0, calls["info"] - 1)
+        if not calls["info"]:
+            del calls["info"]
+        return RedisDelta(
+            max(0, after.processed - before.processed - 1),
+            calls,
+            after.cpu_seconds - before.cpu_seconds,
+            after.net_bytes - before.net_bytes,
+        )
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> int:
+    """Remove every key under this run's prefix (and nothing else: never FLUSHDB)."""
+    deleted = 0
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += int(client.unlink(*batch))
+            batch = []
+    if batch:
+        deleted += int(client.unlink(*batch))
+    return deleted
+
+
+# --- py-spy ----------------------------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    pid: int
+    speedscope: Path
+    text: Path
+    seconds: float = 0.0  # sampled time in which a thread was not idle
+    top_self: list[tuple[str, float]] = field(default_factory=list)
+    top_project: list[tuple[str, float]] = field(default_factory=list)
+
+
+def start_profile(
+    server: ServerProcess, seconds: float, out: Path
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Sample the server with py-spy for `seconds`, into a speedscope file."""
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = out / f"profile-{server.kind}-{server.pid}-{stamp}.speedscope.json"
+    duration = str(max(1, round(seconds)))
+    options = ["--rate", "100", "--format", "speedscope", "--output", str(target)]
+    process = subprocess.Popen(
+        [py_spy, "record", "--pid", str(server.pid), "--duration", duration, *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    return process, target
+
+
+def summarise_profile(pid: int, speedscope: Path, top: int = 30) -> Profile:
+    """Write the functions with the most samples (self and inclusive) next to the profile.
+
+    py-spy writes each stack root first and weighs samples in seconds; idle
+    threads are not sampled. Time inside C code (uvloop's loop, for one) shows
+    as self time of the Python function that called it.
+    """
+    data = json.loads(speedscope.read_text())
+    # One name per function (py-spy has a frame per line): "name (path)".
+    names = [
+        f"{frame['name']} ({_short_path(frame.get('file', ''))})"
+        for frame in data["shared"]["frames"]
+    ]
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0.0
+    for profile in data["profiles"]:
+        for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
+            if stack:
+                total += weight
+                own[names[stack[-1]]] += weight
+                for name in {names[index] for index in stack}:
+                    inclusive[name] += weight
+
+    def table(counts: Counter[str], only: tuple[str, ...] = ()) -> list[tuple[str, float]]:
+        rows = [(name, 100.0 * n / max(total, 1e-9)) for name, n in counts.most_common()]
+        if only:
+            rows = [row for row in rows if row[0].rsplit("(", 1)[-1].startswith(only)]
+        return rows[:top]
+
+    summary = Profile(pid, speedscope, speedscope.with_suffix("").with_suffix(".top.txt"), total)
+    summary.top_self = table(own)
+    summary.top_project = table(inclusive, only=PROJECT_PACKAGES)
+    lines = [f"py-spy, pid {pid}: {total:.1f} s of samples in busy threads", ""]
+    for title, rows in (
+        ("self time", summary.top_self),
+        ("inclusive time", table(inclusive)),
+        ("inclusive time, project code", summary.top_project),
+    ):
+        lines += [f"{title} (% of samples):"]
+        lines += [f"{share:6.1f}%  {name}" for name, share in rows] + [""]
+    summary.text.write_text("\n".join(lines))
+    return summary
+
+
+def _short_path(path: str) -> str:
+    """site-packages/x/y.py or games/x.py instead of a full path."""
+    match = re.search(r"site-packages/(.*)$", path)
+    if match:
+        return match.group(1)
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return "/".join(Path(path).parts[-2:])  # the standard library: asyncio/events.py
