@@ -177,6 +177,26 @@ PRESENCE_TTL_SECONDS: float = env.float("PRESENCE_TTL_SECONDS", 15.0)
 # On SIGTERM a daphne process hands its matches over and closes its sockets within this long.
 DRAIN_SECONDS: float = env.float("DRAIN_SECONDS", 10.0)
 
+# --- Matchmaking ---------------------------------------------------------------------
+
+# "Play now" pairs players whose ratings (openskill mu; a new player has 25) differ by at
+# most a window: BASE at first, growing by GROWTH per second the oldest of them has
+# waited, up to MAX. With the defaults two newcomers meet at once, a gap of 10 is bridged
+# after 16 s, and after 46 s nearly anyone plays anyone rather than nobody.
+MATCHMAKING_WINDOW_BASE: float = env.float("MATCHMAKING_WINDOW_BASE", 2.0)
+MATCHMAKING_WINDOW_GROWTH: float = env.float("MATCHMAKING_WINDOW_GROWTH", 0.5)
+MATCHMAKING_WINDOW_MAX: float = env.float("MATCHMAKING_WINDOW_MAX", 25.0)
+# Games for 2-8 (arena) wait for a full group; once the oldest player has waited this
+# long, they start with everyone in the window, if that is at least the game's minimum.
+MATCHMAKING_FILL_SECONDS: float = env.float("MATCHMAKING_FILL_SECONDS", 10.0)
+# How often a process with queued players tries to form groups (and renews their entries).
+MATCHMAKING_INTERVAL_SECONDS: float = env.float("MATCHMAKING_INTERVAL_SECONDS", 0.5)
+# A queue entry whose process stops renewing it (killed, stalled) is dropped after this.
+MATCHMAKING_TTL_SECONDS: float = env.float("MATCHMAKING_TTL_SECONDS", 15.0)
+# Players taken into a group whose match was never confirmed (the matching process died
+# meanwhile) go back to the queue after this long.
+MATCHMAKING_CLAIM_SECONDS: float = env.float("MATCHMAKING_CLAIM_SECONDS", 30.0)
+
 # --- Auth ----------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -336,17 +336,29 @@ class MatchConsumer(GameSocketConsumer):
             await self._refuse(event["code"])
 
 
+# The lobby socket carries pings and the odd queue request; more than this is a broken client.
+LOBBY_MESSAGES_PER_SECOND = 2
+LOBBY_MESSAGE_BURST = 10
+
+
 class LobbyConsumer(GameSocketConsumer):
     """The live lobby: open matches and players online, pushed when they change.
 
-    Anyone may watch it; a signed-in player also appears in presence and gets
-    messages meant for them (matchmaking) on their `player.<id>` group.
+    Anyone may watch it; a signed-in player also appears in presence, may queue
+    for a match ("Play now"), and gets messages meant for them (matchmaking) on
+    their `player.<id>` group.
     """
 
     entry: presence.Connection | None = None
 
     async def connect(self) -> None:
-        await self.accept()
+        self.messages = TokenBucket(LOBBY_MESSAGES_PER_SECOND, LOBBY_MESSAGE_BURST)
+        # Every lobby frame is JSON text. A browser that offered subprotocols fails the
+        # handshake unless the server picks one, so accept JSON when it is offered.
+        offered = self.scope.get("subprotocols") or []
+        await self.accept(
+            subprotocol=protocol.SUBPROTOCOL_JSON if protocol.SUBPROTOCOL_JSON in offered else None
+        )
         self.groups.append(events.LOBBY_GROUP)
         await self.channel_layer.group_add(events.LOBBY_GROUP, self.channel_name)
         supervisor = get_supervisor()
@@ -366,17 +378,51 @@ class LobbyConsumer(GameSocketConsumer):
         supervisor.lobby.remove(self)
         if self.entry is not None:
             await supervisor.presence.remove(self.entry)
+        await supervisor.matchmaking.disconnected(self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.messages.allow():
+            await self.send(text_data=protocol.error(ErrorCode.RATE_LIMITED, "Slow down."))
+            return
         try:
-            message = protocol.decode(text_data if text_data is not None else bytes_data or b"")
+            message = protocol.decode_lobby(
+                text_data if text_data is not None else bytes_data or b""
+            )
         except protocol.ProtocolError as exc:
             await self.send(text_data=protocol.error(exc.code, exc.message))
             return
         if isinstance(message, protocol.Ping):
             await self.send(text_data=protocol.pong(message))
+        elif self.player is None:
+            await self.send(
+                text_data=protocol.error(
+                    ErrorCode.NOT_AUTHENTICATED, "Play as a guest or log in to use Play now."
+                )
+            )
         else:
-            await self.send(text_data=protocol.error(ErrorCode.INVALID, "The lobby takes pings."))
+            await self._matchmaking(message)
+
+    async def _matchmaking(self, message: protocol.JoinQueue | protocol.LeaveQueue) -> None:
+        assert self.player is not None
+        hub = get_supervisor().matchmaking
+        try:
+            if isinstance(message, protocol.JoinQueue):
+                frame = await hub.join(self.player.pk, message.game, self.channel_name)
+            else:
+                frame = await hub.leave(self.player.pk, self.channel_name)
+        except services.ServiceError as exc:
+            frame = protocol.error(exc.code, exc.message)
+        await self.send(text_data=frame)
 
     async def lobby_changed(self, event: dict[str, Any]) -> None:
         get_supervisor().lobby.changed()
+
+    async def matchmaking_matched(self, event: dict[str, Any]) -> None:
+        """A match was made for this player (from any of their sockets): forward its id."""
+        get_supervisor().matchmaking.forget(self.channel_name)
+        await self.send(text_data=event["text"])
+
+    async def matchmaking_unqueued(self, event: dict[str, Any]) -> None:
+        """The server took this player out of the queue (banned since queueing, say)."""
+        get_supervisor().matchmaking.forget(self.channel_name)
+        await self.send(text_data=event["text"])

@@ -1,4 +1,4 @@
-"""The match WebSocket protocol: inbound schemas, outbound builders, error and close codes.
+"""The WebSocket protocol (match and lobby sockets): schemas, builders, error and close codes.
 
 One module for everything that crosses the wire, so docs/protocol.md has one
 source. Inbound frames are decoded and validated by msgspec in one step;
@@ -8,7 +8,7 @@ outbound frames are built here and encoded once, then forwarded as bytes.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -85,6 +85,12 @@ class ErrorCode:
     NOT_ACTIVE = "not_active"  # the match has not started or is over
     ILLEGAL = "illegal_input"  # the rules refused it; `reason` tells why (see game codes)
     CHAT_LIMIT = "chat_limit"  # chat too long or too fast
+    # The lobby socket's matchmaking; the same codes as the service errors behind them.
+    NOT_AUTHENTICATED = "not_authenticated"  # anonymous: play as a guest or log in first
+    PLAYER_BANNED = "player_banned"  # banned players cannot queue
+    INVALID_REQUEST = "invalid_request"  # an unknown game
+    MATCHING = "matching"  # a match is being made for you: it cannot be cancelled now
+    NOT_QUEUED = "not_queued"  # unqueue while not in a queue
 
 
 # --- Inbound ------------------------------------------------------------------------
@@ -116,6 +122,22 @@ INBOUND_TYPES = "input, ready, ping, chat, resync"
 _decoder = msgspec.json.Decoder(Inbound)
 
 
+# The lobby socket takes its own, smaller set: pings and the matchmaking queue.
+
+
+class JoinQueue(msgspec.Struct, tag="queue", forbid_unknown_fields=True):
+    game: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class LeaveQueue(msgspec.Struct, tag="unqueue", forbid_unknown_fields=True):
+    pass
+
+
+LobbyInbound = Ping | JoinQueue | LeaveQueue
+LOBBY_INBOUND_TYPES = "ping, queue, unqueue"
+_lobby_decoder = msgspec.json.Decoder(LobbyInbound)
+
+
 class ProtocolError(Exception):
     """An inbound frame that cannot be accepted; `code` is an ErrorCode."""
 
@@ -125,21 +147,31 @@ class ProtocolError(Exception):
 
 
 def decode(frame: str | bytes) -> Inbound:
-    """Validate one inbound frame; raises ProtocolError naming the problem."""
+    """Validate one inbound frame of the match socket; raises ProtocolError naming the problem."""
+    message: Inbound = _decode(frame, _decoder, INBOUND_TYPES)
+    return message
+
+
+def decode_lobby(frame: str | bytes) -> LobbyInbound:
+    """Validate one inbound frame of the lobby socket; raises ProtocolError naming the problem."""
+    message: LobbyInbound = _decode(frame, _lobby_decoder, LOBBY_INBOUND_TYPES)
+    return message
+
+
+def _decode(frame: str | bytes, decoder: msgspec.json.Decoder[Any], types: str) -> Any:
     if len(frame) > MAX_MESSAGE_BYTES:
         raise ProtocolError(
             ErrorCode.TOO_LARGE, f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."
         )
     try:
-        message: Inbound = _decoder.decode(frame)
-        return message
+        return decoder.decode(frame)
     except msgspec.ValidationError as exc:
         text = str(exc)
         if text.startswith("Expected `object`"):
             raise ProtocolError(ErrorCode.MALFORMED, "Messages must be JSON objects.") from exc
         if "`$.type`" in text or "field `type`" in text:
             raise ProtocolError(
-                ErrorCode.UNKNOWN_TYPE, f"Unknown message type; use one of: {INBOUND_TYPES}."
+                ErrorCode.UNKNOWN_TYPE, f"Unknown message type; use one of: {types}."
             ) from exc
         raise ProtocolError(ErrorCode.INVALID, f"Invalid message: {text}") from exc
     except msgspec.DecodeError as exc:
@@ -171,6 +203,21 @@ def error(code: str, message: str) -> str:
 
 def pong(ping: Ping) -> str:
     return encode({"type": "pong", "id": ping.id, "t": ping.t, "server_time": server_time_ms()})
+
+
+def queued(game: str, window: float) -> str:
+    """The lobby socket's answer to `queue`: in the queue, with the rating window for now."""
+    return encode({"type": "queued", "game": game, "window": round(window, 2)})
+
+
+def unqueued(game: str, reason: str = "") -> str:
+    """Out of the queue: on request (no reason), or refused by the server (the reason why)."""
+    return encode({"type": "unqueued", "game": game, "reason": reason or None})
+
+
+def matched(match_id: str, game: str, url: str) -> str:
+    """A match was made for this player: its id and the page to play it on."""
+    return encode({"type": "matched", "match": {"id": match_id, "game": game, "url": url}})
 
 
 Role = Literal["player", "spectator"]

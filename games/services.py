@@ -295,7 +295,8 @@ def play_now(player: Player, game: str) -> Match:
     """Put the player into a public match of `game` as fast as possible.
 
     Their own waiting match if they have one, else the oldest open match with a
-    free seat, else a new one. (The rating-based queue plugs in behind this.)
+    free seat, else a new one. This is the JSON API's "Play now"; the lobby
+    socket's rating-based queue (`games.matchmaking`) ends in `create_queued_match`.
     """
     check_can_play(player)
     _rules(game)
@@ -309,6 +310,82 @@ def play_now(player: Player, game: str) -> Match:
         except (MatchFull, MatchNotJoinable):
             continue  # taken by someone else meanwhile: try the next one
     return create_match(player, game)
+
+
+def check_can_queue(player: Player, game: str) -> None:
+    """Raise PlayerBanned or InvalidRequest if the player may not queue for `game` now."""
+    check_can_play(player)
+    _rules(game)
+
+
+@dataclass(frozen=True)
+class QueuedMatch:
+    """What `create_queued_match` did: the new match, or who could not be seated and why."""
+
+    match: Match | None
+    refused: dict[int, str]
+
+
+def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
+    """Create a public match of `game` for a group the matchmaking queue chose, all seated.
+
+    One transaction with the players locked. A player plays one match at a time,
+    so seats the players hold in matches that have not started are given up
+    first. Seats follow the order of `player_ids`; the match has exactly that
+    many seats. If any player may not play now (banned, deactivated or deleted
+    since they queued), nothing is written and `refused` says who and why, so
+    the caller can put the others back in the queue. Every player hears the
+    match's id after commit, on their lobby sockets.
+    """
+    rules = _rules(game)
+    ids = list(player_ids)
+    if len(set(ids)) != len(ids) or not rules.min_players <= len(ids) <= rules.max_players:
+        raise InvalidRequest(
+            f"A group for {rules.title} is {rules.min_players} to "
+            f"{rules.max_players} different players, not {ids}."
+        )
+    with transaction.atomic():
+        # Locked in id order, so two groups sharing a player cannot deadlock.
+        locked = Player.objects.select_for_update(of=("self",)).select_related("user")
+        players = {p.pk: p for p in locked.filter(pk__in=ids).order_by("pk")}
+        refused = {pid: reason for pid in ids if (reason := _why_unable(players.get(pid)))}
+        if refused:
+            return QueuedMatch(None, refused)
+        for pid in ids:
+            _give_up_waiting_seats(players[pid])
+        match = Match.objects.create(
+            game=game,
+            created_by=players[ids[0]],
+            max_players=len(ids),
+            settings=rules.settings({}),
+            seed=secrets.randbits(62),
+        )
+        Participant.objects.bulk_create(
+            Participant(match=match, player=players[pid], seat=seat) for seat, pid in enumerate(ids)
+        )
+        events.announce_lobby_change_on_commit()
+        events.announce_matched_on_commit(match.pk, game, ids)
+        return QueuedMatch(match, {})
+
+
+def _why_unable(player: Player | None) -> str:
+    """Why this player cannot be seated now, or "" if they can."""
+    if player is None:
+        return "This player no longer exists."
+    if player.is_banned:
+        return f"You are banned: {player.ban_reason}"
+    if not player.user.is_active:
+        return "This account is deactivated."
+    return ""
+
+
+def _give_up_waiting_seats(player: Player) -> None:
+    waiting = Participant.objects.filter(player=player, match__status=MatchStatus.WAITING)
+    for match_id in list(waiting.values_list("match_id", flat=True)):
+        match = _locked_match(match_id)
+        leaving = match.participants.filter(player=player).first()
+        if match.status == MatchStatus.WAITING and leaving is not None:
+            _give_up_seat(match, leaving)
 
 
 def touch_player_if_stale(player: Player, seconds: int = 60) -> None:
@@ -351,17 +428,22 @@ def leave_waiting_match(player: Player, match_id: Any) -> None:
         leaving = match.participants.filter(player=player).first()
         if leaving is None:
             raise MatchNotFound("You do not have a seat in this match.")
-        leaving.delete()
-        events.announce_lobby_change_on_commit()
-        # Keep seats numbered 0..n-1: the engine numbers its players that way.
-        # One row at a time, lowest first, so (match, seat) stays unique throughout.
-        for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
-            later.seat -= 1
-            later.save(update_fields=["seat"])
-        if not match.participants.exists():
-            _change_status(match, MatchStatus.ABORTED)
-            match.result = {"summary": "Aborted: every player left before the start."}
-            match.save(update_fields=["result"])
+        _give_up_seat(match, leaving)
+
+
+def _give_up_seat(match: Match, leaving: Participant) -> None:
+    """Remove a seat from a waiting match locked by the caller; abort the match if it empties."""
+    leaving.delete()
+    events.announce_lobby_change_on_commit()
+    # Keep seats numbered 0..n-1: the engine numbers its players that way.
+    # One row at a time, lowest first, so (match, seat) stays unique throughout.
+    for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
+        later.seat -= 1
+        later.save(update_fields=["seat"])
+    if not match.participants.exists():
+        _change_status(match, MatchStatus.ABORTED)
+        match.result = {"summary": "Aborted: every player left before the start."}
+        match.save(update_fields=["result"])
 
 
 def _locked_match(match_id: Any) -> Match:

@@ -24,6 +24,7 @@ from django.conf import settings
 
 from games import checkpoints, events, leases, presence, redis_store
 from games.lobby import LobbyHub
+from games.matchmaking import MatchmakingHub
 from games.runner import MatchRunner
 from games.storage import DatabaseStore
 from games.transport import FanoutTransport, LocalSockets
@@ -56,6 +57,7 @@ class MatchSupervisor:
         self._watchdog: asyncio.Task[None] | None = None
         self.presence = presence.LocalPresence()
         self.lobby = LobbyHub(self.presence)
+        self.matchmaking = MatchmakingHub()
 
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
@@ -86,6 +88,7 @@ class MatchSupervisor:
         self.draining = True
         if self._watchdog is not None:
             self._watchdog.cancel()
+        await self.matchmaking.drain()  # its lobby sockets are about to be cut
         runners = list(self.runners.values())
         await asyncio.gather(*(runner.hand_over() for runner in runners))
         await asyncio.gather(*(self._release(r.lease) for r in runners if not r.lost))
@@ -262,6 +265,7 @@ class MatchSupervisor:
             await asyncio.wait(runner_tasks, timeout=timeout)
         self.presence.stop()
         self.lobby.stop()
+        self.matchmaking.stop()
         for helper in (self._watchdog, self._fanout):
             if helper is not None:
                 helper.cancel()

@@ -42,6 +42,8 @@ def tls_site(tmp_path_factory, redis_url) -> Iterator[str]:
         CHANNEL_LAYER_PREFIX=prefix,
         SECURE_SSL_REDIRECT="false",  # everything is HTTPS already
         MATCH_RECONNECT_GRACE_SECONDS="30",
+        # Two people play arena (2-8) after a second, not after the default wait for more.
+        MATCHMAKING_FILL_SECONDS="1",
     )
     prepare(env)
     try:

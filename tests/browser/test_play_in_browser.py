@@ -11,13 +11,27 @@ pytestmark = pytest.mark.browser
 
 
 def guest_play_now(page, game):
-    """Become a guest with one click, then press Play now; returns the match id."""
+    """Become a guest with one click, then press Play now: the page searches for a match."""
     page.get_by_role("button", name="Play as guest").click()
     page.wait_for_url("**/")
     page.locator(f'[data-play-now="{game}"]').click()
+
+
+def in_match(page):
+    """Wait until matchmaking has taken the page to its match; returns the match id."""
     page.wait_for_url("**/play/*/")
     page.wait_for_function("window.__arcade && window.__arcade.view")
     return page.url.rstrip("/").split("/")[-1]
+
+
+def both_play_now(first, second, game):
+    """Two guests press Play now one after the other and are matched; the match id."""
+    guest_play_now(first, game)
+    first.get_by_role("button", name="Cancel").wait_for()  # alone in the queue: searching
+    guest_play_now(second, game)
+    match_id = in_match(first)
+    assert in_match(second) == match_id
+    return match_id
 
 
 def c4_state(page):
@@ -45,9 +59,7 @@ def test_two_guests_play_connect_four_by_clicking(new_page):
     alice = new_page("/")
     screenshot(alice, "lobby")
     bob = new_page("/")
-    match_a = guest_play_now(alice, "connect_four")
-    match_b = guest_play_now(bob, "connect_four")
-    assert match_a == match_b
+    match_a = both_play_now(alice, bob, "connect_four")
 
     play_connect_four_to_a_win(alice, bob)
     for page in (alice, bob):
@@ -68,8 +80,7 @@ def test_two_guests_play_connect_four_by_clicking(new_page):
 def test_keyboard_in_one_browser_moves_the_ship_in_the_other(new_page):
     alice = new_page("/")
     bob = new_page("/")
-    guest_play_now(alice, "arena")
-    guest_play_now(bob, "arena")
+    both_play_now(alice, bob, "arena")
     # The page is on https, so the socket is wss, through daphne's TLS endpoint.
     assert alice.evaluate("window.__arcade.connection.url").startswith("wss://127.0.0.1:")
     # States arrive as msgpack binary frames: the subprotocol the page offers first.
@@ -93,8 +104,7 @@ def test_keyboard_in_one_browser_moves_the_ship_in_the_other(new_page):
 def test_the_replay_viewer_plays_a_finished_match(new_page):
     alice = new_page("/")
     bob = new_page("/")
-    match_id = guest_play_now(alice, "connect_four")
-    guest_play_now(bob, "connect_four")
+    match_id = both_play_now(alice, bob, "connect_four")
     play_connect_four_to_a_win(alice, bob)
     alice.locator("#result").wait_for(state="visible")
 
@@ -113,8 +123,7 @@ def test_losing_the_network_mid_match_shows_the_overlay_and_resumes_the_seat(new
     proxy = CuttableProxy(port)
     alice = new_page("/")
     bob = new_page("/", base=f"https://127.0.0.1:{proxy.port}")  # Bob's network can be cut
-    guest_play_now(alice, "connect_four")
-    guest_play_now(bob, "connect_four")
+    both_play_now(alice, bob, "connect_four")
     alice.wait_for_function("window.__arcade.view.debug().state !== null")
     # One move, so there is a score on the board to keep.
     to_move = c4_state(alice)["state"]["to_move"]
@@ -145,8 +154,7 @@ def test_prediction_moves_the_own_ship_smoothly_at_100_ms_round_trip(new_page, t
     proxy = CuttableProxy(port, latency=0.05)  # 50 ms each way
     alice = new_page("/", base=f"https://127.0.0.1:{proxy.port}")
     bob = new_page("/")
-    guest_play_now(alice, "arena")
-    guest_play_now(bob, "arena")
+    both_play_now(alice, bob, "arena")
     alice.wait_for_function("window.__arcade.view.debug().ships.length === 2")
     seat = alice.evaluate("window.__arcade.view.debug().mySeat")
     alice.wait_for_function("window.__arcade.connection.clock.rtt !== null")

@@ -1,5 +1,6 @@
 // The lobby: "Play now", private matches, join by code, and a list that refreshes itself.
 import { api, ensureSession } from "./api.js";
+import { Matchmaker } from "./matchmaking.js";
 import { MatchConnection } from "./net.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,14 +15,55 @@ async function go(promise) {
   }
 }
 
+// "Play now" queues on the lobby socket (below) to be matched by rating; while the
+// socket is down, the JSON API joins the oldest open match or opens one.
 document.querySelectorAll("[data-play-now]").forEach((button) =>
   button.addEventListener("click", async () => {
+    const game = button.dataset.playNow;
     button.disabled = true;
+    $("lobby-error").textContent = "";
     await ensureSession();
-    await go(api("/api/play/", { method: "POST", body: { game: button.dataset.playNow } }));
-    button.disabled = false;
+    if (!((await socketOpen()) && matchmaker.search(game))) {
+      await go(api("/api/play/", { method: "POST", body: { game } }));
+      button.disabled = false;
+    }
   }),
 );
+
+document.querySelectorAll("[data-cancel-queue]").forEach((button) =>
+  button.addEventListener("click", () => matchmaker.cancel()),
+);
+
+/** Whether the lobby socket is open, waiting a moment while it connects (at page load). */
+function socketOpen(ms = 2000) {
+  if (live) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const opened = (e) => {
+      if (e.detail.state !== "open") return;
+      clearTimeout(timer);
+      socket.removeEventListener("status", opened);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      socket.removeEventListener("status", opened);
+      resolve(false);
+    }, ms);
+    socket.addEventListener("status", opened);
+  });
+}
+
+function renderSearch({ state, game, match, message }) {
+  const searching = (key) => state === "searching" && key === game;
+  document.querySelectorAll("[data-play-now]").forEach((button) => {
+    button.textContent = searching(button.dataset.playNow) ? "Searching…" : "Play now";
+    button.disabled = state !== "idle";
+  });
+  document.querySelectorAll("[data-cancel-queue]").forEach((button) => {
+    button.hidden = !searching(button.dataset.cancelQueue);
+  });
+  $("lobby-error").textContent = message;
+  if (state === "matched") window.location.href = match.url;
+}
 
 document.querySelectorAll("[data-create-private]").forEach((button) =>
   button.addEventListener("click", async () => {
@@ -90,9 +132,12 @@ socket.addEventListener("frame", (e) => {
   if (e.detail.type === "lobby") render(e.detail);
 });
 socket.addEventListener("status", (e) => (live = e.detail.state === "open"));
+const matchmaker = new Matchmaker(socket);
+matchmaker.addEventListener("change", (e) => renderSearch(e.detail));
 socket.connect();
 poll();
 setInterval(() => {
   if (!live && !document.hidden) poll();
 }, REFRESH_MS);
 window.__lobby = socket;
+window.__matchmaker = matchmaker;

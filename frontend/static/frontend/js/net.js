@@ -116,6 +116,20 @@ export class MatchConnection extends EventTarget {
     ws.onclose = (event) => this._closed(event.code, event.reason);
   }
 
+  /** Open a fresh socket now, for example so the server sees a session made since. */
+  reconnect() {
+    clearInterval(this._pingTimer);
+    clearTimeout(this._retryTimer);
+    const old = this.ws;
+    if (old) {
+      // Detach first: the old socket's close must not schedule a reconnect of its own.
+      old.onopen = old.onmessage = old.onclose = null;
+      if (old.readyState <= 1) old.close(1000);
+    }
+    this.attempt = 0;
+    this.connect();
+  }
+
   /** Close on purpose (leaving the page): no reconnect. */
   close() {
     this.stopped = true;
