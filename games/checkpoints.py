@@ -3,9 +3,11 @@ process died.
 
 A checkpoint is the engine state plus the seats, written at least once a second
 (and after every move in turn-based games); the input log is appended to a
-Redis list as it grows, so a checkpoint costs one round trip whatever the
-match's length. Writes are fenced: a Lua script stores them only while the
-writer still holds the match's lease.
+Redis list as it grows, one element per checkpoint holding the entries since
+the last, so a checkpoint costs one round trip and a handful of Redis
+commands whatever the match's length or its number of players. Writes are
+fenced: a Lua script stores them only while the writer still holds the match's
+lease.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-for i = 4, #ARGV do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
+if ARGV[4] then
+  redis.call('RPUSH', KEYS[3], ARGV[4])
 end
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1
@@ -44,17 +46,11 @@ def _keys(match_id: str) -> tuple[str, str, str]:
 async def save(lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) -> bool:
     """Store a checkpoint and the log entries since the last one; False if the lease is gone."""
     lease_key, state_key, log_key = _keys(lease.match_id)
-    entries = [msgspec.msgpack.encode(entry) for entry in new_log]
-    stored = await redis_store.async_client().eval(
-        _SAVE,
-        3,
-        lease_key,
-        state_key,
-        log_key,
-        lease.value,
-        msgspec.msgpack.encode(payload),
-        CHECKPOINT_TTL_MS,
-        *entries,
+    chunk = [msgspec.msgpack.encode(new_log)] if new_log else []
+    script = redis_store.async_client().register_script(_SAVE)  # EVALSHA, not the text
+    stored = await script(
+        keys=[lease_key, state_key, log_key],
+        args=[lease.value, msgspec.msgpack.encode(payload), CHECKPOINT_TTL_MS, *chunk],
     )
     return bool(stored)
 
@@ -66,8 +62,11 @@ async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
     raw = await client.get(state_key)
     if raw is None:
         return None
-    entries = await client.lrange(log_key, 0, -1)
-    log = [msgspec.msgpack.decode(_bytes(entry)) for entry in entries]
+    log: list[list[Any]] = []
+    for element in await client.lrange(log_key, 0, -1):
+        chunk = msgspec.msgpack.decode(_bytes(element))
+        # A chunk is a list of entries; a process of an older release wrote one entry each.
+        log += chunk if chunk and isinstance(chunk[0], list) else [chunk]
     payload: dict[str, Any] = msgspec.msgpack.decode(_bytes(raw))
     return payload, log
 
