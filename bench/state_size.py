@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from games import protocol
-from games.engine import get_game
+from games.engine import arena_wire, get_game
 
 
 def main(seconds: int = 30, seats: int = 8, seed: int = 2026) -> None:
@@ -27,7 +27,14 @@ def main(seconds: int = 30, seats: int = 8, seed: int = 2026) -> None:
     state = game.initial_state(settings, seats, seed)
     players = random.Random(seed)
     seqs = [0] * seats
-    sizes: dict[str, list[int]] = {"json (arcade.v1.json)": [], "msgpack (arcade.v1.msgpack)": []}
+    sizes: dict[str, list[int]] = {
+        "json (arcade.v1.json)": [],
+        "msgpack (arcade.v1.msgpack)": [],
+        "compact, full": [],
+        "compact, delta 1 tick back": [],
+        "compact, delta 3 ticks back": [],
+    }
+    history: list[arena_wire.Snapshot] = []
     for _ in range(seconds * game.tick_rate):
         for seat in range(seats):
             seqs[seat] += 1
@@ -51,6 +58,17 @@ def main(seconds: int = 30, seats: int = 8, seed: int = 2026) -> None:
         }
         sizes["json (arcade.v1.json)"].append(len(protocol.encode(frame).encode()))
         sizes["msgpack (arcade.v1.msgpack)"].append(len(protocol.encode_binary(frame)))
+        # arcade.v1.compact: full, or a delta from the state the client acknowledged,
+        # one tick back on a fast link, three back at about 100 ms round trip.
+        snap = arena_wire.snapshot(frame["state"])
+        sizes["compact, full"].append(len(arena_wire.encode(snap, frame["events"])))
+        for back in (1, 3):
+            if len(history) >= back:
+                delta = arena_wire.encode(snap, frame["events"], history[-back])
+                sizes[f"compact, delta {back} tick{'s' if back > 1 else ''} back"].append(
+                    len(delta)
+                )
+        history.append(snap)
     bullets = len(state.bullets)
     print(f"{seats}-player arena, {seconds} s at {game.tick_rate} Hz, {bullets} bullets in flight")
     print(f"{'encoding':<30}{'mean':>8}{'p50':>8}{'p99':>8}{'max':>8}  bytes per state message")

@@ -176,6 +176,10 @@ PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", 5.0)
 PRESENCE_TTL_SECONDS: float = env.float("PRESENCE_TTL_SECONDS", 15.0)
 # On SIGTERM a daphne process hands its matches over and closes its sockets within this long.
 DRAIN_SECONDS: float = env.float("DRAIN_SECONDS", 10.0)
+# A slow reader's bound: a socket whose client acknowledges states (every client of
+# ours does) gets no more states while this many are unacknowledged; it resumes,
+# from a full state or a delta, once it catches up. 40 states are 2 s of arena.
+MAX_UNACKED_STATES: int = env.int("MAX_UNACKED_STATES", 40)
 
 # --- Matchmaking ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,6 +19,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
@@ -105,7 +107,11 @@ class MatchConsumer(GameSocketConsumer):
             await self.accept(subprotocol=offered[0])
             await self._refuse(CloseCode.UNSUPPORTED_PROTOCOL)
             return
-        self.binary = self.subprotocol == protocol.SUBPROTOCOL_MSGPACK
+        self.encoding = self.subprotocol or protocol.SUBPROTOCOL_JSON
+        # Ticks of states sent since the client's last acknowledgement (once it acks).
+        self.acked: int | None = None
+        self.unacked: deque[int] = deque()
+        self.unacked_limit = settings.MAX_UNACKED_STATES
         # Accept first: a close before accept() reaches the client as a bare HTTP 403,
         # without the code that tells it why and whether to retry.
         await self.accept(subprotocol=self.subprotocol)
@@ -233,13 +239,29 @@ class MatchConsumer(GameSocketConsumer):
         if isinstance(message, protocol.Ping):
             await self.send(text_data=protocol.pong(message))
         elif isinstance(message, protocol.Input):
+            if message.ack is not None:
+                self._acknowledge(message.ack)
             await self._input(message)
+        elif isinstance(message, protocol.Ack):
+            self._acknowledge(message.tick)
         elif isinstance(message, protocol.Chat):
             await self._chat(message)
         elif isinstance(message, protocol.Ready):
             await self._post("ready")
         elif isinstance(message, protocol.Resync):
+            self._forget_acknowledgements()  # the client starts over from a full state
             await self._post("resync")
+
+    def _acknowledge(self, tick: int) -> None:
+        """The client has the state of `tick`: deltas may start from it (it is the newest)."""
+        if self.acked is None or tick > self.acked:
+            self.acked = tick
+        while self.unacked and self.unacked[0] <= tick:
+            self.unacked.popleft()
+
+    def _forget_acknowledgements(self) -> None:
+        self.acked = None
+        self.unacked.clear()
 
     async def _input(self, message: protocol.Input) -> None:
         assert self.connection is not None
@@ -248,7 +270,7 @@ class MatchConsumer(GameSocketConsumer):
         elif self.over:
             await self._error(ErrorCode.NOT_ACTIVE, "The match is over.")
         else:
-            await self._post("input", data=message.data)
+            await self._post("input", data=message.data, ack=message.ack)
 
     async def _chat(self, message: protocol.Chat) -> None:
         assert self.connection is not None
@@ -312,13 +334,25 @@ class MatchConsumer(GameSocketConsumer):
             await self.send(text_data=event["text"])
 
     async def match_state(self, event: dict[str, Any]) -> None:
-        """A state from the runner, in both encodings: forward the one this socket speaks."""
+        """A state from the runner, in each encoding in use: send the one this socket speaks.
+
+        Never queues without bound for a slow reader: a client that acknowledges
+        states but is MAX_UNACKED_STATES behind gets none until it catches up
+        (states are complete or deltas from what it has, so skipping loses nothing).
+        """
         if not self._from_current_runner(event):
             return
-        if self.binary:
+        if self.acked is not None and len(self.unacked) >= self.unacked_limit:
+            return
+        if self.encoding == protocol.SUBPROTOCOL_COMPACT and "compact" in event:
+            deltas = dict(event["deltas"]) if self.acked is not None else {}
+            await self.send(bytes_data=deltas.get(self.acked) or event["compact"])
+        elif "bytes" in event and self.encoding != protocol.SUBPROTOCOL_JSON:
             await self.send(bytes_data=event["bytes"])
         else:
             await self.send(text_data=event["text"])
+        if self.acked is not None:
+            self.unacked.append(event["tick"])
 
     async def match_over(self, event: dict[str, Any]) -> None:
         """The match's result, or its abort: forward it, and refuse inputs from now on."""
@@ -329,6 +363,7 @@ class MatchConsumer(GameSocketConsumer):
     async def match_rejoin(self, event: dict[str, Any]) -> None:
         """The match moved to another process's runner: join it, to get a fresh welcome."""
         if self._from_current_runner(event) and self.connection is not None and not self.over:
+            self._forget_acknowledgements()  # the new runner starts with full states
             await self._join()
 
     async def match_close(self, event: dict[str, Any]) -> None:

@@ -17,7 +17,10 @@ PROTOCOL_VERSION = 1
 # a client offers several equally. JSON is the default for clients that offer none.
 SUBPROTOCOL_JSON = "arcade.v1.json"
 SUBPROTOCOL_MSGPACK = "arcade.v1.msgpack"
-SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
+# Binary states in the game's own struct layout, as deltas from acknowledged states
+# (games without one send msgpack states); control frames stay JSON text.
+SUBPROTOCOL_COMPACT = "arcade.v1.compact"
+SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, SUBPROTOCOL_COMPACT)
 
 
 class UnsupportedSubprotocol(Exception):
@@ -96,8 +99,19 @@ class ErrorCode:
 # --- Inbound ------------------------------------------------------------------------
 
 
+Tick = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
 class Input(msgspec.Struct, tag="input", forbid_unknown_fields=True):
     data: dict[str, Any]
+    ack: Tick | None = None  # the newest state tick the client has (see Ack)
+
+
+class Ack(msgspec.Struct, tag="ack", forbid_unknown_fields=True):
+    """The newest state tick the client has: deltas are taken from it, and the server
+    stops sending states to a client too many states behind (MAX_UNACKED_STATES)."""
+
+    tick: Tick
 
 
 class Ready(msgspec.Struct, tag="ready", forbid_unknown_fields=True):
@@ -117,8 +131,8 @@ class Resync(msgspec.Struct, tag="resync", forbid_unknown_fields=True):
     pass
 
 
-Inbound = Input | Ready | Ping | Chat | Resync
-INBOUND_TYPES = "input, ready, ping, chat, resync"
+Inbound = Input | Ack | Ready | Ping | Chat | Resync
+INBOUND_TYPES = "input, ack, ready, ping, chat, resync"
 _decoder = msgspec.json.Decoder(Inbound)
 
 

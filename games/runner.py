@@ -13,6 +13,7 @@ seat, the match is active, the seat is still in play, then the rules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 MAX_LAG_TICKS = 5
 # A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
 IDLE_STOP_SECONDS = 30.0
+# Compact states kept as bases for deltas: a client acknowledging an older one gets full states.
+DELTA_HISTORY_TICKS = 64
 # Before the start, a seat whose player is not connected for this long is given up, so
 # a reserved but empty seat cannot hold a match back (a page reload is much quicker).
 WAITING_SEAT_SECONDS = 10.0
@@ -107,6 +110,7 @@ class Slot:
     ready: bool = False
     disconnected_at: float | None = None
     abandoned: bool = False
+    acked: int | None = None  # the newest state tick its client acknowledged
 
     def json(self) -> dict[str, Any]:
         return {
@@ -149,6 +153,8 @@ class MatchRunner:
             s.player_id: Slot(s.seat, s.player_id, s.name) for s in info.seats
         }
         self.spectators: set[str] = set()
+        # Each known socket's subprotocol: states are encoded only in the ones in use.
+        self.encodings: dict[str, str] = {}
         self.state: Any = None
         self.inbox: list[dict[str, Any]] = []
         self.pending: dict[int, tuple[dict[str, Any], str | None]] = {}
@@ -159,6 +165,7 @@ class MatchRunner:
         self._start_attempted_for: frozenset[int] | None = None
         self._idle_since: float | None = self.clock()
         self._last_broadcast_tick = -1
+        self._compact_history: dict[int, Any] = {}  # tick -> the game's compact snapshot
         self.checkpoints = checkpoints
         self._saved_log = 0
         self._last_checkpoint_tick = 0
@@ -261,6 +268,7 @@ class MatchRunner:
 
     async def _join(self, message: dict[str, Any]) -> None:
         channel = message["channel"]
+        self.encodings[channel] = message.get("subprotocol") or protocol.SUBPROTOCOL_JSON
         slot = self.slots.get(message["player_id"])
         if slot is None and self.status == "waiting" and message.get("seat") is not None:
             # Seated through the lobby after this runner loaded the match.
@@ -271,7 +279,7 @@ class MatchRunner:
         else:
             if slot.channel and slot.channel != channel:
                 await self._close(slot.channel, protocol.CloseCode.SUPERSEDED)
-            slot.channel, slot.disconnected_at = channel, None
+            slot.channel, slot.disconnected_at, slot.acked = channel, None, None
         self._idle_since = None
         await self._send(channel, self._welcome(message))
         await self._broadcast_players()
@@ -279,6 +287,7 @@ class MatchRunner:
     async def _leave(self, message: dict[str, Any]) -> None:
         channel = message["channel"]
         self.spectators.discard(channel)
+        self.encodings.pop(channel, None)
         slot = self.slots.get(message["player_id"])
         if slot is None or slot.channel != channel:
             return  # a spectator, or a socket that was already superseded
@@ -307,6 +316,8 @@ class MatchRunner:
         else:
             # The newest input of a seat within one tick wins; older ones are superseded.
             self.pending[slot.seat] = (message["data"], channel)
+            if message.get("ack") is not None:
+                slot.acked = message["ack"]
 
     # --- Waiting ------------------------------------------------------------------------
 
@@ -381,7 +392,8 @@ class MatchRunner:
         events += self._abandon(expired, tick)
         if self.game.outcome(self.state) is None:
             events += self.game.tick(self.state)
-        changed = bool(events or pending)
+        # Real-time games move every tick (controls persist); turn-based ones on moves.
+        changed = bool(events or pending) or not self.game.turn_based
         if changed or self._due_for_heartbeat():
             await self._broadcast_state(events)
         if self.game.outcome(self.state) is not None:
@@ -529,29 +541,66 @@ class MatchRunner:
 
     async def _broadcast_state(self, events: list[Event]) -> None:
         tick = self.game.current_tick(self.state)
-        self._last_broadcast_tick = tick
+        previous, self._last_broadcast_tick = self._last_broadcast_tick, tick
         event_list = [{"kind": e.kind, **e.data} for e in events]
 
-        def variants(seat: int | None) -> tuple[str, bytes]:
+        def variants(seat: int | None, channels: Iterable[str]) -> dict[str, Any]:
+            needs = {self.encodings.get(c, protocol.SUBPROTOCOL_JSON) for c in channels}
             view = self.game.view(self.state, seat)
             frame = {"type": "state", "tick": tick, "state": view, "events": event_list}
-            return protocol.encode(frame), protocol.encode_binary(frame)
+            fields: dict[str, Any] = {"tick": tick}
+            if protocol.SUBPROTOCOL_JSON in needs:
+                fields["text"] = protocol.encode(frame)
+            binary = needs - {protocol.SUBPROTOCOL_JSON}
+            if protocol.SUBPROTOCOL_COMPACT in binary and self._compact_states():
+                fields.update(self._compact(view, event_list, previous))
+                binary.discard(protocol.SUBPROTOCOL_COMPACT)
+            if binary:  # msgpack, which compact sockets also get in games without compact states
+                fields["bytes"] = protocol.encode_binary(frame)
+            return fields
 
         if self.lost:
             return
         if not self.game.hidden_information:
-            await self._deliver_state(self._channels(), *variants(None))  # once for every socket
+            channels = self._channels()
+            await self._deliver_state(channels, variants(None, channels))  # once for everyone
             return
         # One encoding per seat, sent to that seat's one socket; spectators share theirs.
         for slot in self.slots.values():
             if slot.channel:
-                await self._deliver_state([slot.channel], *variants(slot.seat))
+                await self._deliver_state([slot.channel], variants(slot.seat, [slot.channel]))
         if self.spectators:
-            await self._deliver_state(self.spectators, *variants(None))
+            await self._deliver_state(self.spectators, variants(None, self.spectators))
 
-    async def _deliver_state(self, channels: Iterable[str], text: str, data: bytes) -> None:
-        """A state in both encodings; each consumer sends the one its socket negotiated."""
-        await self.transport.deliver(channels, "match.state", text=text, bytes=data)
+    def _compact_states(self) -> bool:
+        return self.game.compact is not None and not self.game.hidden_information
+
+    def _compact(self, view: dict[str, Any], events: list[Any], previous: int) -> dict[str, Any]:
+        """The compact full frame, and deltas from the states the clients acknowledged.
+
+        One delta per distinct base, not per socket: the bases are the seats'
+        acknowledged ticks and the previous state (where a client on a fast link is).
+        """
+        codec = self.game.compact
+        assert codec is not None
+        tick = self.game.current_tick(self.state)
+        snapshot = codec.snapshot(view)
+        bases = {s.acked for s in self.slots.values() if s.acked is not None} | {previous}
+        deltas = []
+        for base in sorted(bases):
+            if base in self._compact_history:
+                with contextlib.suppress(ValueError):  # too old for a delta: full frames then
+                    deltas.append(
+                        [base, codec.encode(snapshot, events, self._compact_history[base])]
+                    )
+        self._compact_history[tick] = snapshot
+        while len(self._compact_history) > DELTA_HISTORY_TICKS:
+            del self._compact_history[next(iter(self._compact_history))]
+        return {"compact": codec.encode(snapshot, events), "deltas": deltas}
+
+    async def _deliver_state(self, channels: Iterable[str], fields: dict[str, Any]) -> None:
+        """A state in every encoding; each consumer sends the one its socket negotiated."""
+        await self.transport.deliver(channels, "match.state", **fields)
 
     async def _broadcast(self, text: str) -> None:
         if not self.lost:

@@ -12,9 +12,10 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from games.engine.base import JSON, Event, Game, IllegalInput, Outcome, SeatOutcome
+from games.engine import arena_wire
+from games.engine.base import JSON, CompactStates, Event, Game, IllegalInput, Outcome, SeatOutcome
 
 WIDTH = 960.0
 HEIGHT = 640.0
@@ -25,6 +26,7 @@ BULLET_TICKS = 36  # a bullet lives this many ticks (1.8 s at 20 Hz): crosses th
 FIRE_COOLDOWN_TICKS = 6
 RESPAWN_TICKS = 40
 MAX_HP = 3
+MAX_SEQ = 2**31 - 1  # input sequence numbers: plenty for any match, and fit every encoding
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Arena(Game[ArenaState]):
     title = "Arena"
     description = "Fly, aim and shoot in a real-time arena for 2 to 8 players."
     state_class = ArenaState
+    compact: ClassVar[CompactStates | None] = arena_wire
     min_players = 2
     max_players = 8
     tick_rate = 20
@@ -113,7 +116,7 @@ class Arena(Game[ArenaState]):
         if state.finished or ship.removed:
             raise IllegalInput("The game is over for this ship.", code="game_over")
         seq = data.get("seq")
-        if not isinstance(seq, int) or seq <= ship.last_seq:
+        if not isinstance(seq, int) or seq <= ship.last_seq or seq > MAX_SEQ:
             raise IllegalInput("Input sequence numbers must increase.", code="stale_input")
         ship.last_seq = seq
         ship.controls = Controls(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from games.engine import snapshot
 
@@ -74,6 +74,18 @@ class Outcome:
 StateT = TypeVar("StateT")
 
 
+class CompactStates(Protocol):
+    """A game's compact binary state frames: full, or a delta from an acknowledged state.
+
+    `snapshot` quantizes a view into what both ends keep; `encode` makes a full
+    frame, or with `base` a delta frame against that earlier snapshot (raising
+    ValueError if it cannot). The browser decodes them with the game's mirror.
+    """
+
+    def snapshot(self, view: JSON) -> Any: ...
+    def encode(self, state: Any, events: list[JSON], base: Any | None = None) -> bytes: ...
+
+
 class Game(ABC, Generic[StateT]):
     """Rules of one game. Instances are stateless; all match data lives in the state."""
 
@@ -92,6 +104,8 @@ class Game(ABC, Generic[StateT]):
     turn_based: ClassVar[bool] = False
     #: The state's dataclass, for restoring checkpoints.
     state_class: ClassVar[type[Any]]
+    #: Compact binary state frames with deltas (arcade.v1.compact); None: msgpack states.
+    compact: ClassVar[CompactStates | None] = None
 
     def settings(self, raw: Mapping[str, Any]) -> JSON:
         """Return complete settings: `raw` checked against `defaults()` and filled in.

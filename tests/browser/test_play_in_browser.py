@@ -83,9 +83,10 @@ def test_keyboard_in_one_browser_moves_the_ship_in_the_other(new_page):
     both_play_now(alice, bob, "arena")
     # The page is on https, so the socket is wss, through daphne's TLS endpoint.
     assert alice.evaluate("window.__arcade.connection.url").startswith("wss://127.0.0.1:")
-    # States arrive as msgpack binary frames: the subprotocol the page offers first.
-    assert alice.evaluate("window.__arcade.connection.ws.protocol") == "arcade.v1.msgpack"
-    alice.wait_for_function("window.__arcade.connection.binaryFrames > 5")
+    # States arrive as compact binary frames, deltas from the states the page
+    # acknowledged: the subprotocol the page offers first.
+    assert alice.evaluate("window.__arcade.connection.ws.protocol") == "arcade.v1.compact"
+    alice.wait_for_function("window.__arcade.connection.deltaFrames > 5")
     for page in (alice, bob):
         page.wait_for_function("window.__arcade.view.debug().ships.length === 2")
     seat = alice.evaluate("window.__arcade.view.debug().mySeat")

@@ -9,6 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from games.engine import arena_wire
 from tests.e2e.http_client import SiteClient
 from tests.e2e.netproxy import CuttableProxy
 from tests.e2e.servers import daphne, prepare, production_env
@@ -16,6 +17,8 @@ from tests.e2e.servers import daphne, prepare, production_env
 TIMEOUT = 10
 # daphne pings a socket idle this long, and drops it if no pong comes within the timeout.
 PING_INTERVAL, PING_TIMEOUT = 2, 3
+UNACKED_LIMIT = 8
+ARENA_RATE = 20
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +33,7 @@ def server(tmp_path_factory, redis_url):
         SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
         MATCH_RECONNECT_GRACE_SECONDS="30",
+        MAX_UNACKED_STATES=str(UNACKED_LIMIT),
     )
     prepare(env)
     pings = ["--ping-interval", str(PING_INTERVAL), "--ping-timeout", str(PING_TIMEOUT)]
@@ -133,3 +137,86 @@ async def test_a_silent_peer_is_dropped_within_the_ping_bound(match):
             assert players["players"][1]["abandoned"] is False
     finally:
         proxy.close()
+
+
+@pytest.fixture
+def arena(server):
+    """An arena match with two guests, both ready; returns (host, match id, alice, bob)."""
+    alice, bob = SiteClient(f"http://{server}"), SiteClient(f"http://{server}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    created = alice.post_json("/api/matches/", {"game": "arena"})
+    bob.post_json(f"/api/matches/{created['id']}/join/")
+    return server, created["id"], alice, bob
+
+
+async def compact_state(ws):
+    """The next binary (compact) frame: (kind, tick, raw)."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            raw = await ws.recv()
+            if isinstance(raw, bytes):
+                return raw[0], int.from_bytes(raw[1:5], "little"), raw
+
+
+async def start(a, b):
+    for ws in (a, b):
+        await frame_of(ws, "welcome")
+        await ws.send(json.dumps({"type": "ready"}))
+
+
+async def test_compact_clients_get_deltas_from_the_state_they_acknowledged(arena):
+    host, match_id, alice, bob = arena
+    async with (
+        open_socket(host, match_id, alice, subprotocols=["arcade.v1.compact"]) as a,
+        open_socket(host, match_id, bob, subprotocols=["arcade.v1.json"]) as b,
+    ):
+        assert a.subprotocol == "arcade.v1.compact"
+        await start(a, b)
+        kind, tick, raw = await compact_state(a)
+        assert kind == arena_wire.FULL, "nothing acknowledged yet: a full state"
+        full_size = len(raw)
+        have = {tick: arena_wire.decode(raw, None, ARENA_RATE)[0]}
+        deltas = []
+        while len(deltas) < 10:
+            await a.send(json.dumps({"type": "ack", "tick": max(have)}))
+            kind, tick, raw = await compact_state(a)
+            base = tick - raw[5] if kind == arena_wire.DELTA else None
+            if kind == arena_wire.DELTA:
+                assert base in have, "a delta from a state this client acknowledged"
+                deltas.append(len(raw))
+            have[tick] = arena_wire.decode(raw, have.get(base), ARENA_RATE)[0]
+        # What the compact client rebuilt is what the JSON client was told.
+        text, _ = await frame_of(b, "state", lambda f: f["tick"] == max(have))
+        rebuilt = arena_wire.view(have[max(have)], ARENA_RATE)
+        assert [(s["x"], s["y"], s["hp"]) for s in rebuilt["ships"]] == [
+            (s["x"], s["y"], s["hp"]) for s in text["state"]["ships"]
+        ]
+        assert max(deltas) < full_size
+
+
+async def test_a_client_behind_on_acknowledgements_gets_no_more_states_until_it_catches_up(
+    arena,
+):
+    host, match_id, alice, bob = arena
+    async with (
+        open_socket(host, match_id, alice, subprotocols=["arcade.v1.compact"]) as a,
+        open_socket(host, match_id, bob, subprotocols=["arcade.v1.json"]) as b,
+    ):
+        await start(a, b)
+        _, acked, _ = await compact_state(a)
+        await a.send(json.dumps({"type": "ack", "tick": acked}))
+        # Alice stops acknowledging (a slow reader). Bob's states are the clock: one
+        # second of states later, the server has sent Alice at most the limit.
+        await frame_of(b, "state", lambda f: f["tick"] >= acked + UNACKED_LIMIT + ARENA_RATE)
+        received = []
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                while True:
+                    received.append((await compact_state(a))[1])
+        # (A state or two may have left before the server read her acknowledgement.)
+        assert UNACKED_LIMIT <= len([t for t in received if t > acked]) <= UNACKED_LIMIT + 2
+        # Once she acknowledges what she has, states flow again.
+        await a.send(json.dumps({"type": "ack", "tick": max(received)}))
+        _, resumed, _ = await compact_state(a)
+        assert resumed > acked + UNACKED_LIMIT + ARENA_RATE

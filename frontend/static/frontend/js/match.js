@@ -1,6 +1,6 @@
 // The match page: connects, draws the game, HUD, chat, overlays, result.
 import { api } from "./api.js";
-import { VIEWS } from "./games/index.js";
+import { COMPACT, VIEWS } from "./games/index.js";
 import { MatchConnection, matchSocketUrl } from "./net.js";
 
 const root = document.querySelector("[data-match]");
@@ -9,7 +9,7 @@ const game = root.dataset.game;
 const canvas = document.getElementById("board");
 const $ = (id) => document.getElementById(id);
 
-const connection = new MatchConnection(matchSocketUrl(matchId));
+const connection = new MatchConnection(matchSocketUrl(matchId), { compact: COMPACT });
 let view = null;
 let players = [];
 let status = "waiting";

@@ -2,8 +2,12 @@
 // Plain ES module, no build step. Reusable by any game: see docs/client.md.
 import { decode } from "../vendor/msgpack/index.mjs";
 
-/** Subprotocols this client speaks, best first: binary states, then plain JSON. */
-export const SUBPROTOCOLS = ["arcade.v1.msgpack", "arcade.v1.json"];
+/** Subprotocols this client speaks, best first: compact deltas, msgpack, plain JSON. */
+export const SUBPROTOCOLS = ["arcade.v1.compact", "arcade.v1.msgpack", "arcade.v1.json"];
+/** Compact snapshots kept as bases for deltas (the server keeps 64). */
+const HISTORY = 64;
+/** Without an input in this long, a state is acknowledged on its own (inputs carry acks). */
+const ACK_ALONE_AFTER_MS = 100;
 
 /** Close codes in words, for people (docs/protocol.md lists them). */
 export const CLOSE_TEXT = {
@@ -81,13 +85,24 @@ export function backoffDelay(attempt, random = Math.random) {
 export class MatchConnection extends EventTarget {
   /**
    * @param {string} url  ws(s) URL (see matchSocketUrl)
-   * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number, binary?: boolean}} [options]
-   *   binary: offer msgpack state frames (default true); JSON text otherwise.
+   * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number, binary?: boolean,
+   *   compact?: Object<string, {decodeSnapshot: Function, snapshotView: Function}>}} [options]
+   *   binary: offer binary state frames (default true); JSON text otherwise.
+   *   compact: decoders of compact states by game key (games/index.js COMPACT);
+   *   without them the client offers msgpack, not compact.
    */
   constructor(url, options = {}) {
     super();
     this.url = url;
-    this.subprotocols = options.binary === false ? ["arcade.v1.json"] : SUBPROTOCOLS;
+    this.compact = options.compact || null;
+    this.subprotocols = options.binary === false ? ["arcade.v1.json"]
+      : this.compact ? SUBPROTOCOLS : SUBPROTOCOLS.slice(1);
+    this.decoder = null; // the compact decoder of this match's game, from the welcome
+    this.history = new Map(); // tick -> compact snapshot
+    this.deltaFrames = 0; // compact deltas decoded (the HUD and tests read it)
+    this.lastTick = null; // newest state tick received
+    this.ackedTick = null; // newest tick acknowledged to the server
+    this.lastInputAt = -Infinity;
     this.binaryFrames = 0;
     this.WebSocketImpl = options.WebSocketImpl || WebSocket;
     this.pingMs = options.pingMs ?? 2000;
@@ -158,7 +173,14 @@ export class MatchConnection extends EventTarget {
       return false;
     }
     this.pendingInput = null;
-    return this.send({ type: "input", data });
+    return this._sendInput(data);
+  }
+
+  _sendInput(data) {
+    this.lastInputAt = performance.now();
+    if (this.lastTick === null) return this.send({ type: "input", data });
+    this.ackedTick = this.lastTick;
+    return this.send({ type: "input", data, ack: this.lastTick });
   }
 
   /** Call once per simulation tick: flushes a coalesced input once the socket drains. */
@@ -166,7 +188,7 @@ export class MatchConnection extends EventTarget {
     if (this.pendingInput && !this._isBackedUp()) {
       const data = this.pendingInput;
       this.pendingInput = null;
-      this.send({ type: "input", data });
+      this._sendInput(data);
     }
   }
 
@@ -189,15 +211,53 @@ export class MatchConnection extends EventTarget {
       if (typeof data === "string") {
         frame = JSON.parse(data);
       } else {
-        frame = decode(new Uint8Array(data)); // states, with arcade.v1.msgpack
+        frame = this._decodeBinary(new Uint8Array(data));
         this.binaryFrames += 1;
       }
     } catch {
       return; // not a frame this client version understands
     }
+    if (!frame) return;
     if (frame.type === "pong") this.clock.add(frame);
     if (frame.type === "closing") this.closingReason = frame.reason; // daphne drops close reasons
+    if (frame.type === "welcome") this._welcome(frame);
+    if (frame.type === "state") this._acknowledge(frame.tick);
     this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+  }
+
+  /** A binary state: msgpack (a map, first byte >= 0x80) or the game's compact frame. */
+  _decodeBinary(bytes) {
+    if (bytes[0] >= 0x80 || !this.decoder) return decode(bytes);
+    const decoded = this.decoder.decodeSnapshot(bytes, this.history);
+    if (!decoded) {
+      // A delta from a state this client no longer has: start over from a full one.
+      this.send({ type: "resync" });
+      return null;
+    }
+    const { snapshot, events } = decoded;
+    if (bytes[0] === 2) this.deltaFrames += 1; // a delta, not a full state
+    this.history.set(snapshot.tick, snapshot);
+    if (this.history.size > HISTORY) this.history.delete(this.history.keys().next().value);
+    return { type: "state", tick: snapshot.tick, state: this.decoder.snapshotView(snapshot, this.tickRate), events };
+  }
+
+  _welcome(frame) {
+    this.decoder = (this.compact && this.compact[frame.match?.game]) || null;
+    this.tickRate = frame.match?.tick_rate;
+    this.history.clear();
+    this.lastTick = this.ackedTick = null; // the server forgot them too
+  }
+
+  /**
+   * Tell the server which state this client has: it sends deltas from there, and
+   * stops sending to a client too far behind. Inputs carry the ack when they flow.
+   */
+  _acknowledge(tick) {
+    this.lastTick = tick;
+    if (performance.now() - this.lastInputAt > ACK_ALONE_AFTER_MS && this.ackedTick !== tick) {
+      this.ackedTick = tick;
+      this.send({ type: "ack", tick });
+    }
   }
 
   _closed(code, reason) {
