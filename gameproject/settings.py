@@ -155,7 +155,15 @@ def _channel_layers() -> dict[str, Any]:
                 # Must outlive daphne's --websocket_timeout (see docs/deployment.md).
                 "group_expiry": 21600,
             },
-        }
+        },
+        # Per-tick traffic between processes (states to other processes' sockets,
+        # inputs to a runner elsewhere) goes over Redis pub/sub: one PUBLISH per
+        # message and nothing per receive, where the core layer's queues cost
+        # several round trips each way. Lossy, like the states it carries.
+        "fanout": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+        },
     }
 
 

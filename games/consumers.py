@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
 from games import access, events, presence, protocol, services, tickets
+from games.engine import get_game
 from games.limits import TokenBucket
 from games.protocol import CloseCode, ErrorCode
 from games.storage import DatabaseStore
@@ -270,7 +271,10 @@ class MatchConsumer(GameSocketConsumer):
         elif self.over:
             await self._error(ErrorCode.NOT_ACTIVE, "The match is over.")
         else:
-            await self._post("input", data=message.data, ack=message.ack)
+            # A real-time game's inputs are superseded every tick, so they may take the
+            # lossy fast path to a runner elsewhere; a turn-based move must not be lost.
+            lossy = not get_game(self.connection.game).turn_based
+            await self._post("input", lossy=lossy, data=message.data, ack=message.ack)
 
     async def _chat(self, message: protocol.Chat) -> None:
         assert self.connection is not None
@@ -311,10 +315,10 @@ class MatchConsumer(GameSocketConsumer):
     async def _error(self, code: str, message: str) -> None:
         await self.send(text_data=protocol.error(code, message))
 
-    async def _post(self, op: str, **fields: Any) -> None:
+    async def _post(self, op: str, *, lossy: bool = False, **fields: Any) -> None:
         assert self.connection is not None
         message = {"op": op, "player_id": self.connection.player_id, "channel": self.channel_name}
-        await get_supervisor().post(self.match_id, {**message, **fields})
+        await get_supervisor().post(self.match_id, {**message, **fields}, lossy=lossy)
 
     # --- Events from the runner and services -------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
@@ -33,6 +34,23 @@ def player_group(player_id: int) -> str:
 def runner_channel(match_id: Any) -> str:
     """The channel the runner of a match listens on, whichever process runs it."""
     return f"match-runner.{_hex(match_id)}"
+
+
+FANOUT_LAYER = "fanout"  # the pub/sub channel layer's alias, when Redis is configured
+
+
+def process_topic(process: str) -> str:
+    """The pub/sub topic on which a process takes runners' states for its sockets.
+
+    `process` is what all channel names of that process share (see transport.py).
+    Pub/sub topics span every Redis database, hence the server's key prefix.
+    """
+    return f"{settings.REDIS_PREFIX}.fanout.{process}"
+
+
+def runner_topic(match_id: Any) -> str:
+    """The pub/sub topic on which the runner of a match takes batches of inputs."""
+    return f"{settings.REDIS_PREFIX}.inputs.{_hex(match_id)}"
 
 
 def _hex(match_id: Any) -> str:

@@ -19,7 +19,7 @@ import socket
 import uuid
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from games import checkpoints, events, leases, presence, redis_store
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # After finding that another process runs a match, trust that for this long before asking again.
 REMOTE_CACHE_SECONDS = 2.0
-# Operations for a runner in another process are sent together, at most once per this
+# Inputs for a runner in another process are published together, at most once per this
 # period per match: Redis then carries at most two messages per match, process and tick
 # (at 20 Hz), whatever the number of players. Runners read their inbox once a tick,
 # so this adds 12 ms on average to inputs from sockets on another process.
@@ -65,7 +65,7 @@ class MatchSupervisor:
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
         self.sockets.add(consumer)
         self.local.add(consumer)
-        if self._fanout is None or self._fanout.done():
+        if _fanout_layer() is not None and (self._fanout is None or self._fanout.done()):
             self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -116,12 +116,12 @@ class MatchSupervisor:
                     logger.exception("watchdog could not check match %s", match_id)
 
     async def _receive_fanout(self) -> None:
-        """Hand frames that runners in other processes sent to this process to its sockets."""
-        layer = get_channel_layer()
-        assert layer is not None and self.local.fanout is not None
+        """Hand states that runners in other processes publish for this process's sockets."""
+        layer = _fanout_layer()
+        assert layer is not None and self.local.topic is not None
         while True:
             try:
-                message = await layer.receive(self.local.fanout)
+                message = await layer.receive(self.local.topic)
             except Exception:
                 # Redis went away for a moment: the layer reconnects on the next receive.
                 logger.exception("fan-out receive failed; retrying")
@@ -129,13 +129,23 @@ class MatchSupervisor:
                 continue
             await self.local.deliver(message["to"], message["event"])
 
-    async def post(self, match_id: str, message: dict[str, Any]) -> None:
-        """Deliver an operation to the match's runner, starting one here if nobody runs it."""
+    async def post(self, match_id: str, message: dict[str, Any], *, lossy: bool = False) -> None:
+        """Deliver an operation to the match's runner, starting one here if nobody runs it.
+
+        To a runner in another process, `lossy` operations (real-time inputs, superseded
+        by the next tick's) are batched over pub/sub, which drops them if the runner is
+        moving; the others go through the runner's queue, which keeps them.
+        """
         runner = self.runners.get(match_id)
         if runner is None and not self._known_remote(match_id):
             runner = await self._ensure_runner(match_id)
         if runner is not None:
             runner.post(message)
+            return
+        if not lossy or _fanout_layer() is None:
+            layer = get_channel_layer()
+            assert layer is not None
+            await layer.send(events.runner_channel(match_id), message)
             return
         outbox = self._outbox.get(match_id)
         if outbox is None:
@@ -149,13 +159,13 @@ class MatchSupervisor:
             self._spawn(self._send_batch(match_id, batch))
 
     async def _send_batch(self, match_id: str, batch: list[dict[str, Any]]) -> None:
-        layer = get_channel_layer()
+        layer = _fanout_layer()
         assert layer is not None
         try:
-            await layer.send(events.runner_channel(match_id), {"op": "batch", "messages": batch})
+            await layer.send(events.runner_topic(match_id), {"op": "batch", "messages": batch})
         except Exception:
-            # Lost like an input in flight; clients resend inputs every tick anyway.
-            logger.exception("could not send %d operations to match %s", len(batch), match_id)
+            # Lost like inputs in flight; clients send inputs every tick anyway.
+            logger.exception("could not send %d inputs to match %s", len(batch), match_id)
 
     def _known_remote(self, match_id: str) -> bool:
         loop = asyncio.get_running_loop()
@@ -195,7 +205,9 @@ class MatchSupervisor:
         assert layer is not None
         runner = MatchRunner(
             info,
-            FanoutTransport(layer, self.local, match_id, lease.token if lease else None),
+            FanoutTransport(
+                layer, _fanout_layer(), self.local, match_id, lease.token if lease else None
+            ),
             self.store,
             lease=lease,
             checkpoints=checkpoints if lease is not None else None,
@@ -206,6 +218,8 @@ class MatchSupervisor:
         self.runners[match_id] = runner
         runner.start()
         self._spawn(self._listen(runner))
+        if _fanout_layer() is not None:
+            self._spawn(self._listen_for_inputs(runner))
         if lease is not None:
             self._spawn(self._keep_lease(runner, lease))
         return runner
@@ -230,8 +244,24 @@ class MatchSupervisor:
                 if not receiving.done():
                     receiving.cancel()  # never leave a receive behind on the runner's channel
             if receiving in done:
-                message = receiving.result()
-                for operation in message["messages"] if message.get("op") == "batch" else [message]:
+                runner.post(receiving.result())
+
+    async def _listen_for_inputs(self, runner: MatchRunner) -> None:
+        """Post the batches of inputs that sockets of other processes publish."""
+        layer = _fanout_layer()
+        assert layer is not None
+        topic = events.runner_topic(runner.match_id)
+        while runner.task is not None and not runner.task.done():
+            receiving = asyncio.ensure_future(layer.receive(topic))
+            try:
+                done, _ = await asyncio.wait(
+                    {receiving, runner.task}, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                if not receiving.done():
+                    receiving.cancel()  # (which also unsubscribes)
+            if receiving in done:
+                for operation in receiving.result()["messages"]:
                     runner.post(operation)
 
     async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:
@@ -275,6 +305,12 @@ class MatchSupervisor:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+def _fanout_layer() -> BaseChannelLayer | None:
+    """The pub/sub layer for per-tick traffic between processes; None without Redis."""
+    layer: BaseChannelLayer | None = get_channel_layer(events.FANOUT_LAYER)
+    return layer
 
 
 _supervisor: MatchSupervisor | None = None

@@ -2,15 +2,16 @@
 
 A runner sends each frame to the channel names of the match's sockets. Those
 of its own process get the frame by a direct call, with no channel layer and
-no Redis. For each other process with sockets of the match it sends one
-channel-layer message naming that process's sockets; the process's fan-out
-loop hands the frame to each of them. So Redis carries one message per match,
-tick and *other process*, whatever the number of players, and the per-socket
-work is one send of bytes encoded once by the runner.
+no Redis. For each other process with sockets of the match, a state (the
+per-tick traffic) goes as one pub/sub message naming that process's sockets;
+the process's fan-out loop hands it to each of them. So Redis carries one
+PUBLISH per match, tick and *other process*, whatever the number of players,
+and the per-socket work is one send of bytes encoded once by the runner.
+Rarer frames (welcome, players, errors, closes) go to each remote socket's own
+channel on the core layer, which queues them instead of dropping them.
 
 A process is named by its channel names: channels-redis gives every channel of
-one process the same part up to the `!` (its client prefix), and keeps all of
-them in one Redis key, so messages for one process arrive in the order sent.
+one process the same part up to the `!` (its client prefix).
 
 Every message carries the runner's fencing token. Consumers remember the
 highest token they have seen for their match and drop messages with a lower
@@ -30,8 +31,6 @@ from games import events
 
 logger = logging.getLogger(__name__)
 
-FANOUT_NAME = "fanout"
-
 
 class Socket(Protocol):
     channel_name: str
@@ -41,13 +40,7 @@ class Socket(Protocol):
 
 def process_of(channel: str) -> str:
     """The part of a channel name that is the same for every channel of its process."""
-    head, bang, _ = channel.partition("!")
-    return head + bang
-
-
-def fanout_channel(channel: str) -> str:
-    """The channel on which the process owning `channel` takes frames for its sockets."""
-    return process_of(channel) + FANOUT_NAME
+    return channel.partition("!")[0]
 
 
 class LocalSockets:
@@ -67,8 +60,9 @@ class LocalSockets:
             del self.by_channel[socket.channel_name]
 
     @property
-    def fanout(self) -> str | None:
-        return None if self.process is None else self.process + FANOUT_NAME
+    def topic(self) -> str | None:
+        """This process's pub/sub topic for states from runners elsewhere."""
+        return None if self.process is None else events.process_topic(self.process)
 
     def in_this_process(self, channel: str) -> bool:
         return channel in self.by_channel or process_of(channel) == self.process
@@ -91,11 +85,13 @@ class FanoutTransport:
     def __init__(
         self,
         layer: BaseChannelLayer,
+        fanout: BaseChannelLayer | None,
         local: LocalSockets,
         match_id: Any,
         fence: int | None = None,
     ) -> None:
         self.layer = layer
+        self.fanout = fanout  # pub/sub, when Redis is configured
         self.local = local
         self.group = events.match_group(match_id)
         self.fence = fence
@@ -109,10 +105,15 @@ class FanoutTransport:
             if self.local.in_this_process(channel):
                 here.append(channel)
             else:
-                elsewhere.setdefault(fanout_channel(channel), []).append(channel)
+                elsewhere.setdefault(process_of(channel), []).append(channel)
         await self.local.deliver(here, event)
-        for target, names in elsewhere.items():
-            await self.layer.send(target, {"type": "fanout", "to": names, "event": event})
+        for process, names in elsewhere.items():
+            if kind == "match.state" and self.fanout is not None:
+                topic = events.process_topic(process)
+                await self.fanout.send(topic, {"to": names, "event": event})
+            else:
+                for name in names:
+                    await self.layer.send(name, event)
 
     async def broadcast_end(self, text: str) -> None:
         """The last frame of a match (its result), to every socket of the match's group.

@@ -158,7 +158,11 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
                 "prefix": redis_prefix,
                 "capacity": 200,
             },
-        }
+        },
+        "fanout": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 10}]},
+        },
     }
     settings.MATCH_RECONNECT_GRACE_SECONDS = 2.0
     redis_store._sync_client = None
