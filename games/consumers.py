@@ -133,6 +133,9 @@ class MatchConsumer(GameSocketConsumer):
         except access.NotAllowed as exc:
             await self._refuse(CloseCode.FORBIDDEN, exc.reason)
             return
+        # A real-time game's inputs are superseded every tick, so they may take the
+        # lossy fast path to a runner elsewhere; a turn-based move must not be lost.
+        self.lossy_inputs = not get_game(self.connection.game).turn_based
         group = events.match_group(self.match_id)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
@@ -271,10 +274,7 @@ class MatchConsumer(GameSocketConsumer):
         elif self.over:
             await self._error(ErrorCode.NOT_ACTIVE, "The match is over.")
         else:
-            # A real-time game's inputs are superseded every tick, so they may take the
-            # lossy fast path to a runner elsewhere; a turn-based move must not be lost.
-            lossy = not get_game(self.connection.game).turn_based
-            await self._post("input", lossy=lossy, data=message.data, ack=message.ack)
+            await self._post("input", lossy=self.lossy_inputs, data=message.data, ack=message.ack)
 
     async def _chat(self, message: protocol.Chat) -> None:
         assert self.connection is not None
@@ -349,8 +349,8 @@ class MatchConsumer(GameSocketConsumer):
         if self.acked is not None and len(self.unacked) >= self.unacked_limit:
             return
         if self.encoding == protocol.SUBPROTOCOL_COMPACT and "compact" in event:
-            deltas = dict(event["deltas"]) if self.acked is not None else {}
-            await self.send(bytes_data=deltas.get(self.acked) or event["compact"])
+            delta = next((d for base, d in event["deltas"] if base == self.acked), None)
+            await self.send(bytes_data=delta or event["compact"])
         elif "bytes" in event and self.encoding != protocol.SUBPROTOCOL_JSON:
             await self.send(bytes_data=event["bytes"])
         else:

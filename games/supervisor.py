@@ -217,9 +217,10 @@ class MatchSupervisor:
         )
         self.runners[match_id] = runner
         runner.start()
-        self._spawn(self._listen(runner))
-        if _fanout_layer() is not None:
-            self._spawn(self._listen_for_inputs(runner))
+        self._spawn(self._listen(runner, layer, events.runner_channel(match_id), batches=False))
+        fanout = _fanout_layer()
+        if fanout is not None:
+            self._spawn(self._listen(runner, fanout, events.runner_topic(match_id), batches=True))
         if lease is not None:
             self._spawn(self._keep_lease(runner, lease))
         return runner
@@ -229,11 +230,14 @@ class MatchSupervisor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _listen(self, runner: MatchRunner) -> None:
-        """Post what other processes (and services) send to the runner's channel."""
-        layer = get_channel_layer()
-        assert layer is not None
-        channel = events.runner_channel(runner.match_id)
+    async def _listen(
+        self, runner: MatchRunner, layer: BaseChannelLayer, channel: str, *, batches: bool
+    ) -> None:
+        """Post to the runner what other processes (and services) send on `channel`.
+
+        The runner's queue on the core layer carries single operations; its pub/sub
+        topic carries batches of real-time inputs.
+        """
         while runner.task is not None and not runner.task.done():
             receiving = asyncio.ensure_future(layer.receive(channel))
             try:
@@ -242,26 +246,10 @@ class MatchSupervisor:
                 )
             finally:
                 if not receiving.done():
-                    receiving.cancel()  # never leave a receive behind on the runner's channel
+                    receiving.cancel()  # never leave a receive behind (pub/sub: unsubscribes)
             if receiving in done:
-                runner.post(receiving.result())
-
-    async def _listen_for_inputs(self, runner: MatchRunner) -> None:
-        """Post the batches of inputs that sockets of other processes publish."""
-        layer = _fanout_layer()
-        assert layer is not None
-        topic = events.runner_topic(runner.match_id)
-        while runner.task is not None and not runner.task.done():
-            receiving = asyncio.ensure_future(layer.receive(topic))
-            try:
-                done, _ = await asyncio.wait(
-                    {receiving, runner.task}, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                if not receiving.done():
-                    receiving.cancel()  # (which also unsubscribes)
-            if receiving in done:
-                for operation in receiving.result()["messages"]:
+                message = receiving.result()
+                for operation in message["messages"] if batches else [message]:
                     runner.post(operation)
 
     async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:

@@ -41,15 +41,19 @@ def server(tmp_path_factory, redis_url):
         yield f"127.0.0.1:{port}"
 
 
-@pytest.fixture
-def match(server):
-    """A Connect Four match with two guests; returns (host, match id, alice, bob)."""
+def two_guests(server, game):
+    """A match of `game` with two guests seated; returns (host, match id, alice, bob)."""
     alice, bob = SiteClient(f"http://{server}"), SiteClient(f"http://{server}")
     alice.play_as_guest()
     bob.play_as_guest()
-    created = alice.post_json("/api/matches/", {"game": "connect_four"})
+    created = alice.post_json("/api/matches/", {"game": game})
     bob.post_json(f"/api/matches/{created['id']}/join/")
     return server, created["id"], alice, bob
+
+
+@pytest.fixture
+def match(server):
+    return two_guests(server, "connect_four")
 
 
 def open_socket(host, match_id, client, *, subprotocols=None, port=None):
@@ -141,13 +145,7 @@ async def test_a_silent_peer_is_dropped_within_the_ping_bound(match):
 
 @pytest.fixture
 def arena(server):
-    """An arena match with two guests, both ready; returns (host, match id, alice, bob)."""
-    alice, bob = SiteClient(f"http://{server}"), SiteClient(f"http://{server}")
-    alice.play_as_guest()
-    bob.play_as_guest()
-    created = alice.post_json("/api/matches/", {"game": "arena"})
-    bob.post_json(f"/api/matches/{created['id']}/join/")
-    return server, created["id"], alice, bob
+    return two_guests(server, "arena")
 
 
 async def compact_state(ws):
