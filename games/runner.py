@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,8 +29,6 @@ from games.storage import MatchInfo, SeatRow
 
 logger = logging.getLogger(__name__)
 
-# Inputs of one seat waiting for their tick; a longer burst loses its oldest inputs.
-INPUT_BUFFER = 3
 # Past this many ticks behind schedule the loop skips ahead instead of racing to catch up.
 MAX_LAG_TICKS = 5
 # A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
@@ -160,8 +157,7 @@ class MatchRunner:
         self.encodings: dict[str, str] = {}
         self.state: Any = None
         self.inbox: list[dict[str, Any]] = []
-        # Inputs waiting by seat, applied one per seat per tick in the order sent.
-        self.pending: dict[int, deque[tuple[dict[str, Any], str | None]]] = {}
+        self.pending: dict[int, tuple[dict[str, Any], str | None]] = {}
         self.log: list[list[Any]] = []
         self.lost = False
         self.task: asyncio.Task[None] | None = None
@@ -318,11 +314,8 @@ class MatchRunner:
         elif slot.abandoned:
             await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
         else:
-            # One input per tick, as the client sent (and predicted) them: inputs that
-            # arrive bunched (network jitter) wait for the next ticks instead of
-            # replacing each other, so the server moves the ship once per input.
-            queue = self.pending.setdefault(slot.seat, deque(maxlen=INPUT_BUFFER))
-            queue.append((message["data"], channel))
+            # The newest input of a seat within one tick wins; older ones are superseded.
+            self.pending[slot.seat] = (message["data"], channel)
             if message.get("ack") is not None:
                 slot.acked = message["ack"]
 
@@ -387,14 +380,9 @@ class MatchRunner:
             await self._abort("every player left")
             return
         events: list[Event] = []
+        pending, self.pending = self.pending, {}
         tick = self.game.current_tick(self.state)
-        applied = 0
-        for seat in sorted(self.pending):
-            queue = self.pending[seat]
-            data, channel = queue.popleft()
-            if not queue:
-                del self.pending[seat]
-            applied += 1
+        for seat, (data, channel) in sorted(pending.items()):
             try:
                 events += self.game.apply_input(self.state, seat, data)
             except IllegalInput as refused:
@@ -405,13 +393,13 @@ class MatchRunner:
         if self.game.outcome(self.state) is None:
             events += self.game.tick(self.state)
         # Real-time games move every tick (controls persist); turn-based ones on moves.
-        changed = bool(events or applied) or not self.game.turn_based
+        changed = bool(events or pending) or not self.game.turn_based
         if changed or self._due_for_heartbeat():
             await self._broadcast_state(events)
         if self.game.outcome(self.state) is not None:
             await self._finish()
         else:
-            await self._maybe_checkpoint(moved=bool(applied))
+            await self._maybe_checkpoint(moved=bool(pending))
 
     async def _maybe_checkpoint(self, moved: bool) -> None:
         if self.checkpoints is None or self.lease is None or self.lost:
