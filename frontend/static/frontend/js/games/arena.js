@@ -9,6 +9,11 @@ export const SHIP_RADIUS = 16;
 export const SHIP_SPEED = 220;
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+/** A correction of the own ship fades with this time constant (ms): slower than a
+ *  frame, so the ship never visibly steps back, fast enough to stay true. */
+const CORRECTION_MS = 100;
+/** Corrections larger than this (a respawn, a long stall) are shown at once. */
+const SNAP_DISTANCE = 80;
 
 /** One tick of the server's ship movement, for prediction. */
 export function moveShip(ship, input, dt) {
@@ -94,7 +99,11 @@ export class ArenaView {
     this.controls = { mx: 0, my: 0, aim: 0, fire: false };
     this.keys = new Set();
     this.predicted = null; // our ship as we predict it
-    this.shown = null; // our ship as drawn (eases towards the prediction)
+    // Our ship is drawn at the prediction plus a correction offset that fades out:
+    // when the server's state moves the prediction (it ticked differently from our
+    // inputs, say two inputs landed in one tick), the ship glides instead of jumping.
+    this.correction = { x: 0, y: 0 };
+    this.lastDraw = null;
     this.rendered = [];
     this.resize();
     this.bindInputs(fireButton);
@@ -196,9 +205,17 @@ export class ArenaView {
     const me = state.ships[this.mySeat];
     if (!me) return;
     // Reconciliation: start from the server's ship, replay what it has not seen yet.
+    const before = this.predicted;
     this.predicted = me.alive
       ? this.history.reconcile({ ...me }, me.ack, (s, input) => moveShip(s, input, this.dt))
       : { ...me };
+    const dx = before ? before.x - this.predicted.x : 0;
+    const dy = before ? before.y - this.predicted.y : 0;
+    if (Math.hypot(this.correction.x + dx, this.correction.y + dy) > SNAP_DISTANCE) {
+      this.correction = { x: 0, y: 0 }; // respawned or far off: show the truth at once
+    } else {
+      this.correction = { x: this.correction.x + dx, y: this.correction.y + dy };
+    }
   }
 
   hud() {
@@ -222,7 +239,7 @@ export class ArenaView {
     const { from, to, alpha } = pair;
     const ships = to.state.ships.map((b, i) => {
       const a = from.state.ships[i] || b;
-      if (b.seat === this.mySeat && this.predicted && b.alive) return this.ease(b);
+      if (b.seat === this.mySeat && this.predicted && b.alive) return this.ease(b, now);
       if (!a.alive && b.alive) return b; // respawned: no sliding across the field
       return { ...b, x: lerp(a.x, b.x, alpha), y: lerp(a.y, b.y, alpha), aim: lerpAngle(a.aim, b.aim, alpha) };
     });
@@ -232,18 +249,17 @@ export class ArenaView {
       return { x: lerp(a[1], b[1], alpha), y: lerp(a[2], b[2], alpha) };
     });
     this.rendered = ships;
+    this.lastDraw = now;
     drawArena(this.ctx, ships, bullets, this.mySeat);
   }
 
-  /** Ease the drawn ship towards the prediction, so a correction never jumps. */
-  ease(server) {
+  /** The drawn ship: the prediction plus what is left of the last corrections. */
+  ease(server, now) {
+    const elapsed = this.lastDraw === null ? 0 : Math.max(0, now - this.lastDraw);
+    const keep = Math.exp(-elapsed / CORRECTION_MS);
+    this.correction = { x: this.correction.x * keep, y: this.correction.y * keep };
     const target = this.predicted;
-    if (!this.shown || Math.hypot(this.shown.x - target.x, this.shown.y - target.y) > 80) {
-      this.shown = { ...target };
-    } else {
-      this.shown = { ...target, x: lerp(this.shown.x, target.x, 0.5), y: lerp(this.shown.y, target.y, 0.5) };
-    }
-    return { ...server, x: this.shown.x, y: this.shown.y, aim: target.aim };
+    return { ...server, x: target.x + this.correction.x, y: target.y + this.correction.y, aim: target.aim };
   }
 
   debug() {
