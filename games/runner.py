@@ -553,7 +553,7 @@ class MatchRunner:
                 fields["text"] = protocol.encode(frame)
             binary = needs - {protocol.SUBPROTOCOL_JSON}
             if protocol.SUBPROTOCOL_COMPACT in binary and self._compact_states():
-                fields.update(self._compact(view, event_list, previous))
+                fields.update(self._compact(tick, view, event_list, previous))
                 binary.discard(protocol.SUBPROTOCOL_COMPACT)
             if binary:  # msgpack, which compact sockets also get in games without compact states
                 fields["bytes"] = protocol.encode_binary(frame)
@@ -575,7 +575,9 @@ class MatchRunner:
     def _compact_states(self) -> bool:
         return self.game.compact is not None and not self.game.hidden_information
 
-    def _compact(self, view: dict[str, Any], events: list[Any], previous: int) -> dict[str, Any]:
+    def _compact(
+        self, tick: int, view: dict[str, Any], events: list[Any], previous: int
+    ) -> dict[str, Any]:
         """The compact full frame, and deltas from the states the clients acknowledged.
 
         One delta per distinct base, not per socket: the bases are the seats'
@@ -583,7 +585,6 @@ class MatchRunner:
         """
         codec = self.game.compact
         assert codec is not None
-        tick = self.game.current_tick(self.state)
         snapshot = codec.snapshot(view)
         bases = {s.acked for s in self.slots.values() if s.acked is not None} | {previous}
         deltas = []

@@ -50,8 +50,9 @@ class MatchSupervisor:
         self.store = DatabaseStore()
         # Matches with sockets in this process, and how many: the watchdog's list.
         self.attached: dict[str, int] = {}
-        self.sockets: set[Any] = set()  # this process's match consumers, to close on drain
-        self.local = LocalSockets()  # the same consumers by channel name, for fan-out
+        self.local = LocalSockets()  # this process's match sockets: fan-out, drain
+        # Pub/sub, for per-tick traffic between processes; None without Redis.
+        self.fanout_layer: BaseChannelLayer | None = get_channel_layer(events.FANOUT_LAYER)
         self._fanout: asyncio.Task[None] | None = None
         self._outbox: dict[str, list[dict[str, Any]]] = {}
         self.draining = False
@@ -63,15 +64,13 @@ class MatchSupervisor:
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
-        self.sockets.add(consumer)
         self.local.add(consumer)
-        if _fanout_layer() is not None and (self._fanout is None or self._fanout.done()):
+        if self.fanout_layer is not None and (self._fanout is None or self._fanout.done()):
             self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     def detach(self, match_id: str, consumer: Any) -> None:
-        self.sockets.discard(consumer)
         self.local.remove(consumer)
         left = self.attached.get(match_id, 0) - 1
         if left > 0:
@@ -93,9 +92,10 @@ class MatchSupervisor:
         runners = list(self.runners.values())
         await asyncio.gather(*(runner.hand_over() for runner in runners))
         await asyncio.gather(*(self._release(r.lease) for r in runners if not r.lost))
-        for consumer in list(self.sockets):
+        sockets = list(self.local.by_channel.values())
+        for consumer in sockets:
             await consumer.refuse_for_restart(close_code)
-        logger.info("drained %d matches and %d sockets", len(runners), len(self.sockets))
+        logger.info("drained %d matches and %d sockets", len(runners), len(sockets))
 
     async def _watch(self) -> None:
         """Adopt matches whose runner died: their lease expired while sockets here remain.
@@ -117,7 +117,7 @@ class MatchSupervisor:
 
     async def _receive_fanout(self) -> None:
         """Hand states that runners in other processes publish for this process's sockets."""
-        layer = _fanout_layer()
+        layer = self.fanout_layer
         assert layer is not None and self.local.topic is not None
         while True:
             try:
@@ -142,7 +142,7 @@ class MatchSupervisor:
         if runner is not None:
             runner.post(message)
             return
-        if not lossy or _fanout_layer() is None:
+        if not lossy or self.fanout_layer is None:
             layer = get_channel_layer()
             assert layer is not None
             await layer.send(events.runner_channel(match_id), message)
@@ -159,7 +159,7 @@ class MatchSupervisor:
             self._spawn(self._send_batch(match_id, batch))
 
     async def _send_batch(self, match_id: str, batch: list[dict[str, Any]]) -> None:
-        layer = _fanout_layer()
+        layer = self.fanout_layer
         assert layer is not None
         try:
             await layer.send(events.runner_topic(match_id), {"op": "batch", "messages": batch})
@@ -206,7 +206,7 @@ class MatchSupervisor:
         runner = MatchRunner(
             info,
             FanoutTransport(
-                layer, _fanout_layer(), self.local, match_id, lease.token if lease else None
+                layer, self.fanout_layer, self.local, match_id, lease.token if lease else None
             ),
             self.store,
             lease=lease,
@@ -218,9 +218,9 @@ class MatchSupervisor:
         self.runners[match_id] = runner
         runner.start()
         self._spawn(self._listen(runner, layer, events.runner_channel(match_id), batches=False))
-        fanout = _fanout_layer()
-        if fanout is not None:
-            self._spawn(self._listen(runner, fanout, events.runner_topic(match_id), batches=True))
+        if self.fanout_layer is not None:
+            topic = events.runner_topic(match_id)
+            self._spawn(self._listen(runner, self.fanout_layer, topic, batches=True))
         if lease is not None:
             self._spawn(self._keep_lease(runner, lease))
         return runner
@@ -293,12 +293,6 @@ class MatchSupervisor:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-
-
-def _fanout_layer() -> BaseChannelLayer | None:
-    """The pub/sub layer for per-tick traffic between processes; None without Redis."""
-    layer: BaseChannelLayer | None = get_channel_layer(events.FANOUT_LAYER)
-    return layer
 
 
 _supervisor: MatchSupervisor | None = None

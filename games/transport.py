@@ -33,9 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 class Socket(Protocol):
+    """A match socket of this process (MatchConsumer)."""
+
     channel_name: str
 
     async def dispatch(self, message: dict[str, Any]) -> None: ...
+    async def refuse_for_restart(self, code: int) -> None: ...
 
 
 def process_of(channel: str) -> str:
@@ -65,7 +68,7 @@ class LocalSockets:
         return None if self.process is None else events.process_topic(self.process)
 
     def in_this_process(self, channel: str) -> bool:
-        return channel in self.by_channel or process_of(channel) == self.process
+        return process_of(channel) == self.process
 
     async def deliver(self, channels: Iterable[str], event: dict[str, Any]) -> None:
         """Hand `event` to each named socket still here; one bad socket spoils nothing."""
@@ -98,7 +101,7 @@ class FanoutTransport:
 
     async def deliver(self, channels: Iterable[str], kind: str, **fields: Any) -> None:
         """One frame to these sockets: direct calls here, one message per other process."""
-        event = {"type": kind, "fence": self.fence, **fields}
+        event = self._message(kind, **fields)
         here: list[str] = []
         elsewhere: dict[str, list[str]] = {}
         for channel in channels:

@@ -99,7 +99,7 @@ export class MatchConnection extends EventTarget {
       : this.compact ? SUBPROTOCOLS : SUBPROTOCOLS.slice(1);
     this.decoder = null; // the compact decoder of this match's game, from the welcome
     this.history = new Map(); // tick -> compact snapshot
-    this.deltaFrames = 0; // compact deltas decoded (the HUD and tests read it)
+    this.deltaFrames = 0; // compact deltas decoded (for tests and debugging)
     this.lastTick = null; // newest state tick received
     this.ackedTick = null; // newest tick acknowledged to the server
     this.lastInputAt = -Infinity;
@@ -234,8 +234,8 @@ export class MatchConnection extends EventTarget {
       this.send({ type: "resync" });
       return null;
     }
-    const { snapshot, events } = decoded;
-    if (bytes[0] === 2) this.deltaFrames += 1; // a delta, not a full state
+    const { snapshot, events, delta } = decoded;
+    if (delta) this.deltaFrames += 1;
     this.history.set(snapshot.tick, snapshot);
     if (this.history.size > HISTORY) this.history.delete(this.history.keys().next().value);
     return { type: "state", tick: snapshot.tick, state: this.decoder.snapshotView(snapshot, this.tickRate), events };

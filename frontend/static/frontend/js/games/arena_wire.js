@@ -44,7 +44,7 @@ function readBullet(r, tick) {
 /**
  * Decode one compact frame. `bases` maps ticks to snapshots this client decoded
  * before (a delta needs the one it was taken against). Returns
- * {snapshot, events}, or null if the base is missing (ask for a resync then).
+ * {snapshot, events, delta}, or null if the base is missing (ask for a resync then).
  */
 export function decodeSnapshot(bytes, bases) {
   const r = new Reader(bytes);
@@ -62,7 +62,7 @@ export function decodeSnapshot(bytes, bases) {
       const b = readBullet(r, tick);
       bullets.set(b.id, b);
     }
-    return { snapshot: { tick, ticksLeft, finished: !!(flags & 1), ships, bullets }, events };
+    return { snapshot: { tick, ticksLeft, finished: !!(flags & 1), ships, bullets }, events, delta: false };
   }
   const age = r.u8(), flags = r.u8(), count = r.u8();
   const base = bases.get(tick - age);
@@ -89,7 +89,7 @@ export function decodeSnapshot(bytes, bases) {
   }
   for (let n = r.u8(); n > 0; n--) bullets.delete(r.u32());
   const ticksLeft = base.ticksLeft ? Math.max(0, base.ticksLeft - age) : 0;
-  return { snapshot: { tick, ticksLeft, finished: !!(flags & 1), ships, bullets }, events };
+  return { snapshot: { tick, ticksLeft, finished: !!(flags & 1), ships, bullets }, events, delta: true };
 }
 
 const round1 = (v) => Math.round(v * 10) / 10;
