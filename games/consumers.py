@@ -348,13 +348,15 @@ class MatchConsumer(GameSocketConsumer):
             return
         if self.acked is not None and len(self.unacked) >= self.unacked_limit:
             return
+        # The ASGI message goes straight to the server: this runs once per socket and
+        # tick, and the consumer's send helpers only rebuild the same dict.
         if self.encoding == protocol.SUBPROTOCOL_COMPACT and "compact" in event:
             delta = next((d for base, d in event["deltas"] if base == self.acked), None)
-            await self.send(bytes_data=delta or event["compact"])
+            await self.base_send({"type": "websocket.send", "bytes": delta or event["compact"]})
         elif "bytes" in event and self.encoding != protocol.SUBPROTOCOL_JSON:
-            await self.send(bytes_data=event["bytes"])
+            await self.base_send({"type": "websocket.send", "bytes": event["bytes"]})
         else:
-            await self.send(text_data=event["text"])
+            await self.base_send({"type": "websocket.send", "text": event["text"]})
         if self.acked is not None:
             self.unacked.append(event["tick"])
 
