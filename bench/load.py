@@ -61,6 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup", type=float, default=3.0, help="seconds of play before each measurement"
     )
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="daphne")
+    parser.add_argument(
+        "--app",
+        choices=tuple(servers.APPLICATIONS),
+        default="game",
+        help="what the servers serve: the game server, or the floor (bench/floor.py: the "
+        "protocol's minimum without Django, Channels or a game, an upper bound)",
+    )
     parser.add_argument("--processes", type=int, default=1, help="server processes")
     parser.add_argument("--server-cpus", default="0", help="cores of the server processes")
     parser.add_argument(
@@ -224,7 +231,12 @@ class Run:
             for _ in range(self.args.processes):
                 self.servers.append(
                     servers.start_server(
-                        self.args.server, self.env, self.server_cpus, self.directory, extra
+                        self.args.server,
+                        self.env,
+                        self.server_cpus,
+                        self.directory,
+                        extra,
+                        application=servers.APPLICATIONS[self.args.app],
                     )
                 )
             yield
@@ -578,7 +590,8 @@ def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
     best = max(passing, key=lambda s: s.players)
     return (
         f"capacity: {best.players} players ({best.matches} matches) on {args.processes} "
-        f"{args.server} process(es), core(s) {args.server_cpus} ({criteria}){caveat}"
+        f"{args.server} process(es) serving {servers.APPLICATIONS[args.app]}, "
+        f"core(s) {args.server_cpus} ({criteria}){caveat}"
     )
 
 
@@ -641,7 +654,8 @@ def _save(args: argparse.Namespace, steps: list[StepResult]) -> None:
     if not steps:
         return
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = args.out / f"load-{args.server}-x{args.processes}-{stamp}.json"
+    app = "" if args.app == "game" else f"{args.app}-"
+    target = args.out / f"load-{app}{args.server}-x{args.processes}-{stamp}.json"
     arguments = {k: str(v) for k, v in vars(args).items()}
     payload = {"arguments": arguments, "versions": versions(), "steps": [asdict(s) for s in steps]}
     target.write_text(json.dumps(payload, indent=1, default=str))

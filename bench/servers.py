@@ -28,7 +28,7 @@ PROJECT_PACKAGES = ("games/", "gameproject/", "frontend/")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-APPLICATION = "gameproject.asgi:application"
+APPLICATIONS = {"game": "gameproject.asgi:application", "floor": "bench.floor:application"}
 # The daphne flags of `make run` and docs/deployment.md.
 DAPHNE_FLAGS = [
     "--ping-interval",
@@ -106,9 +106,14 @@ class ServerProcess:
 
 
 def start_server(
-    kind: str, env: dict[str, str], cpus: set[int], log_dir: Path, extra: list[str]
+    kind: str,
+    env: dict[str, str],
+    cpus: set[int],
+    log_dir: Path,
+    extra: list[str],
+    application: str = APPLICATIONS["game"],
 ) -> ServerProcess:
-    """Start daphne or uvicorn serving gameproject.asgi on a free port, pinned to `cpus`."""
+    """Start daphne or uvicorn serving `application` on a free port, pinned to `cpus`."""
     port = free_port()
     if kind == "daphne":
         command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS]
@@ -120,7 +125,7 @@ def start_server(
     with open(log_path, "wb") as log:
         # taskset execs the interpreter, so the Popen's pid is the server's own pid.
         process = subprocess.Popen(
-            ["taskset", "-c", cpu_list(cpus), sys.executable, *command, *extra, APPLICATION],
+            ["taskset", "-c", cpu_list(cpus), sys.executable, *command, *extra, application],
             cwd=ROOT,
             env=env,
             stdout=log,
