@@ -597,7 +597,8 @@ def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
 
 def versions() -> str:
     names = ["django", "channels", "daphne", "channels-redis", "redis", "websockets", "msgspec"]
-    names += ["uvicorn", "uvloop"]
+    # daphne's WebSocket stack is not pinned by daphne; its versions move its figures.
+    names += ["twisted", "autobahn", "uvicorn", "uvloop"]
     found = []
     for name in names:
         with contextlib.suppress(metadata.PackageNotFoundError):
