@@ -136,6 +136,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channel layer ---------------------------------------------------------------
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
+# redis-py's pools refuse a command outright when all their connections are busy
+# (100 by default), and a reconnect storm (every player of a drained process at
+# once) easily has more commands in flight. The channel layers' pools may open this
+# many connections per process before a send fails; the pool for the server's own
+# keys opens REDIS_MAX_CONNECTIONS and makes further commands wait for a free one.
+CHANNEL_LAYER_MAX_CONNECTIONS: int = env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=500)
+REDIS_MAX_CONNECTIONS: int = env.int("REDIS_MAX_CONNECTIONS", default=100)
 
 
 def _channel_layers() -> dict[str, Any]:
@@ -146,9 +153,7 @@ def _channel_layers() -> dict[str, Any]:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 defaults socket_timeout to 5 s, the same as the
-                # layer's BZPOPMIN timeout, so an idle receive would raise.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                "hosts": [_layer_host()],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=200),
                 "expiry": 60,
@@ -162,8 +167,18 @@ def _channel_layers() -> dict[str, Any]:
         # several round trips each way. Lossy, like the states it carries.
         "fanout": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+            "CONFIG": {"hosts": [_layer_host()]},
         },
+    }
+
+
+def _layer_host() -> dict[str, Any]:
+    # redis-py 8 defaults socket_timeout to 5 s, the same as the core layer's
+    # BZPOPMIN timeout, so an idle receive would raise.
+    return {
+        "address": REDIS_URL,
+        "socket_timeout": 10,
+        "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
     }
 
 

@@ -18,6 +18,7 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redi
     weakref.WeakKeyDictionary()
 )
 _sync_client: redis.Redis | None = None
+POOL_WAIT_SECONDS = 10
 
 
 def enabled() -> bool:
@@ -32,7 +33,15 @@ def async_client() -> aredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aredis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+        # A blocking pool: past its size a command waits for a free connection
+        # (up to POOL_WAIT_SECONDS) instead of failing with "Too many connections".
+        pool = aredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            timeout=POOL_WAIT_SECONDS,
+            socket_timeout=10,
+        )
+        client = aredis.Redis.from_pool(pool)
         _async_clients[loop] = client
     return client
 

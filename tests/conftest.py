@@ -154,14 +154,16 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": redis_url, "socket_timeout": 10}],
+                "hosts": [{"address": redis_url, "socket_timeout": 10, "max_connections": 500}],
                 "prefix": redis_prefix,
                 "capacity": 200,
             },
         },
         "fanout": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 10}]},
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": 10, "max_connections": 500}]
+            },
         },
     }
     settings.MATCH_RECONNECT_GRACE_SECONDS = 2.0

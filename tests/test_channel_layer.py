@@ -51,3 +51,53 @@ def test_an_idle_receive_on_the_redis_layer_survives_and_gets_the_message(redis_
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["RedisChannelLayer", "42"]
+
+
+# As many Redis operations at once as a reconnect storm brings to one process:
+# every player of a drained process redeeming a ticket, joining a group and
+# telling a runner, all in the same few milliseconds.
+BURST = textwrap.dedent(
+    """
+    import asyncio, django
+    django.setup()
+    from channels.layers import get_channel_layer
+    from games import redis_store
+
+    async def main():
+        core, fanout = get_channel_layer(), get_channel_layer("fanout")
+        client = redis_store.async_client()
+        n = 400
+        sent = await asyncio.gather(
+            *(core.send(f"burst.c{i}", {"type": "hello"}) for i in range(n)),
+            *(fanout.send(f"burst.p{i}", {"type": "hello"}) for i in range(n)),
+            *(client.getdel(redis_store.key("burst", i)) for i in range(n)),
+            return_exceptions=True,
+        )
+        print(sorted({type(result).__name__ for result in sent}))
+        await core.flush()
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_burst_of_redis_operations_in_one_process_never_fails_for_want_of_connections(
+    redis_url, redis_prefix
+):
+    result = subprocess.run(
+        [sys.executable, "-c", BURST],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "gameproject.settings",
+            "DEBUG": "true",
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": redis_prefix,
+            "CHANNEL_LAYER_PREFIX": redis_prefix,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "['NoneType']", result.stdout
