@@ -156,6 +156,12 @@ def _channel_layers() -> dict[str, Any]:
                 "hosts": [_layer_host()],
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=200),
+                # channels-redis keeps the messages for all sockets of one process in
+                # one list, so that list needs room for a burst to every socket of the
+                # process at once (the players of many matches joining together).
+                "channel_capacity": {
+                    "specific.*": env.int("CHANNEL_LAYER_PROCESS_CAPACITY", default=5000)
+                },
                 "expiry": 60,
                 # Must outlive daphne's --websocket_timeout (see docs/deployment.md).
                 "group_expiry": 21600,

@@ -8,7 +8,9 @@ the process's fan-out loop hands it to each of them. So Redis carries one
 PUBLISH per match, tick and *other process*, whatever the number of players,
 and the per-socket work is one send of bytes encoded once by the runner.
 Rarer frames (welcome, players, errors, closes) go to each remote socket's own
-channel on the core layer, which queues them instead of dropping them.
+channel on the core layer, which queues them instead of dropping them; a
+socket whose process has let its queue fill up misses the frame, and the
+runner carries on.
 
 A process is named by its channel names: channels-redis gives every channel of
 one process the same part up to the `!` (its client prefix).
@@ -25,6 +27,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
 from games import events
@@ -116,7 +119,13 @@ class FanoutTransport:
                 await self.fanout.send(topic, {"to": names, "event": event})
             else:
                 for name in names:
-                    await self.layer.send(name, event)
+                    try:
+                        await self.layer.send(name, event)
+                    except ChannelFull:
+                        # channels-redis queues all of a process's sockets in one list,
+                        # CHANNEL_LAYER_PROCESS_CAPACITY long; full, that process is
+                        # stuck or gone. Its sockets miss this frame; the match goes on.
+                        logger.warning("%s to %s dropped: its process's queue is full", kind, name)
 
     async def broadcast_end(self, text: str) -> None:
         """The last frame of a match (its result), to every socket of the match's group.
