@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 
 from games import access, events, presence, protocol, services, tickets
 from games.engine import get_game
@@ -451,6 +452,9 @@ class LobbyConsumer(GameSocketConsumer):
                 frame = await hub.join(self.player.pk, message.game, self.channel_name)
             else:
                 frame = await hub.leave(self.player.pk, self.channel_name)
+        except services.AlreadyPlaying as exc:
+            url = reverse("match", args=[exc.match_id])
+            frame = protocol.in_match(exc.message, exc.match_id, exc.game, url)
         except services.ServiceError as exc:
             frame = protocol.error(exc.code, exc.message)
         await self.send(text_data=frame)
@@ -467,3 +471,8 @@ class LobbyConsumer(GameSocketConsumer):
         """The server took this player out of the queue (banned since queueing, say)."""
         get_supervisor().matchmaking.forget(self.channel_name)
         await self.send(text_data=event["text"])
+
+    async def matchmaking_lost_place(self, event: dict[str, Any]) -> None:
+        """This socket's entry lapsed or moved to another socket: say so, unless it is old news."""
+        if get_supervisor().matchmaking.lost_place_news(self.channel_name):
+            await self.send(text_data=event["text"])

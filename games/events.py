@@ -112,3 +112,17 @@ async def announce_unqueued(player_id: int, game: str, reason: str) -> None:
             player_group(player_id),
             {"type": "matchmaking.unqueued", "text": protocol.unqueued(game, reason)},
         )
+
+
+async def announce_lost_place(channel: str, game: str, reason: str) -> None:
+    """Tell one lobby socket that its player's entry in the queue is gone, and why.
+
+    Only that socket (its channel): the player may be queued from another. Through the
+    channel layer even from its own process, so that it arrives after anything sent
+    to the socket before it, such as `matched`.
+    """
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.send(
+            channel, {"type": "matchmaking.lost_place", "text": protocol.unqueued(game, reason)}
+        )

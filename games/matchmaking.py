@@ -9,10 +9,17 @@ with everyone in the window once the anchor has waited MATCHMAKING_FILL_SECONDS.
 
 Each entry is in one of three states:
 
-    queued ──take──▶ taken ──match created──▶ (gone)
+    queued ──take──▶ taken ──finish: match created, or player refused──▶ (gone)
       ▲                │ └──its socket closed──▶ taken, socket gone ──▶ (gone)
       └──requeue───────┘  (a player of the group may not play now; or the
                            matching process died: after MATCHMAKING_CLAIM_SECONDS)
+
+`finish` leaves a marker of the entry's socket behind (for MATCHMAKING_TTL_SECONDS),
+so that the socket's process, renewing, can tell an entry that was finished (the
+socket hears `matched`, or why it was refused, over the channel layer) from one
+that lapsed (its process stalled and another process's "take" dropped it as
+expired) or was replaced (the player queued from another socket): only then is
+the socket told that it is out of the queue.
 
 With REDIS_URL the queue lives in Redis and every step is one Lua script, so
 a step is atomic across processes: "take" picks a group and removes it from
@@ -36,6 +43,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, Protocol, cast
 
 from channels.db import database_sync_to_async
@@ -63,6 +71,23 @@ class NotQueued(services.ServiceError):
     """The player is in no queue."""
 
     code = "not_queued"
+
+
+class Renewal(IntEnum):
+    """What `renew` found of one socket's entry."""
+
+    LAPSED = 0  # gone, with no match: expired (its process stalled) or removed
+    QUEUED = 1  # still queued, now renewed (or put back: its matcher died)
+    MATCHING = 2  # taken into a group; its match is being created
+    FINISHED = 3  # matched or refused: the socket hears which over the channel layer
+    REPLACED = 4  # the player queued again from another socket
+
+
+# What a socket whose entry is gone without a word to it is told, by why it is gone.
+LOST_PLACE_REASONS = {
+    Renewal.LAPSED: "Your place in the queue lapsed; press Play now again.",
+    Renewal.REPLACED: "You queued from another window.",
+}
 
 
 @dataclass(frozen=True)
@@ -119,8 +144,11 @@ class QueueBackend(Protocol):
 
     async def renew(
         self, entries: Sequence[tuple[int, str]], now: float, ttl: float, claim: float
-    ) -> list[int]:
-        """Keep these (player, token) entries alive: 1 queued, 2 being matched, 0 gone."""
+    ) -> list[Renewal]:
+        """Keep these (player, token) entries alive; say what became of each.
+
+        A FINISHED marker is reported once, then forgotten.
+        """
 
     async def take(self, game: str, now: float, rules: GroupRules) -> list[list[Entry]]:
         """Drop expired entries, then take groups out of the queue (each player once)."""
@@ -128,8 +156,12 @@ class QueueBackend(Protocol):
     async def requeue(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
         """Put taken players back with their original wait (unless their socket closed)."""
 
-    async def finish(self, entries: Sequence[Entry]) -> None:
-        """Forget taken players: their match exists, or they may not play."""
+    async def finish(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
+        """Forget taken players: their match exists, or they may not play.
+
+        Each socket's marker lasts `ttl` (renew reports it as FINISHED); expired
+        markers of sockets that never renewed again are dropped here.
+        """
 
     async def queued(self, game: str) -> list[Entry]:
         """The queue of a game, oldest first (for tests and operators)."""
@@ -137,21 +169,22 @@ class QueueBackend(Protocol):
 
 # --- Redis ----------------------------------------------------------------------------
 
-# Shared by every script. KEYS[1] is the hash of entries (player -> entry), then three keys
-# per game: waiting (player by time queued), rating (player by rating) and expiry (player
-# by expiry time). ARGV[1] is the number of games n and ARGV[2..n+1] their names, in the
-# order of KEYS; the script's own arguments follow, read with arg(i). An entry is
+# Shared by every script. KEYS[1] is the hash of entries (player -> entry), KEYS[2] the
+# markers finish leaves (token by expiry time), then three keys per game: waiting (player
+# by time queued), rating (player by rating) and expiry (player by expiry time). ARGV[1]
+# is the number of games n and ARGV[2..n+1] their names, in the order of KEYS; the
+# script's own arguments follow, read with arg(i). An entry is
 # "state|game|token|queued_at|rating|stamp", state q (queued), t (taken into a group) or
 # x (taken, and its socket closed since). Numbers are written only as the strings the
 # caller passed, so they compare equal when passed back.
 _LIB = """
-local ENTRIES = KEYS[1]
+local ENTRIES, FINISHED = KEYS[1], KEYS[2]
 local n = tonumber(ARGV[1])
 local function arg(i) return ARGV[n + 1 + i] end
 local function game_keys(game)
   for i = 1, n do
     if ARGV[1 + i] == game then
-      local base = 2 + 3 * (i - 1)
+      local base = 3 + 3 * (i - 1)
       return KEYS[base], KEYS[base + 1], KEYS[base + 2]
     end
   end
@@ -188,6 +221,8 @@ if old and old[1] ~= 'q' and tonumber(old[6]) > now - tonumber(arg(8)) then
   return 'matching'
 end
 if old then unlist(old[2], player) end
+-- A marker of this socket's last match is no news to it now.
+redis.call('ZREM', FINISHED, arg(3))
 local e = {'q', arg(2), arg(3), arg(4), arg(5), arg(6)}
 store(player, e)
 list(player, e, arg(7))
@@ -211,32 +246,36 @@ end
 return {'matching', e[2]}
 """
 
-# arg: now, expires, claim seconds, then (player, token) pairs
+# arg: now, expires, claim seconds, then (player, token) pairs. Returns a Renewal per pair.
 _RENEW = """
 local now, claim = tonumber(arg(1)), tonumber(arg(3))
-local out = {}
-local i = 4
-while arg(i) do
-  local player, token = arg(i), arg(i + 1)
+local function renew(player, token)
   local e = load(player)
-  local state = 0
   if e and e[3] == token then
     if e[1] == 'q' then
       local _, _, expiry = game_keys(e[2])
       redis.call('ZADD', expiry, 'XX', arg(2), player)
-      state = 1
+      return 1
     elseif e[1] == 't' and tonumber(e[6]) <= now - claim then
       -- The process that took it died before creating the match: queue it again.
       e[1] = 'q'
       e[6] = arg(1)
       store(player, e)
       list(player, e, arg(2))
-      state = 1
-    elseif e[1] == 't' then
-      state = 2
+      return 1
     end
+    return 2
   end
-  out[#out + 1] = state
+  -- The marker first: the player may have queued from another socket since their match.
+  -- A marker past its expiry still counts until a finish drops it.
+  if redis.call('ZREM', FINISHED, token) == 1 then return 3 end
+  if e then return 4 end
+  return 0
+end
+local out = {}
+local i = 4
+while arg(i) do
+  out[#out + 1] = renew(arg(i), arg(i + 1))
   i = i + 2
 end
 return out
@@ -330,16 +369,19 @@ end
 return 0
 """
 
-# arg: (player, token, queued_at) triples. An entry put back after its claim timed out
-# leaves too: its match exists after all.
+# arg: now, marker expiry, then (player, token, queued_at) triples. An entry put back
+# after its claim timed out leaves too: its match exists after all. Each leaves a marker
+# of its socket until its process renews it; markers nobody renewed expire here.
 _FINISH = """
-local i = 1
+redis.call('ZREMRANGEBYSCORE', FINISHED, '-inf', '(' .. arg(1))
+local i = 3
 while arg(i) do
   local player = arg(i)
   local e = load(player)
   if e and e[3] == arg(i + 1) and e[4] == arg(i + 2) then
     unlist(e[2], player)
     redis.call('HDEL', ENTRIES, player)
+    redis.call('ZADD', FINISHED, arg(2), e[3])
   end
   i = i + 3
 end
@@ -367,7 +409,7 @@ class RedisQueue:
 
     async def _run(self, body: str, games: Sequence[str], args: Sequence[Any]) -> Any:
         client = redis_store.async_client()
-        keys = [redis_store.key("mm", "entries")]
+        keys = [redis_store.key("mm", "entries"), redis_store.key("mm", "finished")]
         for game in games:
             keys += [redis_store.key("mm", game, part) for part in ("waiting", "rating", "expiry")]
         script = client.register_script(_LIB + body)
@@ -400,14 +442,14 @@ class RedisQueue:
 
     async def renew(
         self, entries: Sequence[tuple[int, str]], now: float, ttl: float, claim: float
-    ) -> list[int]:
+    ) -> list[Renewal]:
         if not entries:
             return []
         pairs = [str(part) for pair in entries for part in pair]
         states = await self._run(
             _RENEW, list(GAMES), [_number(now), _number(now + ttl), _number(claim), *pairs]
         )
-        return [int(state) for state in states]
+        return [Renewal(int(state)) for state in states]
 
     async def take(self, game: str, now: float, rules: GroupRules) -> list[list[Entry]]:
         groups = await self._run(
@@ -433,9 +475,11 @@ class RedisQueue:
                 _REQUEUE, list(GAMES), [_number(now), _number(now + ttl), *_identity(entries)]
             )
 
-    async def finish(self, entries: Sequence[Entry]) -> None:
+    async def finish(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
         if entries:
-            await self._run(_FINISH, list(GAMES), _identity(entries))
+            await self._run(
+                _FINISH, list(GAMES), [_number(now), _number(now + ttl), *_identity(entries)]
+            )
 
     async def queued(self, game: str) -> list[Entry]:
         client = redis_store.async_client()
@@ -473,11 +517,13 @@ class MemoryQueue:
 
     def __init__(self) -> None:
         self.slots: dict[int, _Slot] = {}
+        self.finished: dict[str, float] = {}  # the markers finish leaves: token -> expiry
 
     async def join(self, entry: Entry, now: float, ttl: float, claim: float) -> str:
         old = self.slots.get(entry.player_id)
         if old is not None and old.state != "q" and old.stamp > now - claim:
             return "matching"
+        self.finished.pop(entry.token, None)
         self.slots[entry.player_id] = _Slot(entry, "q", now, now + ttl)
         return "queued"
 
@@ -494,21 +540,21 @@ class MemoryQueue:
 
     async def renew(
         self, entries: Sequence[tuple[int, str]], now: float, ttl: float, claim: float
-    ) -> list[int]:
-        states = []
-        for player_id, token in entries:
-            slot = self.slots.get(player_id)
-            state = 0
-            if slot is not None and slot.entry.token == token:
-                if slot.state == "t" and slot.stamp <= now - claim:
-                    slot.state, slot.stamp = "q", now
-                if slot.state == "q":
-                    slot.expires = now + ttl
-                    state = 1
-                elif slot.state == "t":
-                    state = 2
-            states.append(state)
-        return states
+    ) -> list[Renewal]:
+        return [self._renew(player_id, token, now, ttl, claim) for player_id, token in entries]
+
+    def _renew(self, player_id: int, token: str, now: float, ttl: float, claim: float) -> Renewal:
+        slot = self.slots.get(player_id)
+        if slot is not None and slot.entry.token == token:
+            if slot.state == "t" and slot.stamp <= now - claim:
+                slot.state, slot.stamp = "q", now
+            if slot.state == "q":
+                slot.expires = now + ttl
+                return Renewal.QUEUED
+            return Renewal.MATCHING
+        if self.finished.pop(token, None) is not None:
+            return Renewal.FINISHED
+        return Renewal.LAPSED if slot is None else Renewal.REPLACED
 
     async def take(self, game: str, now: float, rules: GroupRules) -> list[list[Entry]]:
         for player_id, slot in list(self.slots.items()):
@@ -557,11 +603,13 @@ class MemoryQueue:
             elif slot.state == "x":
                 del self.slots[entry.player_id]
 
-    async def finish(self, entries: Sequence[Entry]) -> None:
+    async def finish(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
+        self.finished = {token: at for token, at in self.finished.items() if at >= now}
         for entry in entries:
             slot = self.slots.get(entry.player_id)
             if slot is not None and slot.entry == entry:
                 del self.slots[entry.player_id]
+                self.finished[entry.token] = now + ttl
 
     async def queued(self, game: str) -> list[Entry]:
         return self._waiting(game)
@@ -584,6 +632,8 @@ class MatchmakingHub:
 
     def __init__(self) -> None:
         self.local: dict[str, Entry] = {}  # by token: the channel name of the lobby socket
+        # Sockets sent word that their entry is gone, until they read it (`lost_place_news`).
+        self.lost_place: set[str] = set()
         self.memory = MemoryQueue()
         self.stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -595,7 +645,8 @@ class MatchmakingHub:
     async def join(self, player_id: int, game: str, token: str) -> str:
         """Queue the player for `game` from the lobby socket `token`; the `queued` frame.
 
-        Raises ServiceError subclasses: PlayerBanned, InvalidRequest, MatchInProgress.
+        Raises ServiceError subclasses: PlayerBanned, InvalidRequest, AlreadyPlaying,
+        MatchInProgress.
         """
         now = time.time()
         entry = await database_sync_to_async(_entry_for)(player_id, game, token, now)
@@ -605,6 +656,7 @@ class MatchmakingHub:
         if result == "matching":
             raise MatchInProgress("A match is being made for you; it will start in a moment.")
         self.local[token] = entry
+        self.lost_place.discard(token)
         self._kick()
         return protocol.queued(game, rules_for(game).window(0.0))
 
@@ -616,13 +668,14 @@ class MatchmakingHub:
         result, game = await self.queue().leave(player_id, "", gone=False)
         if result == "matching":
             raise MatchInProgress("Too late to leave: a match is being made for you.")
-        self.local.pop(token, None)
+        self.forget(token)
         if result == "absent":
             raise NotQueued("You are not in a queue.")
         return protocol.unqueued(game)
 
     async def disconnected(self, token: str) -> None:
         """The lobby socket `token` closed: its player leaves the queue (if it queued them)."""
+        self.lost_place.discard(token)
         entry = self.local.pop(token, None)
         if entry is not None:
             await self.queue().leave(entry.player_id, token, gone=True)
@@ -630,6 +683,19 @@ class MatchmakingHub:
     def forget(self, token: str) -> None:
         """The socket heard that its player was matched or refused: nothing left to renew."""
         self.local.pop(token, None)
+        self.lost_place.discard(token)
+
+    def lost_place_news(self, token: str) -> bool:
+        """Whether the socket should still be told that its entry is gone, now it reads that.
+
+        The word travels over the channel layer, behind anything sent to the socket
+        before it. A player whose match was announced before their entry went
+        (which `renew` missed because its marker was gone) has heard `matched` by
+        then, and `forget` has withdrawn the word; so has queueing again.
+        """
+        news = token in self.lost_place
+        self.lost_place.discard(token)
+        return news
 
     async def drain(self) -> None:
         """This process is going away: stop matching and take its players out of the queue."""
@@ -678,26 +744,30 @@ class MatchmakingHub:
             settings.MATCHMAKING_CLAIM_SECONDS,
         )
         for (token, entry), state in zip(local, states, strict=True):
-            # Gone: matched (the socket hears it), replaced from another socket, or expired.
-            if state == 0 and self.local.get(token) == entry:
-                del self.local[token]
+            if state in (Renewal.QUEUED, Renewal.MATCHING) or self.local.get(token) != entry:
+                continue  # still queued; or the socket heard of a match, queued again, or closed
+            del self.local[token]
+            if state in LOST_PLACE_REASONS:
+                # Only this socket: the player may be queued from another one.
+                self.lost_place.add(token)
+                await events.announce_lost_place(token, entry.game, LOST_PLACE_REASONS[state])
 
     async def _seat(self, group: list[Entry]) -> None:
-        game = group[0].game
+        game, ttl = group[0].game, settings.MATCHMAKING_TTL_SECONDS
         try:
             made = await database_sync_to_async(services.create_queued_match)(
                 game, [entry.player_id for entry in group]
             )
         except Exception:
             logger.exception("could not create a %s match for %s", game, group)
-            await self.queue().requeue(group, time.time(), settings.MATCHMAKING_TTL_SECONDS)
+            await self.queue().requeue(group, time.time(), ttl)
             return
         if made.match is not None:
-            await self.queue().finish(group)
+            await self.queue().finish(group, time.time(), ttl)
             return
         refused = [entry for entry in group if entry.player_id in made.refused]
         others = [entry for entry in group if entry.player_id not in made.refused]
-        await self.queue().requeue(others, time.time(), settings.MATCHMAKING_TTL_SECONDS)
-        await self.queue().finish(refused)
+        await self.queue().requeue(others, time.time(), ttl)
+        await self.queue().finish(refused, time.time(), ttl)
         for entry in refused:
             await events.announce_unqueued(entry.player_id, game, made.refused[entry.player_id])

@@ -93,6 +93,7 @@ class ErrorCode:
     PLAYER_BANNED = "player_banned"  # banned players cannot queue
     INVALID_REQUEST = "invalid_request"  # an unknown game
     MATCHING = "matching"  # a match is being made for you: it cannot be cancelled now
+    IN_MATCH = "in_match"  # seated in a match in progress; `match` names it, to rejoin
     NOT_QUEUED = "not_queued"  # unqueue while not in a queue
 
 
@@ -232,6 +233,15 @@ def unqueued(game: str, reason: str = "") -> str:
 def matched(match_id: str, game: str, url: str) -> str:
     """A match was made for this player: its id and the page to play it on."""
     return encode({"type": "matched", "match": {"id": match_id, "game": game, "url": url}})
+
+
+def in_match(message: str, match_id: str, game: str, url: str) -> str:
+    """The lobby socket's refusal to queue a player seated in a match in progress.
+
+    An error frame that names the match as `matched` does, so a client can offer to rejoin it.
+    """
+    match = {"id": match_id, "game": game, "url": url}
+    return encode({"type": "error", "code": ErrorCode.IN_MATCH, "message": message, "match": match})
 
 
 Role = Literal["player", "spectator"]

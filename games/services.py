@@ -73,6 +73,19 @@ class PlayerBanned(ServiceError):
     code = "player_banned"
 
 
+class AlreadyPlaying(ServiceError):
+    """The player holds a seat in a match in progress, so may not queue for another.
+
+    `match_id` and `game` name that match, so a client can offer to rejoin it.
+    """
+
+    code = "in_match"
+
+    def __init__(self, message: str, match_id: str, game: str) -> None:
+        super().__init__(message)
+        self.match_id, self.game = match_id, game
+
+
 class IllegalTransition(ServiceError):
     """The match cannot move from its current status to the requested one."""
 
@@ -312,10 +325,28 @@ def play_now(player: Player, game: str) -> Match:
     return create_match(player, game)
 
 
+_PLAYING_ELSEWHERE = "You are playing a match already: finish it or rejoin it first."
+
+
 def check_can_queue(player: Player, game: str) -> None:
-    """Raise PlayerBanned or InvalidRequest if the player may not queue for `game` now."""
+    """Raise PlayerBanned, InvalidRequest or AlreadyPlaying if the player may not queue now."""
     check_can_play(player)
     _rules(game)
+    playing = _matches_in_progress([player.pk])
+    if player.pk in playing:
+        match_id, match_game = playing[player.pk]
+        raise AlreadyPlaying(_PLAYING_ELSEWHERE, match_id, match_game)
+
+
+def _matches_in_progress(player_ids: Collection[int]) -> dict[int, tuple[str, str]]:
+    """(match id, game) of the active match each of these players is still seated in.
+
+    One query. Seats in waiting matches do not count: queueing gives them up.
+    """
+    seats = Participant.objects.filter(
+        player_id__in=player_ids, left_at__isnull=True, match__status=MatchStatus.ACTIVE
+    ).values_list("player_id", "match_id", "match__game")
+    return {player_id: (str(match_id), game) for player_id, match_id, game in seats}
 
 
 @dataclass(frozen=True)
@@ -333,9 +364,10 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
     so seats the players hold in matches that have not started are given up
     first. Seats follow the order of `player_ids`; the match has exactly that
     many seats. If any player may not play now (banned, deactivated or deleted
-    since they queued), nothing is written and `refused` says who and why, so
-    the caller can put the others back in the queue. Every player hears the
-    match's id after commit, on their lobby sockets.
+    since they queued, or seated in a match in progress), nothing is written
+    and `refused` says who and why, so the caller can put the others back in
+    the queue. Every player hears the match's id after commit, on their lobby
+    sockets.
     """
     rules = _rules(game)
     ids = list(player_ids)
@@ -348,7 +380,13 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
         # Locked in id order, so two groups sharing a player cannot deadlock.
         locked = Player.objects.select_for_update(of=("self",)).select_related("user")
         players = {p.pk: p for p in locked.filter(pk__in=ids).order_by("pk")}
-        refused = {pid: reason for pid in ids if (reason := _why_unable(players.get(pid)))}
+        # Their waiting matches are locked before the check below, so one that starts
+        # meanwhile is seen there as in progress instead of kept alongside the new one.
+        _lock_waiting_matches(ids)
+        playing = _matches_in_progress(ids)
+        refused = {
+            pid: reason for pid in ids if (reason := _why_unable(players.get(pid), pid in playing))
+        }
         if refused:
             return QueuedMatch(None, refused)
         for pid in ids:
@@ -368,7 +406,7 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
         return QueuedMatch(match, {})
 
 
-def _why_unable(player: Player | None) -> str:
+def _why_unable(player: Player | None, playing: bool) -> str:
     """Why this player cannot be seated now, or "" if they can."""
     if player is None:
         return "This player no longer exists."
@@ -376,7 +414,20 @@ def _why_unable(player: Player | None) -> str:
         return f"You are banned: {player.ban_reason}"
     if not player.user.is_active:
         return "This account is deactivated."
+    if playing:
+        return _PLAYING_ELSEWHERE
     return ""
+
+
+def _lock_waiting_matches(player_ids: Collection[int]) -> None:
+    """Lock the waiting matches these players sit in, in id order (no deadlock between two).
+
+    A match that starts while this waits for its lock is no longer waiting when it
+    gets it: PostgreSQL checks the condition again on the row it locks.
+    """
+    seats = Participant.objects.filter(player_id__in=player_ids).values("match_id")
+    waiting = Match.objects.filter(status=MatchStatus.WAITING, pk__in=seats)
+    list(waiting.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
 def _give_up_waiting_seats(player: Player) -> None:

@@ -1,18 +1,20 @@
 """The matchmaking queue: rating windows that widen with time, groups, leaving, expiry,
-recovery, atomic steps under concurrency (on real Redis and in memory), and the
-service that turns a group into a match."""
+recovery, what renewing reports, atomic steps under concurrency (on real Redis and in
+memory), and the service that turns a group into a match."""
 
 import asyncio
 import random
 
 import pytest
+from django.utils import timezone
 
-from games import services
+from games import redis_store, services
 from games.matchmaking import (
     Entry,
     GroupRules,
     MemoryQueue,
     RedisQueue,
+    Renewal,
     rules_for,
 )
 from games.models import Match, MatchStatus, Participant
@@ -171,9 +173,9 @@ async def test_requeued_players_keep_their_wait_but_not_if_their_socket_closed(q
 async def test_a_finished_group_is_forgotten(queue):
     await join(queue, entry(1), entry(2))
     [group] = await queue.take("connect_four", T0, PAIRS)
-    await queue.finish(group)
+    await queue.finish(group, T0, TTL)
     assert await queue.leave(1, "", gone=False) == ("absent", "")
-    assert await queue.renew([(2, entry(2).token)], T0 + 1, TTL, CLAIM) == [0]
+    assert await queued_ids(queue) == []
 
 
 async def test_entries_whose_process_stops_renewing_them_expire(queue):
@@ -200,10 +202,68 @@ async def test_a_group_whose_match_was_never_made_returns_to_the_queue(queue):
     assert ids(await queue.take("connect_four", T0 + CLAIM, PAIRS)) == [[1, 2]]
 
 
-async def test_renewing_reports_an_entry_taken_over_by_another_socket_as_gone(queue):
+# --- What renewing reports: a socket is told it lost its place, but never once matched ------
+
+
+async def test_renewing_reports_a_finished_entry_once_and_not_as_lapsed(queue):
+    # The players hear `matched` over the channel layer, maybe only after their process
+    # has renewed: that renew must not take the vanished entries for lapsed ones.
+    await join(queue, entry(1), entry(2, at=T0 + 1))
+    [group] = await queue.take("connect_four", T0 + 1, PAIRS)
+    await queue.finish(group, T0 + 2, TTL)
+    tokens = [(1, entry(1).token), (2, entry(2).token)]
+    assert await queue.renew(tokens, T0 + 3, TTL, CLAIM) == [Renewal.FINISHED] * 2
+    assert await queue.renew(tokens, T0 + 4, TTL, CLAIM) == [Renewal.LAPSED] * 2
+
+
+async def test_an_entry_dropped_as_expired_is_reported_as_lapsed(queue):
+    # Its process stalled past the TTL, and another process's take dropped the entry.
+    await join(queue, entry(1, at=T0))
+    assert await queue.take("connect_four", T0 + TTL + 1, PAIRS) == []
+    assert await queue.renew([(1, entry(1).token)], T0 + TTL + 2, TTL, CLAIM) == [Renewal.LAPSED]
+
+
+async def test_renewing_reports_an_entry_taken_over_by_another_socket_as_replaced(queue):
     await join(queue, entry(1))
     await join(queue, Entry(1, "connect_four", "specific.new!tab", 25.0, T0 + 1))
-    assert await queue.renew([(1, entry(1).token)], T0 + 2, TTL, CLAIM) == [0]
+    assert await queue.renew([(1, entry(1).token)], T0 + 2, TTL, CLAIM) == [Renewal.REPLACED]
+
+
+async def test_a_match_is_still_reported_after_the_player_queued_from_another_socket(queue):
+    await join(queue, entry(1), entry(2))
+    [group] = await queue.take("connect_four", T0, PAIRS)
+    await queue.finish(group, T0, TTL)
+    await join(queue, Entry(1, "connect_four", "specific.new!tab", 25.0, T0 + 1))
+    assert await queue.renew([(1, entry(1).token)], T0 + 2, TTL, CLAIM) == [Renewal.FINISHED]
+
+
+async def test_queueing_again_from_the_same_socket_clears_its_marker(queue):
+    await join(queue, entry(1), entry(2))
+    [group] = await queue.take("connect_four", T0, PAIRS)
+    await queue.finish(group, T0, TTL)
+    await join(queue, entry(1, at=T0 + 1))
+    assert await queue.take("connect_four", T0 + TTL + 2, PAIRS) == []  # and it lapses
+    assert await queue.renew([(1, entry(1).token)], T0 + TTL + 3, TTL, CLAIM) == [Renewal.LAPSED]
+
+
+async def markers(queue):
+    if isinstance(queue, MemoryQueue):
+        return len(queue.finished)
+    return await redis_store.async_client().zcard(redis_store.key("mm", "finished"))
+
+
+async def test_markers_no_socket_renews_go_with_a_later_finish(queue):
+    # The sockets of a process that died never renew again.
+    await join(queue, entry(1), entry(2))
+    [group] = await queue.take("connect_four", T0, PAIRS)
+    await queue.finish(group, T0, TTL)
+    later = T0 + TTL + 1
+    await join(queue, entry(3, at=later), entry(4, at=later))
+    [other] = await queue.take("connect_four", later, PAIRS)
+    assert await markers(queue) == 2
+    await queue.finish(other, later, TTL)
+    assert await markers(queue) == 2  # 3's and 4's; 1's and 2's have gone
+    assert await queue.renew([(1, entry(1).token)], later, TTL, CLAIM) == [Renewal.LAPSED]
 
 
 # --- Atomicity -------------------------------------------------------------------------------
@@ -345,3 +405,61 @@ def test_players_hear_of_the_match_only_after_commit(
     assert [g for g, _ in matched] == [f"player.{alice.pk}", f"player.{bob.pk}"]
     assert f'"id":"{made.match.pk}"' in matched[0][1]["text"]
     assert f'"url":"/play/{made.match.pk}/"' in matched[0][1]["text"]
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_a_player_seated_in_a_match_in_progress_may_not_queue(player_factory, match_factory):
+    alice, bob = player_factory(), player_factory()
+    playing = match_factory("arena", players=[alice, bob], status="active")
+    with pytest.raises(services.AlreadyPlaying) as refused:
+        services.check_can_queue(alice, "connect_four")
+    assert refused.value.code == "in_match"
+    assert (refused.value.match_id, refused.value.game) == (str(playing.pk), "arena")
+    assert "playing a match" in refused.value.message
+    # Once they have left it, or it is over, they may.
+    Participant.objects.filter(player=alice).update(left_at=timezone.now())
+    services.check_can_queue(alice, "connect_four")
+    services.finish_match(
+        playing.pk,
+        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        "Seat 0 wins.",
+    )
+    services.check_can_queue(bob, "connect_four")
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_a_seat_in_a_waiting_match_does_not_stop_a_player_queueing(player_factory, match_factory):
+    alice = player_factory()
+    match_factory("arena", players=[alice, player_factory()])
+    services.check_can_queue(alice, "connect_four")
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_checking_whether_a_player_may_queue_costs_one_query(
+    player_factory, match_factory, django_assert_num_queries
+):
+    alice = player_factory()
+    for _ in range(3):
+        match_factory("arena", players=[alice, player_factory()], status="finished")
+    with django_assert_num_queries(1):
+        services.check_can_queue(alice, "connect_four")
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_a_player_who_joined_a_match_in_progress_since_queueing_is_refused(
+    player_factory, match_factory
+):
+    alice, bob, carol, dave = (player_factory() for _ in range(4))
+    match_factory("arena", players=[alice, carol], status="active")
+    waiting = match_factory("arena", players=[bob, dave])
+    made = services.create_queued_match("connect_four", [alice.pk, bob.pk])
+    assert made.match is None
+    assert made.refused == {
+        alice.pk: "You are playing a match already: finish it or rejoin it first."
+    }
+    assert Match.objects.count() == 2  # nothing written: bob keeps his waiting seat
+    assert waiting.participants.filter(player=bob).exists()

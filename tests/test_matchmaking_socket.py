@@ -1,14 +1,18 @@
-"""Matchmaking over the lobby socket: queue, matched, unqueue, disconnect, refusals;
-on Redis and in single-process mode."""
+"""Matchmaking over the lobby socket: queue, matched, unqueue, disconnect, refusals,
+a place in the queue lost without a match; on Redis and in single-process mode."""
 
+import asyncio
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 
 from gameproject.asgi import application
 from games import services
+from games.consumers import LobbyConsumer
+from games.matchmaking import Entry, rules_for
 from games.models import Match
 from games.supervisor import get_supervisor
 from tests.runtime import ORIGIN, Socket, opened
@@ -25,6 +29,19 @@ async def lobby(player=None):
 
 async def queued_players(game="connect_four"):
     return [e.player_id for e in await get_supervisor().matchmaking.queue().queued(game)]
+
+
+@pytest.fixture(params=["runners", "memory_runners"])
+def either_backend(request):
+    """The queue in Redis and in memory: the code under test differs between them."""
+    return request.getfixturevalue(request.param)
+
+
+async def heard_no_unqueued(sock):
+    # The pong comes after every frame the socket was sent before the ping.
+    await sock.send(type="ping", id=99)
+    await sock.until("pong", id=99)
+    assert [f for f in sock.seen if f["type"] == "unqueued"] == []
 
 
 async def two_players_are_matched(alice, bob):
@@ -157,3 +174,126 @@ async def test_the_lobby_accepts_the_json_subprotocol_that_browsers_offer():
     opened.append(communicator)
     connected, subprotocol = await communicator.connect(5)
     assert connected and subprotocol == "arcade.v1.json"
+
+
+# --- Refused while playing a match ---------------------------------------------------------
+
+PLAYING = "You are playing a match already: finish it or rejoin it first."
+
+
+@pytest.mark.usefixtures("runners")
+async def test_a_player_in_a_match_in_progress_cannot_queue_and_is_told_which(
+    alice, bob, match_factory
+):
+    playing = await sync_to_async(match_factory)("arena", players=[alice, bob], status="active")
+    a = await lobby(alice)
+    await a.send(type="queue", game="connect_four")
+    error = await a.until("error")
+    match = {"id": str(playing.pk), "game": "arena", "url": f"/play/{playing.pk}/"}
+    assert error == {"type": "error", "code": "in_match", "message": PLAYING, "match": match}
+    assert await queued_players() == []
+
+
+@pytest.mark.usefixtures("either_backend")
+async def test_a_player_whose_match_started_while_queued_is_refused_and_the_other_waits_on(
+    alice, bob, player_factory, match_factory
+):
+    carol = await sync_to_async(player_factory)()
+    waiting = await sync_to_async(match_factory)("arena", players=[alice, carol])
+    a, b = await lobby(alice), await lobby(bob)
+    await a.send(type="queue", game="connect_four")
+    await a.until("queued")
+    await sync_to_async(services.start_match)(waiting.pk)
+    await b.send(type="queue", game="connect_four")  # the round it starts pairs them
+    assert (await a.until("unqueued"))["reason"] == PLAYING
+    assert await queued_players() == [bob.pk]
+    assert await Match.objects.acount() == 1
+
+
+# --- A place lost without a match ------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("either_backend")
+async def test_a_player_whose_place_lapsed_while_their_process_stalled_is_told(alice):
+    a = await lobby(alice)
+    await a.send(type="queue", game="connect_four")
+    await a.until("queued")
+    # The process stalled past the TTL, and another process's take dropped the entry;
+    # this process's next round (every half second) finds it gone.
+    later = time.time() + settings.MATCHMAKING_TTL_SECONDS + 5
+    hub = get_supervisor().matchmaking
+    assert await hub.queue().take("connect_four", later, rules_for("connect_four")) == []
+    assert await a.until("unqueued") == {
+        "type": "unqueued",
+        "game": "connect_four",
+        "reason": "Your place in the queue lapsed; press Play now again.",
+    }
+    assert hub.local == {}
+
+
+@pytest.mark.usefixtures("either_backend")
+async def test_a_player_who_queued_from_another_window_is_told_so_in_the_first(alice):
+    first, second = await lobby(alice), await lobby(alice)
+    await first.send(type="queue", game="connect_four")
+    await first.until("queued")
+    await second.send(type="queue", game="arena")
+    await second.until("queued")
+    unqueued = await first.until("unqueued")
+    assert unqueued == {
+        "type": "unqueued",
+        "game": "connect_four",
+        "reason": "You queued from another window.",
+    }
+    assert await queued_players("arena") == [alice.pk]
+    await heard_no_unqueued(second)
+
+
+@pytest.mark.parametrize("markers_lost", [False, True], ids=["renewed", "after-a-long-stall"])
+@pytest.mark.usefixtures("either_backend")
+async def test_a_matched_player_is_never_told_unqueued_even_if_renewed_before_hearing_it(
+    alice, bob, monkeypatch, markers_lost
+):
+    # The sockets read `matched` only when the test lets them, so this process renews
+    # their entries after the match was made and before they heard of it.
+    release, lost_place_read = asyncio.Event(), asyncio.Queue()
+    hear_matched, read_lost_place = (
+        LobbyConsumer.matchmaking_matched,
+        LobbyConsumer.matchmaking_lost_place,
+    )
+
+    async def matched_later(consumer, event):
+        await release.wait()
+        await hear_matched(consumer, event)
+
+    async def lost_place(consumer, event):
+        await read_lost_place(consumer, event)
+        lost_place_read.put_nowait(consumer.channel_name)
+
+    monkeypatch.setattr(LobbyConsumer, "matchmaking_matched", matched_later)
+    monkeypatch.setattr(LobbyConsumer, "matchmaking_lost_place", lost_place)
+    hub = get_supervisor().matchmaking
+    hub.stop()  # the test runs the rounds
+    a, b = await lobby(alice), await lobby(bob)
+    for sock in (a, b):
+        await sock.send(type="queue", game="connect_four")
+        await sock.until("queued")
+    tokens = set(hub.local)
+    await hub.round(time.time())
+    assert await Match.objects.aexists()
+    if markers_lost:
+        # So long a stall that a later finish dropped the markers as expired: the
+        # entries now look lapsed, and the sockets are sent word of it.
+        far = time.time() + settings.MATCHMAKING_TTL_SECONDS + 5
+        nobody = Entry(0, "connect_four", "specific.nobody!", 25.0, 0.0)
+        await hub.queue().finish([nobody], far, settings.MATCHMAKING_TTL_SECONDS)
+    await hub.round(time.time())
+    assert hub.local == {}
+    assert hub.lost_place == (tokens if markers_lost else set())
+    release.set()
+    for sock in (a, b):
+        await sock.until("matched")
+    if markers_lost:  # the word arrives after `matched`, and is dropped
+        read = {await asyncio.wait_for(lost_place_read.get(), 5) for _ in tokens}
+        assert read == tokens
+    for sock in (a, b):
+        await heard_no_unqueued(sock)

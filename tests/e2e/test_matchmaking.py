@@ -1,14 +1,20 @@
-"""Concurrent matchmaking from several processes never double-books a player.
+"""Matchmaking across daphne processes: no player double-booked, and no place lost unseen.
 
 Three daphne processes share one Redis and one database file. Thirty players,
 spread over the three, queue at the same moment over their lobby sockets, for
 Connect Four (pairs) and Arena (2-8); some leave the queue again at once,
 racing the matchers. Every process runs its own matcher for its own players'
 games, often, so they take groups concurrently from the same queues.
+
+And a process that stalls past the entries' lifetime loses its players' places
+to another process's matcher; when it recovers, those players are told.
 """
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 from collections import Counter, defaultdict
 
@@ -17,7 +23,7 @@ from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import redis_env
 from tests.e2e.http_client import SiteClient
-from tests.e2e.servers import daphne, prepare
+from tests.e2e.servers import RUNNING, daphne, prepare
 
 PROCESSES = 3
 PLAYERS = 30
@@ -171,3 +177,64 @@ async def test_concurrent_matchmaking_from_several_processes_never_double_books_
     for (_, game, max_players), seated in by_match.items():
         assert len(seated) == max_players
         assert len(seated) == 2 if game == "connect_four" else 2 <= len(seated) <= 8
+
+
+@pytest.fixture
+def two_sites_with_short_places(tmp_path, redis_url, redis_prefix):
+    env = redis_env(tmp_path, redis_url, redis_prefix)
+    # Entries live a second; arena waits a minute for a full group, so two players
+    # can share its queue without being paired.
+    env.update(
+        MATCHMAKING_TTL_SECONDS="1",
+        MATCHMAKING_INTERVAL_SECONDS="0.1",
+        MATCHMAKING_FILL_SECONDS="60",
+    )
+    prepare(env)
+    with daphne(env) as a, daphne(env) as b:
+        yield f"127.0.0.1:{a}", f"127.0.0.1:{b}"
+
+
+async def frames_until(ws, kind):
+    """The frames the socket receives up to the first of type `kind`, that one last."""
+    frames = []
+    async with asyncio.timeout(10):
+        while not frames or frames[-1]["type"] != kind:
+            frames.append(json.loads(await ws.recv()))
+    return frames
+
+
+async def queued_lobby_socket(stack, host, game):
+    client = SiteClient(f"http://{host}")
+    client.play_as_guest()
+    ws = await stack.enter_async_context(
+        connect(
+            f"ws://{host}/ws/lobby/",
+            origin=f"http://{host}",
+            additional_headers={"Cookie": f"sessionid={client.cookie('sessionid')}"},
+        )
+    )
+    await frames_until(ws, "lobby")
+    await ws.send(json.dumps({"type": "queue", "game": game}))
+    await frames_until(ws, "queued")
+    return ws
+
+
+async def test_players_whose_process_stalled_past_their_places_are_told_when_it_recovers(
+    two_sites_with_short_places,
+):
+    stalling, other = two_sites_with_short_places
+    async with contextlib.AsyncExitStack() as stack:
+        alice = await queued_lobby_socket(stack, stalling, "arena")
+        bob = await queued_lobby_socket(stack, other, "arena")
+        process = RUNNING[int(stalling.rsplit(":", 1)[1])]
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            # The other process's matcher drops alice's entry once it has expired.
+            await asyncio.sleep(2.5)  # a stall of that long, not a wait for an event
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        unqueued = (await frames_until(alice, "unqueued"))[-1]
+        assert unqueued["reason"] == "Your place in the queue lapsed; press Play now again."
+        # Bob's process kept his place renewed: he is still searching.
+        await bob.send(json.dumps({"type": "ping", "id": 1}))
+        assert "unqueued" not in [f["type"] for f in await frames_until(bob, "pong")]
