@@ -100,6 +100,20 @@ test("a refusal ends the search with the server's reason", () => {
   assert.equal(changes.at(-1).message, "You are banned: griefing");
 });
 
+test("playing a match already ends the search and offers that match", () => {
+  const { matchmaker, changes } = searching("arena");
+  const match = { id: "m1", game: "arena", url: "/play/m1/" };
+  matchmaker.connection.frame({ type: "error", code: "in_match", message: "You are playing a match already.", match });
+  assert.deepEqual(changes.at(-1), {
+    state: "idle",
+    game: "arena",
+    match,
+    message: "You are playing a match already.",
+  });
+  assert.equal(matchmaker.search("arena"), true);
+  assert.equal(changes.at(-1).match, null);
+});
+
 test("reconnect opens a fresh socket, and the old one's close schedules nothing", () => {
   const sockets = [];
   class FakeSocket {

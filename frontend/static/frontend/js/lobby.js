@@ -61,8 +61,15 @@ function renderSearch({ state, game, match, message }) {
   document.querySelectorAll("[data-cancel-queue]").forEach((button) => {
     button.hidden = !searching(button.dataset.cancelQueue);
   });
-  $("lobby-error").textContent = message;
+  const error = $("lobby-error");
+  error.textContent = message;
   if (state === "matched") window.location.href = match.url;
+  if (state === "idle" && match) {
+    const rejoin = document.createElement("a");
+    rejoin.href = match.url;
+    rejoin.textContent = "Back to your match";
+    error.append(" ", rejoin);
+  }
 }
 
 document.querySelectorAll("[data-create-private]").forEach((button) =>

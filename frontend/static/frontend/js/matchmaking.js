@@ -5,8 +5,10 @@
  * The player's place in a matchmaking queue, kept over a lobby socket (a MatchConnection).
  *
  * Events (EventTarget): "change" (detail: {state: "idle"|"searching"|"matched",
- * game, match, message}). `match` is {id, game, url} once matched; `message` is
- * something to show the player (why the search ended, or that a match is coming).
+ * game, match, message}). `match` is {id, game, url} once matched, or when idle
+ * because the player is still seated in a match in progress (to rejoin);
+ * `message` is something to show the player (why the search ended, or that a
+ * match is coming).
  */
 export class Matchmaker extends EventTarget {
   constructor(connection) {
@@ -68,6 +70,10 @@ export class Matchmaker extends EventTarget {
       // with the session cookie; it queues again once open.
       this.retriedSession = true;
       this.connection.reconnect();
+    } else if (frame.code === "in_match") {
+      // Seated in a match in progress: the search ends, and the page can offer it.
+      this.match = frame.match;
+      this._set("idle", frame.message);
     } else if (frame.code === "matching") {
       this._set("searching", "A match is being made for you…");
     } else if (frame.code === "not_queued") {
