@@ -34,15 +34,17 @@ IDLE_RECEIVE = textwrap.dedent(
 )
 
 
-def test_an_idle_receive_on_the_redis_layer_survives_and_gets_the_message(redis_url, redis_prefix):
+def run_with_settings(script: str, redis_url: str, redis_prefix: str) -> str:
+    """Run `script` in a fresh process whose settings come from this test's Redis; its output."""
     result = subprocess.run(
-        [sys.executable, "-c", IDLE_RECEIVE],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
             "DJANGO_SETTINGS_MODULE": "gameproject.settings",
             "DEBUG": "true",
             "REDIS_URL": redis_url,
+            "REDIS_PREFIX": redis_prefix,
             "CHANNEL_LAYER_PREFIX": redis_prefix,
         },
         capture_output=True,
@@ -50,7 +52,12 @@ def test_an_idle_receive_on_the_redis_layer_survives_and_gets_the_message(redis_
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["RedisChannelLayer", "42"]
+    return result.stdout
+
+
+def test_an_idle_receive_on_the_redis_layer_survives_and_gets_the_message(redis_url, redis_prefix):
+    result = run_with_settings(IDLE_RECEIVE, redis_url, redis_prefix)
+    assert result.split() == ["RedisChannelLayer", "42"]
 
 
 # As many Redis operations at once as a reconnect storm brings to one process:
@@ -84,20 +91,5 @@ BURST = textwrap.dedent(
 def test_a_burst_of_redis_operations_in_one_process_never_fails_for_want_of_connections(
     redis_url, redis_prefix
 ):
-    result = subprocess.run(
-        [sys.executable, "-c", BURST],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "gameproject.settings",
-            "DEBUG": "true",
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": redis_prefix,
-            "CHANNEL_LAYER_PREFIX": redis_prefix,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[0] == "['NoneType']", result.stdout
+    result = run_with_settings(BURST, redis_url, redis_prefix)
+    assert result.split("\n")[0] == "['NoneType']", result
