@@ -47,7 +47,7 @@ MAX_CHAT_CHARS = 200
 class CloseCode:
     """Close codes sent after accept(); daphne can send only 1000 and 3000-4999.
 
-    Clients must not reconnect after 4001, 4003, 4004, 4010 and 4426; after
+    Clients must not reconnect after 4001, 4003, 4004, 4010, 4404 and 4426; after
     the others they reconnect with backoff.
     """
 
@@ -58,7 +58,11 @@ class CloseCode:
     ABUSE = 4008  # too many bad or too many messages
     TOO_LARGE = 4009  # repeated oversized messages
     SUPERSEDED = 4010  # the same seat connected again elsewhere
+    TOO_SLOW = 4011  # the client read too slowly: its unsent backlog passed the limit
     RESTARTING = 4012  # the server is shutting down: reconnect
+    TRY_AGAIN = 4013  # a service the server needs (database, Redis) is unreachable: retry later
+    UNKNOWN_PATH = 4404  # no socket is served at this path
+    TOO_MANY_CONNECTIONS = 4029  # over the per-player or per-address cap of open sockets
     UNSUPPORTED_PROTOCOL = 4426  # none of the offered subprotocols (versions) is spoken here
 
 
@@ -69,7 +73,11 @@ CLOSE_REASONS = {
     CloseCode.ABUSE: "Too many invalid or too frequent messages.",
     CloseCode.TOO_LARGE: "Messages too large.",
     CloseCode.SUPERSEDED: "You connected to this match from somewhere else.",
+    CloseCode.TOO_SLOW: "Your connection is too slow to keep up with the match.",
     CloseCode.RESTARTING: "The server is restarting; reconnect.",
+    CloseCode.TRY_AGAIN: "The server is briefly unavailable; try again in a few seconds.",
+    CloseCode.UNKNOWN_PATH: "There is no socket at this address.",
+    CloseCode.TOO_MANY_CONNECTIONS: "Too many open connections; close another tab first.",
     CloseCode.UNSUPPORTED_PROTOCOL: (
         f"Unsupported protocol version; this server speaks {', '.join(SUBPROTOCOLS)}."
     ),
