@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from frontend.forms import ClaimAccountForm, SignUpForm
+from frontend.redirects import safe_next
 from games import access, services
 from games.engine import GAMES
 from games.models import Match, Participant, Player
@@ -43,8 +44,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             services.create_player(user, form.cleaned_data["display_name"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome! Your account is ready.")
-        return redirect("home")
-    return render(request, "frontend/signup.html", {"form": form})
+        return redirect(safe_next(request, default=reverse("home")))
+    next_url = safe_next(request, default="")
+    return render(request, "frontend/signup.html", {"form": form, "next": next_url})
 
 
 @require_POST
@@ -56,7 +58,7 @@ def play_as_guest(request: HttpRequest) -> HttpResponse:
     messages.success(
         request, f"You are playing as {player.display_name}. Save your account any time."
     )
-    return redirect(request.POST.get("next") or "home")
+    return redirect(safe_next(request, default=reverse("home")))
 
 
 @login_required

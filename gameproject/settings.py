@@ -6,6 +6,7 @@ SECRET_KEY and explicit ALLOWED_HOSTS, and turns on every HTTPS protection that
 `manage.py check --deploy` looks for. The README lists every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,17 @@ INSTALLED_APPS = [
     "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    # Login throttling: counts failed logins per username and client address.
+    "axes",
+    "csp",
     "games",
     "frontend",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     # ServeStatic serves /static/ itself, asynchronously under ASGI, so daphne
     # alone can serve the whole site; nginx takes over in the production layout.
     "servestatic.middleware.ServeStaticMiddleware",
@@ -88,6 +94,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for a locked-out client
+    # into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gameproject.urls"
@@ -238,9 +247,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The axes backend comes first: it refuses a locked-out username and address
+# before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# Login throttling (django-axes), on the site's login and the admin's alike: after
+# AXES_FAILURE_LIMIT failed logins for one username from one client address, that
+# pair is refused (even with the right password) for AXES_COOLOFF_MINUTES, and every
+# further attempt during the lockout restarts it. Other addresses can still log in
+# as that user, so an attacker cannot lock a player out from everywhere.
+AXES_ENABLED: bool = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT: int = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# The login page again, with the lockout in words, instead of a bare text response.
+AXES_LOCKOUT_CALLABLE = "frontend.lockout.lockout_response"
+# The client address is REMOTE_ADDR, which daphne sets from the connection, or from
+# the proxy's header with --proxy-headers (docs/deployment.md). Reading
+# X-Forwarded-For here instead would let any client pick its own address.
+AXES_CLIENT_IP_CALLABLE = "frontend.lockout.client_ip"
+# One row per successful login (every new guest is one) would grow without bound;
+# failed attempts are still stored, and shown in the admin.
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Internationalisation ------------------------------------------------------
 
@@ -277,6 +313,70 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 CSRF_FAILURE_VIEW = "games.views.csrf_failure"
+
+# --- Content-Security-Policy and Permissions-Policy -----------------------------------
+
+# Every script, style and image comes from our own static files; no page has an inline
+# script, style attribute or event handler (the admin's pages have none either). The
+# game's sockets go to the page's own host: 'self' matches ws: and wss: on the page's
+# own origin in CSP Level 3 browsers, the explicit wss:// entries cover older ones.
+# On in DEBUG too, so a page that breaks the policy shows it in development.
+
+
+def _socket_sources() -> list[str]:
+    """wss:// sources for the hosts the site is served under (".example.com": itself and below)."""
+    sources = []
+    for host in ALLOWED_HOSTS:
+        # "*" allows any host, and CSP has no syntax for IPv6 literals: 'self' covers both.
+        if host == "*" or host.startswith("["):
+            continue
+        if host.startswith("."):
+            sources += [f"wss://{host[1:]}", f"wss://*{host}"]
+        else:
+            sources.append(f"wss://{host}")
+    return sources
+
+
+def _content_security_policy() -> dict[str, Any]:
+    sockets = _socket_sources()
+    return {
+        "DIRECTIVES": {
+            "default-src": ["'self'"],
+            "script-src": ["'self'"],
+            "style-src": ["'self'"],
+            # data: is the page's empty favicon (base.html); the admin's icons are SVG files.
+            "img-src": ["'self'", "data:"],
+            "connect-src": ["'self'", *sockets],
+            "object-src": ["'none'"],
+            "base-uri": ["'self'"],
+            "form-action": ["'self'"],
+            "frame-ancestors": ["'none'"],
+        }
+    }
+
+
+CONTENT_SECURITY_POLICY = _content_security_policy()
+# Powerful browser features no page of ours uses stay off, also for anything embedded.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- Logging -------------------------------------------------------------------
 

@@ -101,9 +101,9 @@ def alice_client(alice: Player) -> Client:
 
 @pytest.fixture
 def admin_client_(db: None) -> Client:
-    User.objects.create_superuser("operator", "op@example.com", "operator-pass-42")
+    user = User.objects.create_superuser("operator", "op@example.com", "operator-pass-42")
     client = Client()
-    client.login(username="operator", password="operator-pass-42")
+    client.force_login(user)
     return client
 
 
