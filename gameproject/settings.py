@@ -218,6 +218,21 @@ DRAIN_SECONDS: float = env.float("DRAIN_SECONDS", 10.0)
 # ours does) gets no more states while this many are unacknowledged; it resumes,
 # from a full state or a delta, once it catches up. 40 states are 2 s of arena.
 MAX_UNACKED_STATES: int = env.int("MAX_UNACKED_STATES", 40)
+# Any reader's bound: a socket with more than this many bytes queued in the server and
+# not yet written (its client reads too slowly, or not at all) is closed with 4011.
+# 256 KiB is about 30 s of a 2-player arena's JSON states, 2 s of a full match's.
+MAX_SOCKET_BACKLOG_BYTES: int = env.int("MAX_SOCKET_BACKLOG_BYTES", 256 * 1024)
+
+# --- Connection caps (per process; 0 switches a cap off) --------------------------------
+
+# Open sockets (match and lobby) per signed-in user: a few tabs, each with its lobby
+# and a match or two, fit well under this.
+MAX_SOCKETS_PER_PLAYER: int = env.int("MAX_SOCKETS_PER_PLAYER", 16)
+# Open sockets per client address (behind a proxy, the address it reports): a NAT'd
+# LAN party or a school of 40 players with a lobby and a match each fits.
+MAX_SOCKETS_PER_IP: int = env.int("MAX_SOCKETS_PER_IP", 100)
+# Lobby sockets without a session per address: people browsing before they sign in.
+MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP: int = env.int("MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP", 20)
 
 # --- Matchmaking ---------------------------------------------------------------------
 
