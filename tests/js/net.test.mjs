@@ -109,3 +109,55 @@ test("clock sync trusts the sample with the lowest round trip", () => {
   assert.equal(clock.rtt, 400);
   assert.equal(clock.serverNow(10_000), 14_000);
 });
+
+test("a socket over the connection cap says why in words and retries slowly", () => {
+  const { connection, socket } = openConnection();
+  const statuses = [];
+  connection.addEventListener("status", (e) => statuses.push(e.detail));
+  const reason = "You have 16 connections open already; close another tab first.";
+  socket.onmessage({ data: JSON.stringify({ type: "closing", code: 4029, reason }) });
+  socket.onclose({ code: 4029, reason: "" });
+  const last = statuses.at(-1);
+  assert.equal(last.state, "reconnecting");
+  assert.equal(last.text, reason);
+  assert.ok(last.delay >= 2000, `a refused slot is not retried at once (${last.delay} ms)`);
+  connection.close();
+
+  // Without the closing frame (an older server) the code alone is put in words.
+  const second = openConnection();
+  const seen = [];
+  second.connection.addEventListener("status", (e) => seen.push(e.detail));
+  second.socket.onclose({ code: 4029, reason: "" });
+  assert.equal(seen.at(-1).text, "Too many open connections: close another tab.");
+  second.connection.close();
+});
+
+test("a socket closed for reading too slowly says so and reconnects with backoff", () => {
+  const { connection, socket } = openConnection();
+  const statuses = [];
+  connection.addEventListener("status", (e) => statuses.push(e.detail));
+  socket.onclose({ code: 4011, reason: "" });
+  assert.equal(statuses.at(-1).state, "reconnecting");
+  assert.equal(statuses.at(-1).text, "Your connection was too slow to keep up with the match.");
+  assert.ok(statuses.at(-1).delay < 1000, "the first retry comes soon");
+  connection.close();
+});
+
+test("an unknown socket path is final; an unavailable server is retried with growing delays", () => {
+  const { connection, socket } = openConnection();
+  const statuses = [];
+  connection.addEventListener("status", (e) => statuses.push(e.detail));
+  socket.onclose({ code: 4404, reason: "" });
+  assert.equal(statuses.at(-1).state, "final");
+  assert.equal(statuses.at(-1).text, "There is nothing to connect to at this address.");
+
+  const second = openConnection();
+  const seen = [];
+  second.connection.addEventListener("status", (e) => seen.push(e.detail));
+  second.connection.attempt = 4; // four failed attempts already
+  second.socket.onclose({ code: 4013, reason: "" });
+  assert.equal(seen.at(-1).state, "reconnecting");
+  assert.equal(seen.at(-1).text, "The server is briefly unavailable.");
+  assert.ok(seen.at(-1).delay >= 4000, "backoff grows with each failed attempt");
+  second.connection.close();
+});

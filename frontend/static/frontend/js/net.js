@@ -20,12 +20,22 @@ export const CLOSE_TEXT = {
   4008: "Disconnected: too many invalid or too frequent messages.",
   4009: "Disconnected: messages too large.",
   4010: "You opened this match somewhere else.",
+  4011: "Your connection was too slow to keep up with the match.",
   4012: "The server is restarting.",
+  4013: "The server is briefly unavailable.",
+  4029: "Too many open connections: close another tab.",
+  4404: "There is nothing to connect to at this address.",
   4426: "This page is out of date: reload it to get the current version.",
 };
 
 /** After these the client must not reconnect on its own. */
-const FINAL_CODES = new Set([4001, 4003, 4004, 4010, 4426]);
+const FINAL_CODES = new Set([4001, 4003, 4004, 4010, 4404, 4426]);
+/**
+ * After these a retry soon is refused again (a slot frees only when another tab
+ * closes): reconnect, but start the backoff at this attempt (4 s, with jitter).
+ */
+const SLOW_RETRY_CODES = new Set([4029]);
+const SLOW_RETRY_ATTEMPT = 3;
 /** A socket with more than this many bytes waiting to go out is backed up. */
 export const BACKED_UP_BYTES = 16 * 1024;
 
@@ -272,6 +282,7 @@ export class MatchConnection extends EventTarget {
       this._status("final", { code, text });
       return;
     }
+    if (SLOW_RETRY_CODES.has(code)) this.attempt = Math.max(this.attempt, SLOW_RETRY_ATTEMPT);
     const delay = backoffDelay(this.attempt++);
     this._status("reconnecting", { code, text, delay });
     this._retryTimer = setTimeout(() => this.connect(), delay);
