@@ -329,6 +329,14 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 
 CSRF_FAILURE_VIEW = "games.views.csrf_failure"
 
+# --- JSON API ----------------------------------------------------------------------
+
+# Request bodies of the JSON API are small (the largest is a match's settings): a larger
+# body is refused 413 before it is read, a more deeply nested one 400 before it is
+# decoded (a decoder recurses once per level).
+API_MAX_BODY_BYTES: int = env.int("API_MAX_BODY_BYTES", default=16_384)
+API_MAX_JSON_DEPTH: int = env.int("API_MAX_JSON_DEPTH", default=32)
+
 # --- Content-Security-Policy and Permissions-Policy -----------------------------------
 
 # Every script, style and image comes from our own static files; no page has an inline

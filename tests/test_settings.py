@@ -38,6 +38,11 @@ _CONFIG_VARS = {
     "CSRF_TRUSTED_ORIGINS",
     "SECURE_SSL_REDIRECT",
     "DJANGO_SETTINGS_MODULE",
+    "AXES_ENABLED",
+    "AXES_FAILURE_LIMIT",
+    "AXES_COOLOFF_MINUTES",
+    "API_MAX_BODY_BYTES",
+    "API_MAX_JSON_DEPTH",
 }
 
 
@@ -129,3 +134,56 @@ def test_csrf_trusted_origins_and_hosts_are_lists():
     )
     assert hosts == ["a.example", "b.example"]
     assert origins == ["https://a.example", "https://b.example"]
+
+
+def test_production_sends_a_content_security_policy_and_a_permissions_policy():
+    csp, permissions, middleware = settings_value(
+        "[settings.CONTENT_SECURITY_POLICY['DIRECTIVES'], settings.PERMISSIONS_POLICY, "
+        "settings.MIDDLEWARE]",
+        **{**PRODUCTION, "ALLOWED_HOSTS": "game.example.com,.example.org"},
+    )
+    assert "csp.middleware.CSPMiddleware" in middleware
+    assert "django_permissions_policy.PermissionsPolicyMiddleware" in middleware
+    assert csp["script-src"] == ["'self'"] and csp["style-src"] == ["'self'"]
+    assert csp["connect-src"] == [
+        "'self'",
+        "wss://game.example.com",
+        "wss://example.org",
+        "wss://*.example.org",
+    ]
+    assert permissions["camera"] == [] and permissions["microphone"] == []
+
+
+def test_login_throttling_defaults_and_environment():
+    defaults = settings_value(
+        "[settings.AXES_ENABLED, settings.AXES_FAILURE_LIMIT, "
+        "settings.AXES_COOLOFF_TIME.total_seconds(), settings.AXES_LOCKOUT_PARAMETERS, "
+        "settings.AUTHENTICATION_BACKENDS[0]]",
+        **PRODUCTION,
+    )
+    assert defaults == [
+        True,
+        5,
+        900.0,
+        [["username", "ip_address"]],
+        "axes.backends.AxesStandaloneBackend",
+    ]
+    configured = settings_value(
+        "[settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds()]",
+        **PRODUCTION,
+        AXES_FAILURE_LIMIT="3",
+        AXES_COOLOFF_MINUTES="2.5",
+    )
+    assert configured == [3, 150.0]
+
+
+def test_api_body_limits_default_and_environment():
+    assert settings_value(
+        "[settings.API_MAX_BODY_BYTES, settings.API_MAX_JSON_DEPTH]", **PRODUCTION
+    ) == [16_384, 32]
+    assert settings_value(
+        "[settings.API_MAX_BODY_BYTES, settings.API_MAX_JSON_DEPTH]",
+        **PRODUCTION,
+        API_MAX_BODY_BYTES="1000",
+        API_MAX_JSON_DEPTH="8",
+    ) == [1000, 8]
