@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -52,10 +54,21 @@ class LocalPresence:
             if self._task is None or self._task.done():
                 self._task = asyncio.get_running_loop().create_task(self._heartbeat())
 
-    async def remove(self, connection: Connection) -> None:
+    def forget(self, connection: Connection) -> Callable[[], Awaitable[object]] | None:
+        """Drop a socket from this process's list; the removal of its entry in Redis, if any.
+
+        The heartbeat stops republishing it at once; the caller runs the removal
+        (retrying it if Redis is away; the entry also expires on its own).
+        """
         self.connections.discard(connection)
-        if redis_store.enabled():
-            await redis_store.async_client().zrem(_key(), connection.member())
+        if not redis_store.enabled():
+            return None
+        return functools.partial(_unpublish, connection)
+
+    async def remove(self, connection: Connection) -> None:
+        removal = self.forget(connection)
+        if removal is not None:
+            await removal()
 
     async def _heartbeat(self) -> None:
         while self.connections:
@@ -70,6 +83,10 @@ class LocalPresence:
 
 def _key() -> str:
     return redis_store.key("presence")
+
+
+async def _unpublish(connection: Connection) -> None:
+    await redis_store.async_client().zrem(_key(), connection.member())
 
 
 async def _publish(connections: list[Connection]) -> None:

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
 from games import checkpoints, events, leases, presence, redis_store
+from games.cleanup import Cleanup
 from games.lobby import LobbyHub
 from games.matchmaking import MatchmakingHub
 from games.runner import MatchRunner
@@ -60,6 +63,7 @@ class MatchSupervisor:
         self.presence = presence.LocalPresence()
         self.lobby = LobbyHub(self.presence)
         self.matchmaking = MatchmakingHub()
+        self.cleanup = Cleanup()  # what closed sockets left in Redis
 
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
@@ -70,13 +74,32 @@ class MatchSupervisor:
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
-    def detach(self, match_id: str, consumer: Any) -> None:
+    def detach(
+        self, match_id: str, consumer: Any, leave: dict[str, Any] | None = None
+    ) -> Callable[[], Awaitable[object]] | None:
+        """The socket is gone: forget it here, and hand its `leave` to the match's runner.
+
+        A runner of this process gets the leave at once. For one elsewhere, the
+        send is returned for the caller to run (and retry). A leave never starts
+        a runner: a runner that starts later finds every seat disconnected anyway.
+        """
         self.local.remove(consumer)
         left = self.attached.get(match_id, 0) - 1
         if left > 0:
             self.attached[match_id] = left
         else:
             self.attached.pop(match_id, None)
+        if leave is None:
+            return None
+        runner = self.runners.get(match_id)
+        if runner is not None:
+            runner.post(leave)
+            return None
+        if not redis_store.enabled():
+            return None  # one process, and no runner here: nobody runs the match
+        layer = get_channel_layer()
+        assert layer is not None
+        return functools.partial(layer.send, events.runner_channel(match_id), leave)
 
     async def drain(self, close_code: int) -> None:
         """Hand every match of this process over and close its sockets (SIGTERM, deploys).
@@ -285,6 +308,7 @@ class MatchSupervisor:
         self.presence.stop()
         self.lobby.stop()
         self.matchmaking.stop()
+        self.cleanup.stop()
         for helper in (self._watchdog, self._fanout):
             if helper is not None:
                 helper.cancel()
