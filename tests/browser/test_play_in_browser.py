@@ -20,7 +20,7 @@ def guest_play_now(page, game):
 def in_match(page):
     """Wait until matchmaking has taken the page to its match; returns the match id."""
     page.wait_for_url("**/play/*/")
-    page.wait_for_function("window.__arcade && window.__arcade.view")
+    page.wait_for_function("() => window.__arcade && window.__arcade.view")
     return page.url.rstrip("/").split("/")[-1]
 
 
@@ -46,12 +46,12 @@ def click_column(page, column):
 def play_connect_four_to_a_win(first, second):
     """Both pages are in one match; whoever opens wins on column 0."""
     pages = [first, second]
-    first.wait_for_function("window.__arcade.view.debug().state !== null")
+    first.wait_for_function("() => window.__arcade.view.debug().state !== null")
     for move in range(7):
-        first.wait_for_function(f"window.__arcade.view.debug().state.moves === {move}")
+        first.wait_for_function(f"() => window.__arcade.view.debug().state.moves === {move}")
         to_move = c4_state(first)["state"]["to_move"]
         mover = next(p for p in pages if c4_state(p)["mySeat"] == to_move)
-        mover.wait_for_function(f"window.__arcade.view.debug().state.moves === {move}")
+        mover.wait_for_function(f"() => window.__arcade.view.debug().state.moves === {move}")
         click_column(mover, 0 if move % 2 == 0 else 1)
 
 
@@ -86,15 +86,15 @@ def test_keyboard_in_one_browser_moves_the_ship_in_the_other(new_page):
     # States arrive as compact binary frames, deltas from the states the page
     # acknowledged: the subprotocol the page offers first.
     assert alice.evaluate("window.__arcade.connection.ws.protocol") == "arcade.v1.compact"
-    alice.wait_for_function("window.__arcade.connection.deltaFrames > 5")
+    alice.wait_for_function("() => window.__arcade.connection.deltaFrames > 5")
     for page in (alice, bob):
-        page.wait_for_function("window.__arcade.view.debug().ships.length === 2")
+        page.wait_for_function("() => window.__arcade.view.debug().ships.length === 2")
     seat = alice.evaluate("window.__arcade.view.debug().mySeat")
     start_x = bob.evaluate(f"window.__arcade.view.debug().ships[{seat}].x")
     alice.locator("#board").focus()
     alice.keyboard.down("d")
     bob.wait_for_function(
-        f"window.__arcade.view.debug().ships[{seat}].x > {start_x} + 100", timeout=10_000
+        f"() => window.__arcade.view.debug().ships[{seat}].x > {start_x} + 100", timeout=10_000
     )
     alice.keyboard.up("d")
     moved = bob.evaluate(f"window.__arcade.view.debug().ships[{seat}].x")
@@ -111,10 +111,12 @@ def test_the_replay_viewer_plays_a_finished_match(new_page):
 
     alice.get_by_role("link", name="Watch replay").click()
     alice.wait_for_url(f"**/replay/{match_id}/")
-    alice.wait_for_function("window.__replay && window.__replay.frames > 7")
+    alice.wait_for_function("() => window.__replay && window.__replay.frames > 7")
     alice.select_option("#speed", "4")
     alice.get_by_role("button", name="Play").click()
-    alice.wait_for_function("window.__replay.tick >= window.__replay.lastTick", timeout=20_000)
+    alice.wait_for_function(
+        "() => window.__replay.tick >= window.__replay.lastTick", timeout=20_000
+    )
     assert alice.locator("#play").inner_text() == "Play"  # stopped at the end by itself
     assert "/" in alice.locator("#position").inner_text()
 
@@ -125,19 +127,19 @@ def test_losing_the_network_mid_match_shows_the_overlay_and_resumes_the_seat(new
     alice = new_page("/")
     bob = new_page("/", base=f"https://127.0.0.1:{proxy.port}")  # Bob's network can be cut
     both_play_now(alice, bob, "connect_four")
-    alice.wait_for_function("window.__arcade.view.debug().state !== null")
+    alice.wait_for_function("() => window.__arcade.view.debug().state !== null")
     # One move, so there is a score on the board to keep.
     to_move = c4_state(alice)["state"]["to_move"]
     mover = alice if c4_state(alice)["mySeat"] == to_move else bob
     click_column(mover, 3)
-    alice.wait_for_function("window.__arcade.view.debug().state.moves === 1")
+    alice.wait_for_function("() => window.__arcade.view.debug().state.moves === 1")
     seat = c4_state(bob)["mySeat"]
 
     proxy.cut()
     bob.locator("#overlay").wait_for(state="visible")
     assert "Reconnecting" in bob.locator("#overlay-text").inner_text()
     alice.wait_for_function(
-        f"[...document.querySelectorAll('#players li')][{seat}].classList.contains('offline')"
+        f"() => [...document.querySelectorAll('#players li')][{seat}].classList.contains('offline')"
     )
     proxy.restore()
     bob.locator("#overlay").wait_for(state="hidden", timeout=20_000)
@@ -145,7 +147,8 @@ def test_losing_the_network_mid_match_shows_the_overlay_and_resumes_the_seat(new
     assert c4_state(bob)["state"]["moves"] == 1
     assert c4_state(bob)["state"]["board"][3] == [to_move]
     alice.wait_for_function(
-        f"![...document.querySelectorAll('#players li')][{seat}].classList.contains('offline')"
+        f"() => ![...document.querySelectorAll('#players li')][{seat}]"
+        ".classList.contains('offline')"
     )
     proxy.close()
 
@@ -156,9 +159,9 @@ def test_prediction_moves_the_own_ship_smoothly_at_100_ms_round_trip(new_page, t
     alice = new_page("/", base=f"https://127.0.0.1:{proxy.port}")
     bob = new_page("/")
     both_play_now(alice, bob, "arena")
-    alice.wait_for_function("window.__arcade.view.debug().ships.length === 2")
+    alice.wait_for_function("() => window.__arcade.view.debug().ships.length === 2")
     seat = alice.evaluate("window.__arcade.view.debug().mySeat")
-    alice.wait_for_function("window.__arcade.connection.clock.rtt !== null")
+    alice.wait_for_function("() => window.__arcade.connection.clock.rtt !== null")
     # Record where the page draws its own ship on every animation frame.
     alice.evaluate(
         f"""() => {{
@@ -176,7 +179,8 @@ def test_prediction_moves_the_own_ship_smoothly_at_100_ms_round_trip(new_page, t
     direction = "d" if start < 480 else "a"  # towards the middle: no wall in the way
     alice.keyboard.down(direction)
     alice.wait_for_function(
-        f"Math.abs(window.__arcade.view.debug().ships[{seat}].x - {start}) > 150", timeout=10_000
+        f"() => Math.abs(window.__arcade.view.debug().ships[{seat}].x - {start}) > 150",
+        timeout=10_000,
     )
     alice.keyboard.up(direction)
     samples = alice.evaluate("window.__samples")
