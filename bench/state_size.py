@@ -41,13 +41,15 @@ def main(seconds: int = 30, seats: int = 8, seed: int = 2026) -> None:
             game.apply_input(
                 state,
                 seat,
-                {
-                    "seq": seqs[seat],
-                    "mx": players.uniform(-1, 1),
-                    "my": players.uniform(-1, 1),
-                    "aim": players.uniform(0, 6.28),
-                    "fire": players.random() < 0.5,
-                },
+                game.parse_input(
+                    {
+                        "seq": seqs[seat],
+                        "mx": players.uniform(-1, 1),
+                        "my": players.uniform(-1, 1),
+                        "aim": players.uniform(0, 6.28),
+                        "fire": players.random() < 0.5,
+                    }
+                ),
             )
         events = game.tick(state)
         frame = {

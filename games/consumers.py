@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from games import access, events, presence, protocol, services, tickets
 from games.engine import get_game
+from games.engine.base import InvalidInput
 from games.limits import TokenBucket
 from games.protocol import CloseCode, ErrorCode
 from games.storage import DatabaseStore
@@ -275,7 +276,18 @@ class MatchConsumer(GameSocketConsumer):
         elif self.over:
             await self._error(ErrorCode.NOT_ACTIVE, "The match is over.")
         else:
-            await self._post("input", lossy=self.lossy_inputs, data=message.data, ack=message.ack)
+            try:
+                data = self._game_input(message.data)
+            except InvalidInput as exc:
+                await self._strike(ErrorCode.INVALID, exc.reason)
+                return
+            await self._post("input", lossy=self.lossy_inputs, data=data, ack=message.ack)
+
+    def _game_input(self, raw: Any) -> dict[str, Any]:
+        """Only what fits the game's input schema goes on: the runner applies and logs it."""
+        assert self.connection is not None
+        game = get_game(self.connection.game)
+        return game.dump_input(game.parse_input(raw))
 
     async def _chat(self, message: protocol.Chat) -> None:
         assert self.connection is not None

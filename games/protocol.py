@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from games import jsonlimits
+
 PROTOCOL_VERSION = 1
 # Sec-WebSocket-Protocol values this server speaks, in its order of preference when
 # a client offers several equally. JSON is the default for clients that offer none.
@@ -41,6 +43,9 @@ def choose_subprotocol(offered: list[str]) -> str | None:
 
 
 MAX_MESSAGE_BYTES = 4096
+# Arrays and objects nested in one inbound frame, the frame itself included: an input's
+# `data` is level 2, so a game's input may nest 6 more. Deeper is refused as malformed.
+MAX_JSON_DEPTH = 8
 MAX_CHAT_CHARS = 200
 
 
@@ -112,7 +117,9 @@ Tick = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
 class Input(msgspec.Struct, tag="input", forbid_unknown_fields=True):
-    data: dict[str, Any]
+    # The game's input, as JSON text: the socket parses it with the game's own schema
+    # (Game.parse_input), so an error names the game's field and nothing else is kept.
+    data: msgspec.Raw
     ack: Tick | None = None  # the newest state tick the client has (see Ack)
 
 
@@ -185,6 +192,12 @@ def _decode(frame: str | bytes, decoder: msgspec.json.Decoder[Any], types: str) 
     if len(frame) > MAX_MESSAGE_BYTES:
         raise ProtocolError(
             ErrorCode.TOO_LARGE, f"Messages are limited to {MAX_MESSAGE_BYTES} bytes."
+        )
+    # msgspec recurses into nested values, even ones it skips: bound the depth first.
+    if jsonlimits.too_deep(frame, MAX_JSON_DEPTH):
+        raise ProtocolError(
+            ErrorCode.MALFORMED,
+            f"Messages may nest arrays and objects at most {MAX_JSON_DEPTH} levels deep.",
         )
     try:
         return decoder.decode(frame)

@@ -20,9 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from games import protocol
+import msgspec
+
+from games import metrics, protocol
 from games.engine import get_game
-from games.engine.base import Event, Game, IllegalInput
+from games.engine.base import Event, Game, IllegalInput, InvalidInput
 from games.leases import Lease
 from games.services import NotReady, ReplayData, SeatResult, StaleRunner
 from games.storage import MatchInfo, SeatRow
@@ -38,6 +40,10 @@ DELTA_HISTORY_TICKS = 64
 # Before the start, a seat whose player is not connected for this long is given up, so
 # a reserved but empty seat cannot hold a match back (a page reload is much quicker).
 WAITING_SEAT_SECONDS = 10.0
+# A game whose tick raises this many times in a row is broken: the match is aborted
+# (unrated) instead of retried for ever, or re-adopted into the same crash.
+MAX_FAILED_TICKS = 3
+BROKEN_REASON = "the game stopped working because of an error on the server"
 
 
 class TickSchedule:
@@ -157,7 +163,7 @@ class MatchRunner:
         self.encodings: dict[str, str] = {}
         self.state: Any = None
         self.inbox: list[dict[str, Any]] = []
-        self.pending: dict[int, tuple[dict[str, Any], str | None]] = {}
+        self.pending: dict[int, tuple[Any, str | None]] = {}  # seat -> (game Input, channel)
         self.log: list[list[Any]] = []
         self.lost = False
         self.task: asyncio.Task[None] | None = None
@@ -170,6 +176,9 @@ class MatchRunner:
         self._saved_log = 0
         self._last_checkpoint_tick = 0
         self._adopted = restored is not None
+        self._failed_ticks = 0  # the game's tick raised in this many ticks in a row
+        self._failed_steps = 0  # the runner's step raised in this many ticks in a row
+        self._failed_inputs = 0  # inputs the game raised on (each was dropped)
         if restored is not None:
             self._adopt(*restored)
 
@@ -229,7 +238,29 @@ class MatchRunner:
                 )
             if delay > 0:
                 await asyncio.sleep(delay)
+            await self._guarded_step()
+
+    async def _guarded_step(self) -> None:
+        """One step; an exception ends only this tick, so the match goes on at the next.
+
+        The game's own faults are handled closer (inputs, ticks); this catches the
+        rest. Logged with its traceback once per run of failures, not once per tick.
+        """
+        try:
             await self._step()
+        except Exception:
+            self._failed_steps += 1
+            metrics.RUNNER_ERRORS.labels(self.info.game, "step").inc()
+            if self._failed_steps == 1:
+                logger.exception("match %s: a tick of its runner failed", self.match_id)
+            return
+        if self._failed_steps:
+            logger.warning(
+                "match %s: its runner recovered after %d failed ticks",
+                self.match_id,
+                self._failed_steps,
+            )
+            self._failed_steps = 0
 
     async def _step(self) -> None:
         if self._adopted:
@@ -252,19 +283,32 @@ class MatchRunner:
     async def _handle_inbox(self) -> None:
         inbox, self.inbox = self.inbox, []
         for message in inbox:
-            op = message.get("op")
-            if op == "join":
-                await self._join(message)
-            elif op == "leave":
-                await self._leave(message)
-            elif op == "ready":
-                await self._ready(message)
-            elif op == "input":
-                await self._queue_input(message)
-            elif op == "resync":
-                await self._send(message["channel"], self._welcome(message))
-            elif op == "aborted":
-                self.stop()
+            # Operations come from other processes too: one that cannot be handled is
+            # dropped on its own, never with the rest of the inbox or the runner.
+            try:
+                await self._handle(message)
+            except Exception:
+                metrics.RUNNER_ERRORS.labels(self.info.game, "inbox").inc()
+                logger.exception(
+                    "match %s: dropped an operation it could not handle: %.200r",
+                    self.match_id,
+                    message,
+                )
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "join":
+            await self._join(message)
+        elif op == "leave":
+            await self._leave(message)
+        elif op == "ready":
+            await self._ready(message)
+        elif op == "input":
+            await self._queue_input(message)
+        elif op == "resync":
+            await self._send(message["channel"], self._welcome(message))
+        elif op == "aborted":
+            self.stop()
 
     async def _join(self, message: dict[str, Any]) -> None:
         channel = message["channel"]
@@ -314,10 +358,29 @@ class MatchRunner:
         elif slot.abandoned:
             await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
         else:
+            try:
+                data = self._checked_input(message["data"])
+            except InvalidInput as exc:
+                await self._error(channel, protocol.ErrorCode.INVALID, exc.reason)
+                return
             # The newest input of a seat within one tick wins; older ones are superseded.
-            self.pending[slot.seat] = (message["data"], channel)
-            if message.get("ack") is not None:
-                slot.acked = message["ack"]
+            self.pending[slot.seat] = (data, channel)
+            ack = message.get("ack")
+            if isinstance(ack, int) and not isinstance(ack, bool):
+                slot.acked = ack
+
+    def _checked_input(self, raw: Any) -> Any:
+        """The game's Input for `raw`, checked again here: a socket of another process
+        (another release, say) validated it, and what is applied is logged and checkpointed.
+
+        Raises InvalidInput if it does not fit the schema, or would not encode.
+        """
+        data = self.game.parse_input(raw)
+        try:
+            msgspec.msgpack.encode(self.game.dump_input(data))
+        except (TypeError, ValueError, OverflowError) as exc:  # a schema check missed it
+            raise InvalidInput("data", "This input cannot be stored.") from exc
+        return data
 
     # --- Waiting ------------------------------------------------------------------------
 
@@ -383,15 +446,13 @@ class MatchRunner:
         pending, self.pending = self.pending, {}
         tick = self.game.current_tick(self.state)
         for seat, (data, channel) in sorted(pending.items()):
-            try:
-                events += self.game.apply_input(self.state, seat, data)
-            except IllegalInput as refused:
-                await self._error(channel, protocol.ErrorCode.ILLEGAL, refused.reason, refused.code)
-                continue
-            self.log.append([tick, seat, data])
+            events += await self._apply(seat, data, channel, tick)
         events += self._abandon(expired, tick)
         if self.game.outcome(self.state) is None:
-            events += self.game.tick(self.state)
+            events += self._tick()
+            if self._failed_ticks >= MAX_FAILED_TICKS:
+                await self._abort(BROKEN_REASON)
+                return
         # Real-time games move every tick (controls persist); turn-based ones on moves.
         changed = bool(events or pending) or not self.game.turn_based
         if changed or self._due_for_heartbeat():
@@ -400,6 +461,45 @@ class MatchRunner:
             await self._finish()
         else:
             await self._maybe_checkpoint(moved=bool(pending))
+
+    async def _apply(self, seat: int, data: Any, channel: str | None, tick: int) -> list[Event]:
+        """Apply one input and log it; a refused or failing input is dropped, alone."""
+        try:
+            events = self.game.apply_input(self.state, seat, data)
+        except IllegalInput as refused:
+            await self._error(channel, protocol.ErrorCode.ILLEGAL, refused.reason, refused.code)
+            return []
+        except Exception:
+            metrics.RUNNER_ERRORS.labels(self.info.game, "input").inc()
+            self._failed_inputs += 1
+            if _first_or_tenfold(self._failed_inputs):  # one client must not flood the log
+                logger.exception(
+                    "match %s: seat %d's input %.200r raised; it was dropped (%d so far)",
+                    self.match_id,
+                    seat,
+                    data,
+                    self._failed_inputs,
+                )
+            return []
+        self.log.append([tick, seat, self.game.dump_input(data)])
+        return events
+
+    def _tick(self) -> list[Event]:
+        """The game's tick; one that raises is counted and skipped (the match goes on)."""
+        try:
+            events = self.game.tick(self.state)
+        except Exception:
+            self._failed_ticks += 1
+            metrics.RUNNER_ERRORS.labels(self.info.game, "tick").inc()
+            logger.exception(
+                "match %s: the game's tick %d raised (%d in a row)",
+                self.match_id,
+                self.game.current_tick(self.state),
+                self._failed_ticks,
+            )
+            return []
+        self._failed_ticks = 0
+        return events
 
     async def _maybe_checkpoint(self, moved: bool) -> None:
         if self.checkpoints is None or self.lease is None or self.lost:
@@ -627,6 +727,13 @@ class MatchRunner:
 
     def _anyone_connected(self) -> bool:
         return bool(self.spectators) or any(s.channel for s in self.slots.values())
+
+
+def _first_or_tenfold(count: int) -> bool:
+    """True for 1, 10, 100...: when a repeated failure is worth another log line."""
+    while count % 10 == 0:
+        count //= 10
+    return count == 1
 
 
 def _not_active(status: str) -> str:

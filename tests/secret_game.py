@@ -3,12 +3,19 @@ secret number only it may see; the match ends after `ticks` ticks as a draw."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any
+from typing import Annotated
+
+import msgspec
 
 from games.engine.base import JSON, Event, Game, Outcome, SeatOutcome
+
+
+class SecretInput(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A guess at the other seat's secret (the game ignores it: it only has to be valid)."""
+
+    guess: Annotated[int, msgspec.Meta(ge=1000, le=9999)] | None = None
 
 
 @dataclass
@@ -28,6 +35,7 @@ class SecretGame(Game[SecretState]):
     tick_rate = 20
     hidden_information = True
     state_class = SecretState
+    Input = SecretInput
 
     def defaults(self) -> JSON:
         return {"ticks": 40}
@@ -36,7 +44,7 @@ class SecretGame(Game[SecretState]):
         rng = Random(seed)
         return SecretState([rng.randrange(1000, 10_000) for _ in range(seats)], settings["ticks"])
 
-    def apply_input(self, state: SecretState, seat: int, data: Mapping[str, Any]) -> list[Event]:
+    def apply_input(self, state: SecretState, seat: int, data: SecretInput) -> list[Event]:
         return []
 
     def tick(self, state: SecretState) -> list[Event]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
+
+import msgspec
 
 from games.engine import arena_wire
 from games.engine.base import JSON, CompactStates, Event, Game, IllegalInput, Outcome, SeatOutcome
@@ -27,6 +28,21 @@ FIRE_COOLDOWN_TICKS = 6
 RESPAWN_TICKS = 40
 MAX_HP = 3
 MAX_SEQ = 2**31 - 1  # input sequence numbers: plenty for any match, and fit every encoding
+
+
+Unit = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+Angle = Annotated[float, msgspec.Meta(ge=-math.tau, le=math.tau)]
+
+
+class ArenaInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, frozen=True):
+    """A ship's controls until its next input. Unknown fields and anything out of range are
+    refused; leaving out `aim` keeps the ship's current aim."""
+
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]  # increases with every input of a seat
+    mx: Unit = 0.0  # -1 (left) to 1 (right)
+    my: Unit = 0.0  # -1 (up) to 1 (down)
+    aim: Angle | None = None  # radians, taken modulo 2 pi
+    fire: bool = False
 
 
 @dataclass
@@ -87,6 +103,7 @@ class Arena(Game[ArenaState]):
     description = "Fly, aim and shoot in a real-time arena for 2 to 8 players."
     state_class = ArenaState
     compact: ClassVar[CompactStates | None] = arena_wire
+    Input = ArenaInput
     min_players = 2
     max_players = 8
     tick_rate = 20
@@ -111,20 +128,15 @@ class Arena(Game[ArenaState]):
             tick_rate=rate,
         )
 
-    def apply_input(self, state: ArenaState, seat: int, data: Mapping[str, Any]) -> list[Event]:
+    def apply_input(self, state: ArenaState, seat: int, data: ArenaInput) -> list[Event]:
         ship = state.ships[seat]
         if state.finished or ship.removed:
             raise IllegalInput("The game is over for this ship.", code="game_over")
-        seq = data.get("seq")
-        if not isinstance(seq, int) or seq <= ship.last_seq or seq > MAX_SEQ:
+        if data.seq <= ship.last_seq:
             raise IllegalInput("Input sequence numbers must increase.", code="stale_input")
-        ship.last_seq = seq
-        ship.controls = Controls(
-            move_x=_clamp(_number(data.get("mx", 0.0)), -1.0, 1.0),
-            move_y=_clamp(_number(data.get("my", 0.0)), -1.0, 1.0),
-            aim=_number(data.get("aim", ship.aim)) % math.tau,
-            fire=bool(data.get("fire", False)),
-        )
+        ship.last_seq = data.seq
+        aim = ship.aim if data.aim is None else data.aim
+        ship.controls = Controls(move_x=data.mx, move_y=data.my, aim=aim % math.tau, fire=data.fire)
         return []
 
     def tick(self, state: ArenaState) -> list[Event]:
@@ -300,12 +312,6 @@ def _ship_hit(state: ArenaState, bullet: Bullet) -> Ship | None:
 
 def _in_field(x: float, y: float) -> bool:
     return 0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise IllegalInput("Controls must be finite numbers.", code="bad_input")
-    return float(value)
 
 
 def _clamp(value: float, low: float, high: float) -> float:

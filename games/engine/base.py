@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
-from games.engine import snapshot
+import msgspec
+
+from games.engine import inputs, snapshot
 
 JSON = dict[str, Any]
 Result = Literal["win", "loss", "draw"]
@@ -37,6 +39,16 @@ class IllegalInput(EngineError):
     def __init__(self, reason: str, code: str = "illegal_input") -> None:
         super().__init__(reason)
         self.code = code
+
+
+class InvalidInput(EngineError):
+    """The input does not fit the game's declared schema; `field` names the first bad field."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 class InvalidSettings(EngineError):
@@ -106,6 +118,35 @@ class Game(ABC, Generic[StateT]):
     state_class: ClassVar[type[Any]]
     #: Compact binary state frames with deltas (arcade.v1.compact); None: msgpack states.
     compact: ClassVar[CompactStates | None] = None
+    #: The schema of one input: a msgspec.Struct declared with forbid_unknown_fields=True
+    #: whose numbers, strings and lists are all bounded (checked when the class is defined).
+    Input: ClassVar[type[msgspec.Struct]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        schema = cls.__dict__.get("Input")
+        if schema is not None:
+            inputs.check_schema(cls.__name__, schema)
+
+    def parse_input(self, raw: object) -> Any:
+        """The input `raw` (decoded JSON, or msgspec.Raw JSON text) as an `Input` to apply.
+
+        Raises InvalidInput naming the first field that is unknown, missing, of the
+        wrong type or out of bounds. Nothing else of `raw` survives: only the
+        declared fields are applied, logged and checkpointed.
+        """
+        try:
+            if isinstance(raw, msgspec.Raw):  # JSON text, straight from a socket's frame
+                return msgspec.json.decode(raw, type=self.Input)
+            return msgspec.convert(raw, self.Input)
+        except msgspec.ValidationError as exc:
+            field, why = inputs.field_of(exc)
+            raise InvalidInput(field, f"Invalid input field `{field}`: {why}.") from None
+
+    def dump_input(self, data: Any) -> JSON:
+        """A parsed input as JSON-ready data, as the runner logs it; `parse_input` reads it back."""
+        dumped: JSON = msgspec.to_builtins(data)
+        return dumped
 
     def settings(self, raw: Mapping[str, Any]) -> JSON:
         """Return complete settings: `raw` checked against `defaults()` and filled in.
@@ -138,8 +179,12 @@ class Game(ABC, Generic[StateT]):
         """Create the state at tick 0 for `seats` players numbered 0..seats-1."""
 
     @abstractmethod
-    def apply_input(self, state: StateT, seat: int, data: Mapping[str, Any]) -> list[Event]:
-        """Validate and apply one input of `seat`; raise IllegalInput to refuse it."""
+    def apply_input(self, state: StateT, seat: int, data: Any) -> list[Event]:
+        """Apply one input of `seat` (an `Input` from `parse_input`); IllegalInput refuses it.
+
+        Check the rules before changing the state: a refused (or failing) input is
+        dropped, and must leave the state as it was.
+        """
 
     @abstractmethod
     def tick(self, state: StateT) -> list[Event]:

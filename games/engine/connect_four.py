@@ -5,9 +5,10 @@ A player who lets the turn clock run out, or abandons the match, forfeits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
+
+import msgspec
 
 from games.engine.base import JSON, Event, Game, IllegalInput, Outcome, SeatOutcome
 
@@ -15,6 +16,12 @@ COLUMNS = 7
 ROWS = 6
 EMPTY = -1
 _DIRECTIONS = ((1, 0), (0, 1), (1, 1), (1, -1))
+
+
+class ConnectFourInput(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A move: drop a disc into `column`, 0 (left) to 6 (right)."""
+
+    column: Annotated[int, msgspec.Meta(ge=0, le=COLUMNS - 1)]
 
 
 @dataclass
@@ -38,6 +45,7 @@ class ConnectFour(Game[ConnectFourState]):
     description = "Drop discs, connect four in a row. Two players, one turn at a time."
     state_class = ConnectFourState
     turn_based = True
+    Input = ConnectFourInput
     min_players = 2
     max_players = 2
     tick_rate = 10
@@ -55,20 +63,15 @@ class ConnectFour(Game[ConnectFourState]):
         return ConnectFourState(turn_ticks=turn_ticks, to_move=first, turn_deadline=turn_ticks)
 
     def apply_input(
-        self, state: ConnectFourState, seat: int, data: Mapping[str, Any]
+        self, state: ConnectFourState, seat: int, data: ConnectFourInput
     ) -> list[Event]:
-        column = data.get("column")
         if state.finished:
             raise IllegalInput("The game is over.", code="game_over")
         if seat != state.to_move:
             raise IllegalInput("It is not your turn.", code="not_your_turn")
-        if not isinstance(column, int) or isinstance(column, bool):
-            raise IllegalInput("A move needs a column number.", code="bad_move")
-        if not 0 <= column < COLUMNS:
-            raise IllegalInput(f"Column must be from 0 to {COLUMNS - 1}.", code="bad_column")
-        if len(state.board[column]) >= ROWS:
+        if len(state.board[data.column]) >= ROWS:
             raise IllegalInput("That column is full.", code="column_full")
-        return self._drop(state, seat, column)
+        return self._drop(state, seat, data.column)
 
     def _drop(self, state: ConnectFourState, seat: int, column: int) -> list[Event]:
         state.board[column].append(seat)

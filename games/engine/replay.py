@@ -4,6 +4,11 @@ The runner records every input it applied as `(tick, seat, data)`, where
 `tick` is the number of ticks simulated before the input was applied and
 `data` None means the seat left for good. Replaying applies each entry at its
 tick, in log order, before simulating the next tick, exactly as the runner did.
+
+`data` is the input as `Game.dump_input` wrote it. Logs written before inputs
+were validated may hold fields no schema declares (ignored, as the game did
+then) or values the schema refuses (skipped: out-of-range controls the arena
+clamped then, which no client of ours sends).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from games.engine.base import JSON, Game, IllegalInput
+from games.engine.base import JSON, Game, IllegalInput, InvalidInput
 
 LogEntry = tuple[int, int, Mapping[str, Any] | None] | list[Any]
 
@@ -64,5 +69,12 @@ def _apply(game: Game[Any], state: Any, seat: int, data: Mapping[str, Any] | Non
         game.remove_seat(state, seat)
         return
     # The runner logs only inputs it applied; a refusal here could not change the state.
-    with contextlib.suppress(IllegalInput):
-        game.apply_input(state, seat, data)
+    with contextlib.suppress(IllegalInput, InvalidInput):
+        game.apply_input(state, seat, game.parse_input(_declared(game, data)))
+
+
+def _declared(game: Game[Any], data: Mapping[str, Any]) -> Any:
+    if not isinstance(data, Mapping):
+        return data  # parse_input says why
+    fields = game.Input.__struct_fields__
+    return {name: value for name, value in data.items() if name in fields}

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from games.engine import get_game
 from games.engine.arena import HEIGHT, MAX_HP, SHIP_RADIUS, WIDTH, ArenaState
-from games.engine.base import IllegalInput
+from games.engine.base import IllegalInput, InvalidInput
 
 GAME = get_game("arena")
 
@@ -34,7 +34,7 @@ def test_ships_start_apart_inside_the_field():
 def test_an_input_moves_the_ship_at_its_speed_and_is_acknowledged():
     state = new()
     x0 = state.ships[0].x
-    GAME.apply_input(state, 0, {"seq": 1, "mx": 1, "my": 0})
+    GAME.apply_input(state, 0, GAME.parse_input({"seq": 1, "mx": 1, "my": 0}))
     ticks(state, 10)  # half a second at 20 Hz
     assert state.ships[0].x == pytest.approx(x0 + 110.0)
     assert GAME.view(state, 0)["ships"][0]["ack"] == 1
@@ -44,28 +44,54 @@ def test_diagonal_movement_is_not_faster():
     state = new()
     ship = state.ships[0]
     x0, y0 = ship.x, ship.y
-    GAME.apply_input(state, 0, {"seq": 1, "mx": 1, "my": 1})
+    GAME.apply_input(state, 0, GAME.parse_input({"seq": 1, "mx": 1, "my": 1}))
     ticks(state, 4)
     assert math.hypot(ship.x - x0, ship.y - y0) == pytest.approx(44.0)
 
 
 def test_ships_stay_inside_the_walls():
     state = new()
-    GAME.apply_input(state, 0, {"seq": 1, "mx": -1, "my": -1})
+    GAME.apply_input(state, 0, GAME.parse_input({"seq": 1, "mx": -1, "my": -1}))
     ticks(state, 200)
     ship = state.ships[0]
     assert (ship.x, ship.y) == (SHIP_RADIUS, SHIP_RADIUS)
 
 
-def test_stale_and_malformed_inputs_are_refused():
+def test_stale_inputs_are_refused():
     state = new()
-    GAME.apply_input(state, 0, {"seq": 5})
+    GAME.apply_input(state, 0, GAME.parse_input({"seq": 5}))
     with pytest.raises(IllegalInput) as stale:
-        GAME.apply_input(state, 0, {"seq": 5})
+        GAME.apply_input(state, 0, GAME.parse_input({"seq": 5}))
     assert stale.value.code == "stale_input"
-    for bad in ({"seq": 6, "mx": "left"}, {"seq": 7, "aim": float("nan")}, {"mx": 1}):
-        with pytest.raises(IllegalInput):
-            GAME.apply_input(state, 0, bad)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"seq": 6, "mx": "left"}, "mx"),
+        ({"seq": 7, "aim": float("nan")}, "aim"),
+        ({"seq": 7, "aim": float("inf")}, "aim"),
+        ({"seq": 7, "mx": 10**400}, "mx"),
+        ({"seq": 7, "my": -1.5}, "my"),
+        ({"seq": 7, "fire": 1}, "fire"),
+        ({"seq": 7, "x": 2**70}, "x"),
+        ({"seq": 2**31}, "seq"),
+        ({"seq": 0}, "seq"),
+        ({"seq": True}, "seq"),
+        ({"mx": 1}, "seq"),
+        ([1, 2], "data"),
+    ],
+)
+def test_malformed_inputs_are_refused_naming_the_field(data, field):
+    with pytest.raises(InvalidInput) as refused:
+        GAME.parse_input(data)
+    assert refused.value.field == field and f"`{field}`" in refused.value.reason
+
+
+def test_only_the_declared_fields_of_an_input_are_kept():
+    data = GAME.parse_input({"seq": 3, "mx": 1, "aim": 1.5})
+    assert GAME.dump_input(data) == {"seq": 3, "mx": 1.0, "aim": 1.5}
+    assert GAME.parse_input(GAME.dump_input(data)) == data
 
 
 def aim_at(state, shooter, target):
@@ -75,7 +101,9 @@ def aim_at(state, shooter, target):
 
 def test_three_hits_destroy_a_ship_score_a_point_and_it_respawns():
     state = new()
-    GAME.apply_input(state, 0, {"seq": 1, "aim": aim_at(state, 0, 1), "fire": True})
+    GAME.apply_input(
+        state, 0, GAME.parse_input({"seq": 1, "aim": aim_at(state, 0, 1), "fire": True})
+    )
     events = ticks(state, 60)
     kinds = [e.kind for e in events]
     assert kinds.count("hit") == MAX_HP - 1 and "kill" in kinds
@@ -86,7 +114,9 @@ def test_three_hits_destroy_a_ship_score_a_point_and_it_respawns():
 
 def test_the_score_limit_ends_the_match_with_the_scorer_winning():
     state = new(score_limit=1)
-    GAME.apply_input(state, 0, {"seq": 1, "aim": aim_at(state, 0, 1), "fire": True})
+    GAME.apply_input(
+        state, 0, GAME.parse_input({"seq": 1, "aim": aim_at(state, 0, 1), "fire": True})
+    )
     ticks(state, 60)
     outcome = GAME.outcome(state)
     assert outcome is not None and "score limit" in outcome.summary
@@ -119,9 +149,9 @@ def test_the_view_is_the_same_for_every_seat():
 
 inputs = st.fixed_dictionaries(
     {
-        "mx": st.floats(-3, 3),
-        "my": st.floats(-3, 3),
-        "aim": st.floats(-10, 10),
+        "mx": st.floats(-1, 1),
+        "my": st.floats(-1, 1),
+        "aim": st.floats(-math.tau, math.tau),
         "fire": st.booleans(),
     }
 )
@@ -143,8 +173,8 @@ def test_random_play_keeps_ships_in_bounds_and_scores_sane(seats, seed, plan):
             if leave and seat != 0:
                 GAME.remove_seat(state, seat)
             else:
-                GAME.apply_input(state, seat, {**data, "seq": seq})
-        except IllegalInput:
+                GAME.apply_input(state, seat, GAME.parse_input({**data, "seq": seq}))
+        except (IllegalInput, InvalidInput):
             pass
         ticks(state, wait)
         for ship in state.ships:

@@ -21,17 +21,14 @@ def play(ticks: int, seats: int = 8, seed: int = 3):
     for _ in range(ticks):
         for seat in range(seats):
             if players.random() < 0.9:  # now and then an input is late
-                GAME.apply_input(
-                    state,
-                    seat,
-                    {
-                        "seq": state.ships[seat].last_seq + players.randint(1, 2),
-                        "mx": players.uniform(-1, 1),
-                        "my": players.uniform(-1, 1),
-                        "aim": players.uniform(-10, 10),
-                        "fire": players.random() < 0.5,
-                    },
-                )
+                data = {
+                    "seq": state.ships[seat].last_seq + players.randint(1, 2),
+                    "mx": players.uniform(-1, 1),
+                    "my": players.uniform(-1, 1),
+                    "aim": players.uniform(-math.tau, math.tau),
+                    "fire": players.random() < 0.5,
+                }
+                GAME.apply_input(state, seat, GAME.parse_input(data))
         events = [{"kind": e.kind, **e.data} for e in GAME.tick(state)]
         frames.append((GAME.view(state, None), events))
     return frames

@@ -24,7 +24,7 @@ def play_arena(seed: int):
                     "aim": driver.uniform(0, 6.28),
                     "fire": driver.random() < 0.6,
                 }
-                game.apply_input(state, seat, data)
+                game.apply_input(state, seat, game.parse_input(data))
                 log.append((game.current_tick(state), seat, data))
         if game.current_tick(state) == 200:
             game.remove_seat(state, 3)
@@ -59,7 +59,7 @@ def test_a_connect_four_match_replays_to_the_same_final_state():
         column = driver.choice([c for c in range(7) if len(state.board[c]) < 6])
         seat = state.to_move
         if game.outcome(state) is None:
-            game.apply_input(state, seat, {"column": column})
+            game.apply_input(state, seat, game.parse_input({"column": column}))
             log.append((game.current_tick(state), seat, {"column": column}))
     again = replay(game, settings, 2, 42, log)
     assert game.view(again, 0) == game.view(state, 0)

@@ -21,7 +21,7 @@ def test_an_arena_state_survives_a_round_trip_and_continues_identically():
                 "aim": driver.uniform(0, 6),
                 "fire": driver.random() < 0.5,
             }
-            game.apply_input(state, seat, data)
+            game.apply_input(state, seat, game.parse_input(data))
         game.tick(state)
     game.remove_seat(state, 2)
     copy = game.restore(json.loads(json.dumps(game.checkpoint(state))))
@@ -37,6 +37,6 @@ def test_a_connect_four_state_survives_a_round_trip():
     game = get_game("connect_four")
     state = game.initial_state(game.settings({}), 2, seed=3)
     for column in (3, 3, 4, 2):
-        game.apply_input(state, state.to_move, {"column": column})
+        game.apply_input(state, state.to_move, game.parse_input({"column": column}))
     copy = load(ConnectFourState, json.loads(json.dumps(dump(state))))
     assert copy == state
