@@ -11,3 +11,9 @@ urlpatterns = [
     path("api/", include("games.urls")),
     path("", include("frontend.urls")),
 ]
+
+# JSON under /api/, Django's pages elsewhere (games/views.py).
+handler400 = "games.views.bad_request"
+handler403 = "games.views.permission_denied"
+handler404 = "games.views.page_not_found"
+handler500 = "games.views.server_error"

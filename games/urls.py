@@ -1,6 +1,6 @@
 """URLs of the JSON lobby API, mounted under /api/."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from games import views
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("players/<int:player_id>/", views.player_detail, name="player"),
     path("players/<int:player_id>/matches/", views.player_matches, name="player-matches"),
+    # Last: any other path under /api/ (a typo, a malformed id) is a JSON 404, in
+    # DEBUG too, instead of Django's HTML page or a slash-appending redirect.
+    re_path(r"", views.unknown_endpoint, name="unknown"),
 ]

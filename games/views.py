@@ -1,23 +1,30 @@
 """The JSON lobby API: thin views over `games.access` and `games.services`.
 
 Session authentication with CSRF protection, as for any Django form. Every
-error is JSON: {"error": {"code": "...", "message": "..."}} with a status code.
+error is JSON: {"error": {"code": "...", "message": "..."}} with a status code,
+including unknown paths and the errors Django answers itself (the handlers at
+the end, set in gameproject/urls.py).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import defaults
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from games import access, presence, services, tickets
+from games import access, jsonlimits, presence, services, tickets
 from games.engine import GAMES
 from games.lobby import snapshot as lobby_snapshot
 from games.models import Match, Participant, Player, Replay
@@ -32,6 +39,9 @@ from games.payloads import (
 )
 from games.replays import replay_frames
 from games.supervisor import get_supervisor
+
+logger = logging.getLogger(__name__)
+API_PREFIX = "/api/"
 
 
 class ApiError(Exception):
@@ -76,6 +86,8 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message)
+            except Http404:
+                return _not_found(request)
             except services.ServiceError as exc:
                 return error_response(_SERVICE_STATUS.get(type(exc), 400), exc.code, exc.message)
 
@@ -92,12 +104,34 @@ def _acting_player(request: HttpRequest) -> Player:
 
 
 def _body(request: HttpRequest, shape: type[T]) -> T:
+    raw = _raw_body(request)
+    depth = settings.API_MAX_JSON_DEPTH
+    if jsonlimits.too_deep(raw, depth):
+        raise ApiError(400, "too_deep", f"The request body nests more than {depth} levels deep.")
     try:
-        return msgspec.json.decode(request.body or b"{}", type=shape)
+        return msgspec.json.decode(raw, type=shape)
     except msgspec.ValidationError as exc:
         raise ApiError(400, "invalid_request", f"Invalid request body: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    limit = settings.API_MAX_BODY_BYTES
+    too_large = ApiError(413, "too_large", f"The request body is larger than {limit} bytes.")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large  # before reading it
+    try:
+        raw = request.body or b"{}"
+    except RequestDataTooBig as exc:
+        raise too_large from exc
+    if len(raw) > limit:
+        raise too_large
+    return raw
 
 
 def _page(request: HttpRequest, queryset: QuerySet[Any]) -> tuple[Page[Any], dict[str, Any]]:
@@ -278,3 +312,58 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
         )
     return default_csrf_failure(request, reason)
+
+
+@api_view("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+def unknown_endpoint(request: HttpRequest) -> HttpResponse:
+    """Whatever is under /api/ and matches no endpoint (games/urls.py routes it here)."""
+    return _not_found(request)
+
+
+def _not_found(request: HttpRequest) -> JsonResponse:
+    message = f"There is no endpoint {request.path} (see docs/api.md)."
+    if not request.path.endswith("/") and _resolves(request.path + "/"):
+        message = f"There is no endpoint {request.path}; did you mean {request.path}/ ?"
+    return error_response(404, "not_found", message)
+
+
+def _resolves(path: str) -> bool:
+    try:
+        return resolve(path).func is not unknown_endpoint
+    except Resolver404:
+        return False
+
+
+# Django's own error responses (handler400/403/404/500 in gameproject/urls.py): JSON
+# under /api/, Django's pages everywhere else. None of them carries a traceback.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return error_response(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return error_response(403, "forbidden", "You may not do that.")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django has logged the exception with its traceback; the client gets none."""
+    if _is_api(request):
+        return error_response(
+            500, "server_error", "Something went wrong on the server; it has been logged."
+        )
+    return defaults.server_error(request)

@@ -101,3 +101,15 @@ def test_a_lockout_on_the_site_holds_on_the_admin(client, settings):
         login(client, "operator", "wrong")
     response = login(client, "operator", PASSWORD, "/admin/login/")
     assert response.status_code == 429 and LOCKED in response.content.decode()
+
+
+def test_forwarding_headers_from_the_client_do_not_change_its_address(client, erin, settings):
+    # Without a proxy, X-Forwarded-For and X-Real-IP are whatever the client says;
+    # only daphne's --proxy-headers behind a real proxy may turn them into the address.
+    for n in range(settings.AXES_FAILURE_LIMIT + 3):
+        spoofed = {"HTTP_X_FORWARDED_FOR": f"192.0.2.{n}", "HTTP_X_REAL_IP": f"192.0.2.{n}"}
+        client.post("/login/", {"username": erin, "password": "wrong"}, **spoofed)
+    response = client.post(
+        "/login/", {"username": erin, "password": PASSWORD}, HTTP_X_FORWARDED_FOR="192.0.2.99"
+    )
+    assert response.status_code == 429

@@ -30,6 +30,15 @@ def test_home_page_is_served_with_security_headers(site):
     assert headers["Referrer-Policy"] == "same-origin"
 
 
+def test_pages_carry_a_content_security_policy_and_a_permissions_policy(site):
+    for path in ("/", "/login/", "/admin/login/", "/api/games/"):
+        _, headers, _ = fetch(f"{site}{path}")
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self';" in csp + ";" and "unsafe" not in csp, path
+        assert "connect-src 'self' wss://127.0.0.1 wss://localhost" in csp, path
+        assert "camera=()" in headers["Permissions-Policy"], path
+
+
 def test_static_files_are_served_hashed_with_long_cache_headers(site):
     _, _, body = fetch(f"{site}/")
     stylesheet = re.search(rb'href="(/static/frontend/css/site\.[0-9a-f]{12}\.css)"', body)
