@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from random import Random
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -66,3 +66,23 @@ class SecretGame(Game[SecretState]):
 
     def current_tick(self, state: SecretState) -> int:
         return state.tick
+
+
+class BrokenGame(SecretGame):
+    """The secret game with faults on demand: an input with guess 1111 raises, and a
+    guess of 9000 + n makes the next n ticks raise."""
+
+    key = "broken"
+
+    def apply_input(self, state: SecretState, seat: int, data: Any) -> list[Event]:
+        if data.guess == 1111:
+            raise ZeroDivisionError("a bug in the rules")
+        if data.guess is not None and data.guess > 9000:
+            state.secrets[0] = 9000 - data.guess  # ticks still to fail, negated
+        return []
+
+    def tick(self, state: SecretState) -> list[Event]:
+        if state.secrets[0] < 0:
+            state.secrets[0] += 1
+            raise KeyError("a bug in the simulation")
+        return super().tick(state)

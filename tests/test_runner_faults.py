@@ -26,7 +26,7 @@ from games.engine.replay import replay
 from games.leases import Lease
 from games.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
 from games.storage import MatchInfo, SeatRow
-from tests.secret_game import SecretGame, SecretState
+from tests.secret_game import BrokenGame, SecretGame
 
 SEATS = [SeatRow(0, 101, "Ann"), SeatRow(1, 102, "Ben")]
 
@@ -246,7 +246,11 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-@pytest.mark.parametrize("game", ["arena", "connect_four", "secret"])
+# Every registered game, and the test game with hidden information.
+GAME_KEYS = [*sorted(set(GAMES) - {"secret", "broken"}), "secret"]
+
+
+@pytest.mark.parametrize("game", GAME_KEYS)
 def test_arbitrary_inputs_through_the_socket_path_never_stop_the_match(game):
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(st.lists(st.tuples(st.integers(0, 1), frames_for(game)), max_size=4)))
@@ -347,26 +351,6 @@ def test_only_the_validated_fields_are_logged_and_checkpointed():
 
 
 # --- Games that raise ---------------------------------------------------------------------
-
-
-class BrokenGame(SecretGame):
-    """The secret game with faults on demand: an input with guess 1111 raises, and a
-    guess of 9000 + n makes the next n ticks raise."""
-
-    key = "broken"
-
-    def apply_input(self, state: SecretState, seat: int, data: Any) -> list[Any]:
-        if data.guess == 1111:
-            raise ZeroDivisionError("a bug in the rules")
-        if data.guess is not None and data.guess > 9000:
-            state.secrets[0] = 9000 - data.guess  # ticks still to fail, negated
-        return []
-
-    def tick(self, state: SecretState) -> list[Any]:
-        if state.secrets[0] < 0:
-            state.secrets[0] += 1
-            raise KeyError("a bug in the simulation")
-        return super().tick(state)
 
 
 def post_guess(runner: MatchRunner, seat: int, guess: int) -> None:
