@@ -177,13 +177,8 @@ def _channel_layers() -> dict[str, Any]:
             },
         },
         # Per-tick traffic between processes (states to other processes' sockets,
-        # inputs to a runner elsewhere) goes over Redis pub/sub: one PUBLISH per
-        # message and nothing per receive, where the core layer's queues cost
-        # several round trips each way. Lossy, like the states it carries.
-        "fanout": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [_layer_host()]},
-        },
+        # inputs to a runner elsewhere) goes over Redis pub/sub on a connection of
+        # each process's own (games/fanout.py), not through a channel layer.
     }
 
 

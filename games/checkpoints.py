@@ -8,6 +8,9 @@ the last, so a checkpoint costs one round trip and a handful of Redis
 commands whatever the match's length or its number of players. Writes are
 fenced: a Lua script stores them only while the writer still holds the match's
 lease.
+
+Redis errors come out as `redis_store.Unavailable`, never as a lost lease: the
+runner keeps going and saves again when Redis is back.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from games.leases import Lease
 CHECKPOINT_TTL_MS = 10 * 60 * 1000
 
 _SAVE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return 0
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[1] then
+  if held then
+    return 0
+  end
+  return -1
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if ARGV[4] then
@@ -43,16 +50,23 @@ def _keys(match_id: str) -> tuple[str, str, str]:
     )
 
 
-async def save(lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) -> bool:
-    """Store a checkpoint and the log entries since the last one; False if the lease is gone."""
+async def save(lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) -> bool | None:
+    """Store a checkpoint and the log entries since the last one; False if another process
+    holds the lease, None if nobody does (it vanished: the runner may take it again).
+
+    Raises Unavailable if Redis could not be reached (nothing, or all, was stored).
+    """
     lease_key, state_key, log_key = _keys(lease.match_id)
     chunk = [msgspec.msgpack.encode(new_log)] if new_log else []
     script = redis_store.async_client().register_script(_SAVE)  # EVALSHA, not the text
-    stored = await script(
-        keys=[lease_key, state_key, log_key],
-        args=[lease.value, msgspec.msgpack.encode(payload), CHECKPOINT_TTL_MS, *chunk],
-    )
-    return bool(stored)
+    try:
+        stored = await script(
+            keys=[lease_key, state_key, log_key],
+            args=[lease.value, msgspec.msgpack.encode(payload), CHECKPOINT_TTL_MS, *chunk],
+        )
+    except redis_store.ERRORS as exc:
+        raise redis_store.Unavailable(str(exc)) from exc
+    return None if stored == -1 else bool(stored)
 
 
 async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
@@ -71,9 +85,21 @@ async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
     return payload, log
 
 
+async def exists(match_id: str) -> bool:
+    """Whether a checkpoint of the match is in Redis (Unavailable without Redis)."""
+    try:
+        return bool(await redis_store.async_client().exists(_keys(match_id)[1]))
+    except redis_store.ERRORS as exc:
+        raise redis_store.Unavailable(str(exc)) from exc
+
+
 async def delete(match_id: str) -> None:
+    """Forget a finished match's checkpoint (Unavailable without Redis; it expires anyway)."""
     _, state_key, log_key = _keys(match_id)
-    await redis_store.async_client().delete(state_key, log_key)
+    try:
+        await redis_store.async_client().delete(state_key, log_key)
+    except redis_store.ERRORS as exc:
+        raise redis_store.Unavailable(str(exc)) from exc
 
 
 def _bytes(raw: bytes | str) -> bytes:

@@ -36,9 +36,6 @@ def runner_channel(match_id: Any) -> str:
     return f"match-runner.{_hex(match_id)}"
 
 
-FANOUT_LAYER = "fanout"  # the pub/sub channel layer's alias, when Redis is configured
-
-
 def process_topic(process: str) -> str:
     """The pub/sub topic on which a process takes runners' states for its sockets.
 

@@ -1,38 +1,86 @@
 """Match leases in Redis: at most one process runs a match, and each run has a fencing token.
 
-A lease is `SET lease:<match> <holder>:<token> NX PX <ttl>`, taken in one Lua
+A lease is `SET lease:<match> <holder>|<token> NX PX <ttl>`, taken in one Lua
 script together with `INCR fence:<match>`, so every successful claim gets a
 token larger than any before it. The holder renews it (compare-and-PEXPIRE)
 and releases it (compare-and-DEL); it never touches a lease it does not hold.
 The token goes with every database write of the runner (`Match.runner_fence`),
 so a runner that was paused past its lease cannot overwrite its successor.
+
+The database, not Redis, is the authority on tokens: a claim is given a floor
+(the match's `runner_fence`) and its token is above it even when the counter
+in Redis is gone (a Redis restarted empty, or the counter's expiry), and the
+supervisor records each new token in the database before the runner starts.
+
+A runner whose lease vanished (it expired while Redis was unreachable, or
+Redis restarted empty) may take it again with `reestablish` — only if nobody
+claimed the match since: the counter is not above its token.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
 from games import redis_store
 
+# The fence counter outlives leases (renewals refresh it) and goes with a finished
+# match's checkpoint; a counter lost otherwise is rebuilt from the database's fence.
+FENCE_TTL_MS = 10 * 60 * 1000
+
 _CLAIM = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local token = redis.call('INCR', KEYS[2])
+  if token <= tonumber(ARGV[3]) then
+    token = tonumber(ARGV[3]) + 1
+    redis.call('SET', KEYS[2], token)
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
   redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
   return token
 end
 return 0
 """
+# 1: renewed; 0: someone else holds it; -1: nobody does (it expired, or Redis lost it).
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0
+if held then
+  return 0
+end
+return -1
+"""
+# {token, 1 if the counter was lost}, or {0}: taken, or claimed by another since.
+_REESTABLISH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {0, 0}
+end
+local counter = tonumber(redis.call('GET', KEYS[2]) or '0')
+local mine = tonumber(ARGV[2])
+if counter > mine then
+  return {0, 0}
+end
+local token = mine + 1
+redis.call('SET', KEYS[2], token, 'PX', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[3])
+if counter < mine then
+  return {token, 1}
+end
+return {token, 0}
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  if ARGV[2] == '1' then
+    redis.call('DEL', KEYS[2])
+  end
+  return 1
 end
 return 0
 """
@@ -49,41 +97,64 @@ class Lease:
         return f"{self.holder}|{self.token}"
 
 
+class Renewal(enum.Enum):
+    RENEWED = "renewed"
+    TAKEN = "taken"  # another process holds it: stop at once
+    VANISHED = "vanished"  # nobody holds it: take it again with reestablish()
+
+
 def _ttl_ms() -> int:
     return int(settings.MATCH_LEASE_SECONDS * 1000)
 
 
-async def claim(match_id: str, holder: str) -> Lease | None:
-    """Take the lease of a match nobody runs; None if someone holds it."""
-    client = redis_store.async_client()
-    token = await client.eval(
-        _CLAIM,
-        2,
-        redis_store.key("lease", match_id),
-        redis_store.key("fence", match_id),
-        holder,
-        _ttl_ms(),
-    )
+def _keys(match_id: str) -> tuple[str, str]:
+    return redis_store.key("lease", match_id), redis_store.key("fence", match_id)
+
+
+async def _eval(script: str, keys: tuple[str, ...], *args: Any) -> Any:
+    try:
+        return await redis_store.async_client().eval(script, len(keys), *keys, *args)
+    except redis_store.ERRORS as exc:
+        raise redis_store.Unavailable(str(exc)) from exc
+
+
+async def claim(match_id: str, holder: str, floor: int = 0) -> Lease | None:
+    """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
+    token = await _eval(_CLAIM, _keys(match_id), holder, _ttl_ms(), floor, FENCE_TTL_MS)
     return Lease(match_id, holder, int(token)) if token else None
 
 
-async def renew(lease: Lease) -> bool:
-    """Extend the lease; False means it expired or was taken: stop at once."""
-    client = redis_store.async_client()
-    renewed = await client.eval(
-        _RENEW, 1, redis_store.key("lease", lease.match_id), lease.value, _ttl_ms()
+async def renew(lease: Lease) -> Renewal:
+    """Extend the lease (and the fence counter's life); Unavailable without Redis."""
+    renewed = await _eval(_RENEW, _keys(lease.match_id), lease.value, _ttl_ms(), FENCE_TTL_MS)
+    if renewed == 1:
+        return Renewal.RENEWED
+    return Renewal.TAKEN if renewed == 0 else Renewal.VANISHED
+
+
+async def reestablish(lease: Lease) -> tuple[Lease, bool] | None:
+    """Take a vanished lease again with the next token: (lease, whether Redis lost the
+    counter, and so the checkpoint with it), or None if another process claimed it since."""
+    token, lost = await _eval(
+        _REESTABLISH, _keys(lease.match_id), lease.holder, lease.token, _ttl_ms(), FENCE_TTL_MS
     )
-    return bool(renewed)
+    if not token:
+        return None
+    return Lease(lease.match_id, lease.holder, int(token)), bool(lost)
 
 
-async def release(lease: Lease) -> None:
-    client = redis_store.async_client()
-    await client.eval(_RELEASE, 1, redis_store.key("lease", lease.match_id), lease.value)
+async def release(lease: Lease, *, match_over: bool = False) -> None:
+    """Give the lease up; for a match that is over, its fence counter goes too (the
+    database refuses any write to a finished match, whoever makes it)."""
+    await _eval(_RELEASE, _keys(lease.match_id), lease.value, "1" if match_over else "0")
 
 
 async def holder(match_id: str) -> str | None:
     """Who runs the match now (`host:pid:id|token`), or None."""
-    raw = await redis_store.async_client().get(redis_store.key("lease", match_id))
+    try:
+        raw = await redis_store.async_client().get(redis_store.key("lease", match_id))
+    except redis_store.ERRORS as exc:
+        raise redis_store.Unavailable(str(exc)) from exc
     return _text(raw)
 
 

@@ -11,7 +11,6 @@ Without Redis there is one process and its own list is the answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -73,8 +72,12 @@ class LocalPresence:
     async def _heartbeat(self) -> None:
         while self.connections:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)  # the heartbeat period
-            with contextlib.suppress(Exception):  # Redis down: entries expire, we retry
-                await _publish(list(self.connections))
+            await _publish(list(self.connections))
+
+    async def republish(self) -> None:
+        """Publish every socket of this process now (Redis is back, perhaps empty)."""
+        if redis_store.enabled():
+            await _publish(list(self.connections))
 
     def stop(self) -> None:
         if self._task is not None:
@@ -90,13 +93,18 @@ async def _unpublish(connection: Connection) -> None:
 
 
 async def _publish(connections: list[Connection]) -> None:
+    """Refresh these entries. Without Redis they are not (they expire meanwhile), and
+    the next heartbeat, or the recovery, publishes them again: never an error here."""
     if not connections:
         return
     expires = time.time() + settings.PRESENCE_TTL_SECONDS
-    client = redis_store.async_client()
-    await client.zadd(_key(), {c.member(): expires for c in connections})
-    # Drop what expired, so the set stays the size of what is online.
-    await client.zremrangebyscore(_key(), "-inf", time.time())
+    try:
+        client = redis_store.async_client()
+        await client.zadd(_key(), {c.member(): expires for c in connections})
+        # Drop what expired, so the set stays the size of what is online.
+        await client.zremrangebyscore(_key(), "-inf", time.time())
+    except redis_store.ERRORS as exc:
+        redis_store.outage.failed("presence", exc)
 
 
 def current(local: LocalPresence | None = None) -> list[Connection]:

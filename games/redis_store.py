@@ -3,22 +3,42 @@
 Async clients are bound to the event loop that created them, so there is one
 per loop. Like the channel layer, they set socket_timeout explicitly: redis-py
 8's default of 5 s is shorter than some of our blocking calls.
+
+Redis may go away for a while (a network cut, a restart). Every caller turns
+the client's errors into `Unavailable` or handles `ERRORS` itself, and reports
+them through `outage`, which logs the first failure of an outage and the
+recovery once per process, whatever the number of sockets and matches that
+noticed: an outage of a few seconds must not print a traceback per frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import weakref
 
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = (
     weakref.WeakKeyDictionary()
 )
 _sync_client: redis.Redis | None = None
 POOL_WAIT_SECONDS = 10
+# What a Redis client raises when the server is unreachable, restarting or too slow.
+ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+
+class Unavailable(Exception):
+    """Redis could not be reached; nothing was stored, and the caller may retry later."""
+
+
+# Either: for callers that reach Redis both directly and through our own helpers.
+FAILURES: tuple[type[BaseException], ...] = (*ERRORS, Unavailable)
 
 
 def enabled() -> bool:
@@ -51,3 +71,45 @@ def sync_client() -> redis.Redis:
     if _sync_client is None:
         _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
     return _sync_client
+
+
+class Outage:
+    """This process's view of Redis: up, or down since when (for the log, once each way)."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self.failures = 0
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, what: str, error: BaseException) -> None:
+        """An operation failed for want of Redis: log the first of the outage only."""
+        self.failures += 1
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            logger.warning(
+                "Redis unreachable (%s: %s): this process keeps its sockets and matches "
+                "running and retries; first noticed by %s",
+                type(error).__name__,
+                error,
+                what,
+            )
+
+    def recovered(self, what: str) -> float | None:
+        """Redis answered again: log how long it was away; the outage's length, or None."""
+        if self.down_since is None:
+            return None
+        length = time.monotonic() - self.down_since
+        logger.warning(
+            "Redis reachable again after %.1f s (%d operations failed meanwhile; noticed by %s)",
+            length,
+            self.failures,
+            what,
+        )
+        self.down_since, self.failures = None, 0
+        return length
+
+
+outage = Outage()

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from games import metrics, protocol
+from games import metrics, protocol, redis_store
 from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
 from games.leases import Lease
@@ -76,7 +76,7 @@ class TickSchedule:
 class Checkpoints(Protocol):
     async def save(
         self, lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]
-    ) -> bool: ...
+    ) -> bool | None: ...
     async def delete(self, match_id: str) -> None: ...
 
 
@@ -84,6 +84,8 @@ Restored = tuple[dict[str, Any], list[list[Any]]]
 
 
 class Transport(Protocol):
+    fence: int | None  # the runner's token, carried by every message
+
     async def deliver(self, channels: Iterable[str], kind: str, **fields: Any) -> None: ...
     async def broadcast_end(self, text: str) -> None: ...
     async def request_rejoin(self) -> None: ...
@@ -176,6 +178,7 @@ class MatchRunner:
         self._saved_log = 0
         self._last_checkpoint_tick = 0
         self._adopted = restored is not None
+        self._checkpoints_failing = False  # Redis was unreachable at the last checkpoint
         self._failed_ticks = 0  # the game's tick raised in this many ticks in a row
         self._failed_steps = 0  # the runner's step raised in this many ticks in a row
         self._failed_inputs = 0  # inputs the game raised on (each was dropped)
@@ -517,17 +520,50 @@ class MatchRunner:
             ],
         }
         new_log = self.log[self._saved_log :]
-        if not await self.checkpoints.save(self.lease, payload, new_log):
+        try:
+            saved = await self.checkpoints.save(self.lease, payload, new_log)
+        except redis_store.Unavailable:
+            saved = None
+        if saved is False:
             logger.error("match %s: lease lost while checkpointing; stopping", self.match_id)
             self.lose_lease()
             return
+        if saved is None:
+            # Redis unreachable, or the lease vanished with it (the supervisor takes it
+            # again): the match goes on, and the next checkpoint, in a second, carries
+            # the log since the last one that was stored.
+            self._last_checkpoint_tick = tick
+            if not self._checkpoints_failing:
+                self._checkpoints_failing = True
+                logger.warning(
+                    "match %s: checkpoint of tick %d not stored (Redis unreachable or the "
+                    "lease gone with it); the match goes on and retries every second",
+                    self.match_id,
+                    tick,
+                )
+            return
+        if self._checkpoints_failing:
+            self._checkpoints_failing = False
+            logger.warning("match %s: checkpoints stored again from tick %d", self.match_id, tick)
         self._saved_log = len(self.log)
         self._last_checkpoint_tick = tick
+
+    def take_lease(self, lease: Lease, checkpoint_lost: bool) -> None:
+        """Go on under a new lease: the old one vanished while Redis was away, and the
+        supervisor took it again with the next token (recorded in the database)."""
+        self.lease = lease
+        self.fence = lease.token
+        self.transport.fence = lease.token  # sockets drop messages of lower tokens
+        if checkpoint_lost:
+            self._saved_log = 0  # Redis lost the log too: the next checkpoint carries it whole
+        self._last_checkpoint_tick = -self.tick_rate  # and comes at the next tick
 
     async def hand_over(self) -> None:
         """Stop here and leave the match for another process: final checkpoint first.
 
         The caller releases the lease afterwards, so the next process adopts at once.
+        Without Redis the last checkpoint stored (at most a second old) is the one
+        the next process continues from.
         """
         self.stop()
         if self.task is not None:
@@ -537,8 +573,16 @@ class MatchRunner:
             await self._maybe_checkpoint(moved=False)
 
     async def _forget_checkpoint(self) -> None:
-        if self.checkpoints is not None:
+        if self.checkpoints is None:
+            return
+        try:
             await self.checkpoints.delete(self.match_id)
+        except redis_store.Unavailable:
+            logger.warning(
+                "match %s is over; its checkpoint stays in Redis until it expires "
+                "(Redis unreachable)",
+                self.match_id,
+            )
 
     def _expired_slots(self) -> list[Slot]:
         """Seats whose player has been gone longer than the reconnection grace period."""

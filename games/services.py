@@ -567,6 +567,23 @@ def _check_fence(match: Match, fence: int | None) -> None:
         match.save(update_fields=["runner_fence"])
 
 
+def take_runner_fence(match_id: Any, token: int, *, since: int | None = None) -> None:
+    """Record that a runner with fencing token `token` runs the match from now on.
+
+    The database's fence is the authority on tokens, whatever Redis lost: a token
+    not above the recorded one is refused, and so is a runner taking its lease
+    again (`since`: its previous token) after another runner was recorded.
+    Raises StaleRunner when refused.
+    """
+    with transaction.atomic():
+        match = _locked_match(match_id)
+        recorded = match.runner_fence
+        if token <= recorded or (since is not None and recorded > since):
+            raise StaleRunner(f"Runner token {token} is not above {recorded}.")
+        match.runner_fence = token
+        match.save(update_fields=["runner_fence"])
+
+
 def abort_match(match_id: Any, reason: str, *, fence: int | None = None) -> Match:
     """Abort a waiting or active match; no ratings change."""
     with transaction.atomic():

@@ -33,6 +33,7 @@ class MatchInfo:
     seed: int
     max_players: int
     seats: list[SeatRow]
+    runner_fence: int = 0  # the newest runner token the database has recorded
 
 
 def _seats(match: Match) -> list[SeatRow]:
@@ -68,6 +69,10 @@ class DatabaseStore:
     async def abort(self, match_id: str, reason: str, fence: int | None) -> None:
         await database_sync_to_async(services.abort_match)(match_id, reason, fence=fence)
 
+    async def take_fence(self, match_id: str, token: int, since: int | None = None) -> None:
+        """Record a runner's new token; StaleRunner if a newer runner was recorded."""
+        await database_sync_to_async(services.take_runner_fence)(match_id, token, since=since)
+
     async def leave(self, match_id: str, player_id: int) -> None:
         """Give up a waiting seat whose player went away (no-op if already gone)."""
         await database_sync_to_async(_leave)(match_id, player_id)
@@ -88,6 +93,7 @@ def _load(match_id: str) -> MatchInfo | None:
         match.seed,
         match.max_players,
         _seats(match),
+        match.runner_fence,
     )
 
 

@@ -12,6 +12,7 @@ reads and posts locally.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -26,9 +27,11 @@ from django.conf import settings
 
 from games import checkpoints, events, leases, presence, redis_store
 from games.cleanup import Cleanup
+from games.fanout import Fanout
 from games.lobby import LobbyHub
 from games.matchmaking import MatchmakingHub
 from games.runner import MatchRunner
+from games.services import StaleRunner
 from games.storage import DatabaseStore
 from games.transport import FanoutTransport, LocalSockets
 
@@ -41,6 +44,13 @@ REMOTE_CACHE_SECONDS = 2.0
 # (at 20 Hz), whatever the number of players. Runners read their inbox once a tick,
 # so this adds 12 ms on average to inputs from sockets on another process.
 BATCH_SECONDS = 0.025
+# An active match that nobody runs and that has no checkpoint (its runner died in its
+# first second, or Redis lost everything) is aborted after this many lease lengths: its
+# runner, if it still lives, takes its lease again and checkpoints well before that.
+ORPHAN_LEASES = 3
+# Operations for a runner elsewhere that wait for Redis, per match; past it the oldest go.
+HELD_OPERATIONS = 100
+RETRY_SECONDS = 0.5
 
 
 class MatchSupervisor:
@@ -55,8 +65,14 @@ class MatchSupervisor:
         self.attached: dict[str, int] = {}
         self.local = LocalSockets()  # this process's match sockets: fan-out, drain
         # Pub/sub, for per-tick traffic between processes; None without Redis.
-        self.fanout_layer: BaseChannelLayer | None = get_channel_layer(events.FANOUT_LAYER)
+        self.fanout = Fanout(self._recovered) if redis_store.enabled() else None
         self._fanout: asyncio.Task[None] | None = None
+        # After Redis comes back, live runners take their leases again before anyone
+        # adopts their matches: until this loop time, only never-run matches are claimed.
+        self._holdoff_until = 0.0
+        self._recovery = asyncio.Event()  # set (and replaced) whenever Redis is back
+        self._orphaned: dict[str, float] = {}  # active, unrun, no checkpoint: since when
+        self._held: dict[str, collections.deque[dict[str, Any]]] = {}  # ops awaiting Redis
         self._outbox: dict[str, list[dict[str, Any]]] = {}
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
@@ -69,7 +85,7 @@ class MatchSupervisor:
         """A socket of this process joined the match: watch that someone runs it."""
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
         self.local.add(consumer)
-        if self.fanout_layer is not None and (self._fanout is None or self._fanout.done()):
+        if self.fanout is not None and (self._fanout is None or self._fanout.done()):
             self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -135,21 +151,18 @@ class MatchSupervisor:
                     if await leases.holder(match_id) is None:
                         self._remote_until.pop(match_id, None)
                         await self._ensure_runner(match_id)
+                except redis_store.FAILURES as exc:
+                    redis_store.outage.failed("the watchdog", exc)
+                    break  # the next round, in a second
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
 
     async def _receive_fanout(self) -> None:
         """Hand states that runners in other processes publish for this process's sockets."""
-        layer = self.fanout_layer
-        assert layer is not None and self.local.topic is not None
+        assert self.fanout is not None and self.local.topic is not None
+        queue = self.fanout.subscribe(self.local.topic)
         while True:
-            try:
-                message = await layer.receive(self.local.topic)
-            except Exception:
-                # Redis went away for a moment: the layer reconnects on the next receive.
-                logger.exception("fan-out receive failed; retrying")
-                await asyncio.sleep(0.5)  # a retry backoff, not a wait for an event
-                continue
+            message = await queue.get()
             await self.local.deliver(message["to"], message["event"])
 
     async def post(self, match_id: str, message: dict[str, Any], *, lossy: bool = False) -> None:
@@ -157,7 +170,8 @@ class MatchSupervisor:
 
         To a runner in another process, `lossy` operations (real-time inputs, superseded
         by the next tick's) are batched over pub/sub, which drops them if the runner is
-        moving; the others go through the runner's queue, which keeps them.
+        moving or Redis is unreachable; the others go through the runner's queue, which
+        keeps them, and wait here (in order) while Redis is unreachable.
         """
         runner = self.runners.get(match_id)
         if runner is None and not self._known_remote(match_id):
@@ -165,10 +179,8 @@ class MatchSupervisor:
         if runner is not None:
             runner.post(message)
             return
-        if not lossy or self.fanout_layer is None:
-            layer = get_channel_layer()
-            assert layer is not None
-            await layer.send(events.runner_channel(match_id), message)
+        if not lossy or self.fanout is None:
+            await self._send_reliably(match_id, message)
             return
         outbox = self._outbox.get(match_id)
         if outbox is None:
@@ -176,23 +188,60 @@ class MatchSupervisor:
             asyncio.get_running_loop().call_later(BATCH_SECONDS, self._flush, match_id)
         outbox.append(message)
 
+    async def _send_reliably(self, match_id: str, message: dict[str, Any]) -> None:
+        held = self._held.get(match_id)
+        if held is not None:
+            held.append(message)  # behind the older ones: a runner sees them in order
+            return
+        layer = get_channel_layer()
+        assert layer is not None
+        try:
+            await layer.send(events.runner_channel(match_id), message)
+        except redis_store.ERRORS as exc:
+            redis_store.outage.failed(f"an operation for match {match_id}", exc)
+            self._held[match_id] = collections.deque([message], maxlen=HELD_OPERATIONS)
+            self._spawn(self._send_held(match_id))
+
+    async def _send_held(self, match_id: str) -> None:
+        """Send what waits for Redis for one match, oldest first, until it is all sent."""
+        layer = get_channel_layer()
+        assert layer is not None
+        held = self._held[match_id]
+        while held:
+            await asyncio.sleep(RETRY_SECONDS)  # a retry backoff, not a wait for an event
+            runner = self.runners.get(match_id)
+            try:
+                while held:
+                    if runner is not None:  # the match moved here meanwhile
+                        runner.post(held[0])
+                    else:
+                        await layer.send(events.runner_channel(match_id), held[0])
+                    held.popleft()
+            except redis_store.ERRORS as exc:
+                redis_store.outage.failed(f"an operation for match {match_id}", exc)
+        del self._held[match_id]
+
     def _flush(self, match_id: str) -> None:
         batch = self._outbox.pop(match_id, [])
         if batch:
             self._spawn(self._send_batch(match_id, batch))
 
     async def _send_batch(self, match_id: str, batch: list[dict[str, Any]]) -> None:
-        layer = self.fanout_layer
-        assert layer is not None
+        assert self.fanout is not None
+        message = {"op": "batch", "messages": batch}
         try:
-            await layer.send(events.runner_topic(match_id), {"op": "batch", "messages": batch})
-        except Exception:
+            await self.fanout.publish(events.runner_topic(match_id), message)
+        except redis_store.Unavailable as exc:
             # Lost like inputs in flight; clients send inputs every tick anyway.
-            logger.exception("could not send %d inputs to match %s", len(batch), match_id)
+            redis_store.outage.failed(f"inputs for match {match_id}", exc)
 
     def _known_remote(self, match_id: str) -> bool:
         loop = asyncio.get_running_loop()
         return self._remote_until.get(match_id, 0.0) > loop.time()
+
+    def _remote_for_a_while(self, match_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._remote_until[match_id] = loop.time() + REMOTE_CACHE_SECONDS
 
     async def _ensure_runner(self, match_id: str) -> MatchRunner | None:
         if self.draining:
@@ -201,35 +250,94 @@ class MatchSupervisor:
         async with lock:
             if match_id in self.runners:
                 return self.runners[match_id]
-            lease = None
-            if redis_store.enabled():
-                lease = await leases.claim(match_id, self.holder)
-                if lease is None:
-                    loop = asyncio.get_running_loop()
-                    self._remote_until[match_id] = loop.time() + REMOTE_CACHE_SECONDS
-                    return None
-            return await self._start_runner(match_id, lease)
+            if not redis_store.enabled():
+                info = await self.store.load(match_id)
+                return await self._start_runner(info, None)
+            try:
+                return await self._claim(match_id)
+            except redis_store.FAILURES as exc:
+                redis_store.outage.failed(f"starting a runner for match {match_id}", exc)
+                self._remote_for_a_while(match_id)  # ask again later, not at every input
+                return None
+            except Exception as exc:  # the database, most likely: asked again later too
+                logger.warning("could not start a runner for match %s: %r", match_id, exc)
+                self._remote_for_a_while(match_id)
+                return None
 
-    async def _start_runner(self, match_id: str, lease: leases.Lease | None) -> MatchRunner | None:
+    async def _claim(self, match_id: str) -> MatchRunner | None:
+        """Take the match's lease, with a token above the database's fence, and run it."""
+        if await leases.holder(match_id) is not None:
+            self._remote_for_a_while(match_id)
+            return None
         info = await self.store.load(match_id)
+        if info is None or info.status in ("finished", "aborted"):
+            return None
+        if not await self._may_claim(info):
+            self._remote_for_a_while(match_id)
+            return None
+        lease = await leases.claim(match_id, self.holder, floor=info.runner_fence)
+        if lease is None:
+            self._remote_for_a_while(match_id)
+            return None
+        try:
+            # Recorded before the runner starts: the database knows every token handed out,
+            # so a counter lost with Redis can never hand out an old one again.
+            await self.store.take_fence(match_id, lease.token)
+        except StaleRunner:
+            await self._release(lease)
+            self._remote_for_a_while(match_id)
+            return None
+        return await self._start_runner(info, lease)
+
+    async def _may_claim(self, info: Any) -> bool:
+        """Whether to claim a match nobody holds now, rather than wait for its runner.
+
+        A match never run (no token recorded) is claimed at once. Just after Redis
+        came back, one that had a runner is left to it for a lease length: the
+        runner takes its lease again (with its state, newer than any checkpoint).
+        An active match without a checkpoint is adopted (to be aborted: there is
+        nothing to continue from) only after ORPHAN_LEASES lease lengths, in case
+        its runner still lives and has yet to notice that Redis lost its lease.
+        """
+        if not info.runner_fence:
+            return True
+        now = asyncio.get_running_loop().time()
+        if now < self._holdoff_until:
+            return False
+        if info.status != "active" or await checkpoints.exists(info.id):
+            self._orphaned.pop(info.id, None)
+            return True
+        since = self._orphaned.setdefault(info.id, now)
+        if since == now:
+            logger.warning(
+                "match %s: nobody runs it and it has no checkpoint; aborting it unless its "
+                "runner is back within %.0f s",
+                info.id,
+                ORPHAN_LEASES * settings.MATCH_LEASE_SECONDS,
+            )
+        return now - since >= ORPHAN_LEASES * settings.MATCH_LEASE_SECONDS
+
+    async def _start_runner(self, info: Any, lease: leases.Lease | None) -> MatchRunner | None:
         if info is None or info.status in ("finished", "aborted"):
             await self._release(lease)
             return None
+        match_id = info.id
         restored = None
         if info.status == "active":
             # The process that ran it is gone: continue from its last checkpoint.
             restored = await checkpoints.load(match_id) if lease is not None else None
             if restored is None:
-                reason = "the server running it stopped"
+                self._orphaned.pop(match_id, None)
+                reason = "the server running it stopped, and its state was lost"
                 await self.store.abort(match_id, reason, lease.token if lease else None)
-                await self._release(lease)
+                await self._release(lease, match_over=True)
                 return None
         layer = get_channel_layer()
         assert layer is not None
         runner = MatchRunner(
             info,
             FanoutTransport(
-                layer, self.fanout_layer, self.local, match_id, lease.token if lease else None
+                layer, self.fanout, self.local, match_id, lease.token if lease else None
             ),
             self.store,
             lease=lease,
@@ -240,12 +348,11 @@ class MatchSupervisor:
         )
         self.runners[match_id] = runner
         runner.start()
-        self._spawn(self._listen(runner, layer, events.runner_channel(match_id), batches=False))
-        if self.fanout_layer is not None:
-            topic = events.runner_topic(match_id)
-            self._spawn(self._listen(runner, self.fanout_layer, topic, batches=True))
+        self._spawn(self._listen(runner, layer, events.runner_channel(match_id)))
+        if self.fanout is not None:
+            self._spawn(self._listen_inputs(runner, self.fanout))
         if lease is not None:
-            self._spawn(self._keep_lease(runner, lease))
+            self._spawn(self._keep_lease(runner))
         return runner
 
     def _spawn(self, coroutine: Any) -> None:
@@ -253,14 +360,8 @@ class MatchSupervisor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _listen(
-        self, runner: MatchRunner, layer: BaseChannelLayer, channel: str, *, batches: bool
-    ) -> None:
-        """Post to the runner what other processes (and services) send on `channel`.
-
-        The runner's queue on the core layer carries single operations; its pub/sub
-        topic carries batches of real-time inputs.
-        """
+    async def _listen(self, runner: MatchRunner, layer: BaseChannelLayer, channel: str) -> None:
+        """Post to the runner what other processes (and services) send on its queue."""
         while runner.task is not None and not runner.task.done():
             receiving = asyncio.ensure_future(layer.receive(channel))
             try:
@@ -269,34 +370,172 @@ class MatchSupervisor:
                 )
             finally:
                 if not receiving.done():
-                    receiving.cancel()  # never leave a receive behind (pub/sub: unsubscribes)
+                    receiving.cancel()  # never leave a receive behind
             if receiving in done:
-                message = receiving.result()
-                for operation in message["messages"] if batches else [message]:
-                    runner.post(operation)
+                try:
+                    message = receiving.result()
+                except redis_store.ERRORS as exc:
+                    redis_store.outage.failed(f"the queue of match {runner.match_id}", exc)
+                    await asyncio.sleep(RETRY_SECONDS)  # a retry backoff
+                    continue
+                runner.post(message)
 
-    async def _keep_lease(self, runner: MatchRunner, lease: leases.Lease) -> None:
+    async def _listen_inputs(self, runner: MatchRunner, fanout: Fanout) -> None:
+        """Post to the runner the batches of inputs other processes publish on its topic."""
+        topic = events.runner_topic(runner.match_id)
+        queue = fanout.subscribe(topic)
+        try:
+            while runner.task is not None and not runner.task.done():
+                getting = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getting, runner.task}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getting not in done:
+                    getting.cancel()
+                    break
+                for operation in getting.result()["messages"]:
+                    runner.post(operation)
+        finally:
+            fanout.unsubscribe(topic, queue)
+
+    async def _keep_lease(self, runner: MatchRunner) -> None:
+        """Renew the runner's lease every third of its length, for as long as it runs.
+
+        While Redis is unreachable the runner goes on and the renewal is retried.
+        A lease that vanished meanwhile (expired, or lost with Redis's data) is
+        taken again if nobody claimed the match since; one another process holds
+        stops the runner, and this process's sockets join the other's runner.
+        """
         period = settings.MATCH_LEASE_SECONDS / 3
+        unreachable = False
         while runner.task is not None and not runner.task.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(runner.task), timeout=period)
-            if runner.task.done():
+            recovered = asyncio.ensure_future(self._recovery.wait())
+            try:
+                await asyncio.wait({runner.task, recovered}, timeout=period)
+            finally:
+                recovered.cancel()
+            if runner.task.done() or runner.lease is None:
                 break
-            if not await leases.renew(lease):
-                logger.error("lost the lease of match %s; stopping its runner", runner.match_id)
-                runner.lose_lease()
+            renewal: leases.Renewal | None
+            try:
+                renewal = await leases.renew(runner.lease)
+                if renewal is leases.Renewal.VANISHED:
+                    renewal = await self._take_lease_again(runner, runner.lease)
+            except redis_store.FAILURES as exc:
+                redis_store.outage.failed(f"the lease of match {runner.match_id}", exc)
+                if not unreachable:
+                    unreachable = True
+                    logger.warning(
+                        "match %s: lease not renewed (Redis unreachable); its runner goes on",
+                        runner.match_id,
+                    )
+                continue
+            if renewal is leases.Renewal.TAKEN:
+                await self._stop_for_successor(runner)
                 return
+            if unreachable and renewal is leases.Renewal.RENEWED:
+                unreachable = False
+                logger.warning("match %s: lease renewed again", runner.match_id)
+
+    async def _take_lease_again(
+        self, runner: MatchRunner, lease: leases.Lease
+    ) -> leases.Renewal | None:
+        """The runner's lease vanished: take it with the next token, recorded in the
+        database first (the authority when Redis lost its counter). None: try again."""
+        taken = await leases.reestablish(lease)
+        if taken is None:
+            return leases.Renewal.TAKEN
+        new, lost = taken
+        try:
+            await self.store.take_fence(runner.match_id, new.token, since=lease.token)
+        except StaleRunner:
+            await self._release(new)
+            return leases.Renewal.TAKEN
+        except Exception:
+            logger.exception("match %s: could not record its new lease", runner.match_id)
+            await self._release(new)  # vanished again: retried at the next renewal
+            return None
+        runner.take_lease(new, lost)
+        logger.warning(
+            "match %s: its lease vanished (%s); taken again with token %d (was %d)",
+            runner.match_id,
+            "Redis lost its data" if lost else "it expired while Redis was unreachable",
+            new.token,
+            lease.token,
+        )
+        return leases.Renewal.RENEWED
+
+    async def _stop_for_successor(self, runner: MatchRunner) -> None:
+        """Another process runs the match now: stop here, and send this process's sockets
+        of the match to the new runner (its own request through the group may have been
+        lost while this process could not hear it)."""
+        logger.error(
+            "match %s: another process took its lease (Redis was unreachable from here for "
+            "longer than the lease); stopping this runner, the other goes on",
+            runner.match_id,
+        )
+        runner.lose_lease()
+        if runner.task is not None:
+            await asyncio.wait({runner.task})
+        rejoin = {"type": "match.rejoin", "fence": None}
+        channels = [
+            channel
+            for channel, consumer in self.local.by_channel.items()
+            if getattr(consumer, "match_id", None) == runner.match_id
+        ]
+        await self.local.deliver(channels, rejoin)
 
     def _forget(self, runner: MatchRunner) -> None:
         if self.runners.get(runner.match_id) is runner:
             del self.runners[runner.match_id]
         self._locks.pop(runner.match_id, None)
         if runner.lease is not None and not runner.lost and not self.draining:
-            self._spawn(self._release(runner.lease))  # (a drain releases after its checkpoint)
+            over = runner.status in ("finished", "aborted")
+            # (a drain releases after its checkpoint)
+            self._spawn(self._release(runner.lease, match_over=over))
 
-    async def _release(self, lease: leases.Lease | None) -> None:
-        if lease is not None:
-            await leases.release(lease)
+    def _recovered(self) -> None:
+        """Redis answers again (called by the fan-out once it has re-subscribed).
+
+        Runners renew (or take again) their leases now; nobody adopts a match
+        that had a runner for a lease length; every socket of this process joins
+        its groups again (a Redis restarted empty lost them, and with them the
+        results and aborts announced to the groups) and presence is republished.
+        """
+        self._holdoff_until = asyncio.get_running_loop().time() + settings.MATCH_LEASE_SECONDS
+        self._remote_until.clear()
+        self._recovery.set()
+        self._recovery = asyncio.Event()
+        self._spawn(self._register_again())
+
+    async def _register_again(self) -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        sockets = [*self.local.by_channel.values(), *self.lobby.sockets]
+        memberships = 0
+        try:
+            for consumer in sockets:
+                for group in list(getattr(consumer, "groups", [])):
+                    await layer.group_add(group, consumer.channel_name)
+                    memberships += 1
+        except redis_store.ERRORS as exc:
+            redis_store.outage.failed("joining groups again", exc)  # redone at the next recovery
+            return
+        await self.presence.republish()
+        logger.warning(
+            "after the Redis outage: %d sockets joined their %d groups again; runners here: %s",
+            len(sockets),
+            memberships,
+            ", ".join(sorted(self.runners)) or "none",
+        )
+
+    async def _release(self, lease: leases.Lease | None, *, match_over: bool = False) -> None:
+        if lease is None:
+            return
+        try:
+            await leases.release(lease, match_over=match_over)
+        except redis_store.Unavailable as exc:
+            redis_store.outage.failed(f"releasing the lease of match {lease.match_id}", exc)
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every runner here and wait for their tasks (and helper tasks) to end."""
@@ -309,6 +548,8 @@ class MatchSupervisor:
         self.lobby.stop()
         self.matchmaking.stop()
         self.cleanup.stop()
+        if self.fanout is not None:
+            self.fanout.stop()
         for helper in (self._watchdog, self._fanout):
             if helper is not None:
                 helper.cancel()
@@ -326,6 +567,11 @@ def get_supervisor() -> MatchSupervisor:
     global _supervisor
     if _supervisor is None:
         _supervisor = MatchSupervisor()
+    if _supervisor.fanout is not None:
+        # Its connection also tells the process that Redis is back after an outage.
+        with contextlib.suppress(RuntimeError):  # no event loop: sync code (views, admin)
+            asyncio.get_running_loop()
+            _supervisor.fanout.start()
     return _supervisor
 
 
@@ -336,4 +582,6 @@ def reset_for_tests() -> None:
     if _supervisor is not None:
         for runner in list(_supervisor.runners.values()):
             runner.stop()
+        if _supervisor.fanout is not None:
+            _supervisor.fanout.stop()
     _supervisor = None

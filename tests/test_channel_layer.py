@@ -69,14 +69,15 @@ BURST = textwrap.dedent(
     django.setup()
     from channels.layers import get_channel_layer
     from games import redis_store
+    from games.fanout import Fanout
 
     async def main():
-        core, fanout = get_channel_layer(), get_channel_layer("fanout")
+        core, fanout = get_channel_layer(), Fanout()
         client = redis_store.async_client()
         n = 400
         sent = await asyncio.gather(
             *(core.send(f"burst.c{i}", {"type": "hello"}) for i in range(n)),
-            *(fanout.send(f"burst.p{i}", {"type": "hello"}) for i in range(n)),
+            *(fanout.publish(f"burst.p{i}", {"type": "hello"}) for i in range(n)),
             *(client.getdel(redis_store.key("burst", i)) for i in range(n)),
             return_exceptions=True,
         )
