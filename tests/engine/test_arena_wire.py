@@ -25,7 +25,7 @@ def play(ticks: int, seats: int = 8, seed: int = 3):
                     "seq": state.ships[seat].last_seq + players.randint(1, 2),
                     "mx": players.uniform(-1, 1),
                     "my": players.uniform(-1, 1),
-                    "aim": players.uniform(-math.tau, math.tau),
+                    "aim": players.uniform(-10, 10) % math.tau,  # as the arena takes it
                     "fire": players.random() < 0.5,
                 }
                 GAME.apply_input(state, seat, GAME.parse_input(data))
