@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import ipaddress
+import sys
+import termios
 import time
 import weakref
 from collections.abc import Callable
@@ -132,26 +135,57 @@ def address_key(client: Any) -> str | None:
 
 
 def transport_backlog(send: Any) -> Callable[[], int] | None:
-    """A function giving the bytes queued for this socket and not yet written, if known.
+    """A function giving the bytes queued for this socket and not yet sent, if known.
 
     Under daphne an ASGI app's `send` is `partial(server.handle_reply, protocol)`,
-    and the protocol's Twisted transport buffers every write it cannot hand to
-    the kernel (abstract.FileDescriptor: `dataBuffer` from `offset`, plus
-    `_tempDataBuffer`). Under TLS the protocol writes to a TLS wrapper whose
-    own `transport` is that TCP transport. Any other server: None.
+    and the protocol's Twisted transport buffers every write the kernel does not
+    take (abstract.FileDescriptor: `dataBuffer` from `offset`, plus
+    `_tempDataBuffer`). The kernel's own send queue (TIOCOUTQ, Linux; autotuned
+    up to megabytes) comes first, so both count. Under TLS the protocol writes
+    to a TLS wrapper whose `transport` is the TCP one. Any other server: None.
     """
-    if not isinstance(send, functools.partial) or not send.args:
-        return None
-    transport = getattr(send.args[0], "transport", None)
+    transport = getattr(_daphne_protocol(send), "transport", None)
     for _ in range(3):  # the TCP transport, or at most a wrapper or two in front of it
         if transport is None or hasattr(transport, "_tempDataLen"):
             break
         transport = getattr(transport, "transport", None)
     if transport is None or not isinstance(getattr(transport, "dataBuffer", None), bytes):
         return None
+    handle: Any = transport.getHandle() if hasattr(transport, "getHandle") else None
+    fileno: int = handle.fileno() if hasattr(handle, "fileno") else -1
 
     def backlog() -> int:
         queued: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        if fileno >= 0 and not transport.disconnected:
+            queued += _kernel_send_queue(fileno)
         return queued
 
     return backlog
+
+
+def _kernel_send_queue(fileno: int) -> int:
+    try:
+        raw = fcntl.ioctl(fileno, termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0  # not a socket that tells (not Linux): Twisted's buffer alone
+    return int.from_bytes(raw, sys.byteorder)
+
+
+def stop_reading(send: Any) -> None:
+    """Read nothing more from this socket's connection (daphne only; elsewhere a no-op).
+
+    For a socket closed for abuse: what its client sends meanwhile stays in the
+    kernel's buffers instead of being parsed frame by frame and queued for a
+    consumer that drops it. The close frame still goes out; daphne drops the
+    connection when the client's answer does not come within a second.
+    """
+    pause = getattr(getattr(_daphne_protocol(send), "transport", None), "pauseProducing", None)
+    if pause is not None:
+        pause()
+
+
+def _daphne_protocol(send: Any) -> Any:
+    # daphne hands each application `partial(server.handle_reply, protocol)` as `send`.
+    if isinstance(send, functools.partial) and send.args:
+        return send.args[0]
+    return None
