@@ -404,4 +404,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every login at INFO (each new guest is one); failures and
+    # lockouts are warnings and still show.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
