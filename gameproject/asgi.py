@@ -34,6 +34,13 @@ if "twisted.internet.reactor" in sys.modules:
 
     autobahn.util._HAS_CLICK = False
 
+    from django.conf import settings
+
+    if settings.METRICS_PORT:
+        from games import metrics
+
+        metrics.serve(settings.METRICS_PORT, settings.METRICS_ADDRESS)
+
 # Tick loops share this process's one thread with every socket: a full garbage
 # collection that walks every object stalls all of them at once (tens of ms with
 # a loaded process). What exists after start-up lives as long as the process,

@@ -127,10 +127,18 @@ def _database() -> dict[str, Any]:
     # Under ASGI persistent connections leak across the sync thread's reuse, so
     # Django's guidance is CONN_MAX_AGE=0 plus the driver's own pool.
     config["CONN_MAX_AGE"] = 0
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable database fails a query within seconds instead of hanging a
+        # handshake (answered 4013) or a match's end (retried until stored).
+        config.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", 3)
+        )
     if config["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", True):
         config.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", 1),
             "max_size": env.int("DATABASE_POOL_MAX", 10),
+            # How long a query waits for a pooled connection (psycopg's default is 30 s).
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", 3.0),
         }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the page views read while a match result is being written.
@@ -228,6 +236,14 @@ MAX_SOCKETS_PER_PLAYER: int = env.int("MAX_SOCKETS_PER_PLAYER", 16)
 MAX_SOCKETS_PER_IP: int = env.int("MAX_SOCKETS_PER_IP", 100)
 # Lobby sockets without a session per address: people browsing before they sign in.
 MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP: int = env.int("MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP", 20)
+
+# --- Metrics -------------------------------------------------------------------------
+
+# Each daphne process serves Prometheus metrics (games/metrics.py) on a port of its own
+# when this is set (0: off). Loopback by default: for the host's scraper only. With
+# several processes on one host, give each its own port (METRICS_PORT in its unit).
+METRICS_PORT: int = env.int("METRICS_PORT", 0)
+METRICS_ADDRESS: str = env.str("METRICS_ADDRESS", "127.0.0.1")
 
 # --- Matchmaking ---------------------------------------------------------------------
 

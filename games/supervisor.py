@@ -90,6 +90,20 @@ class MatchSupervisor:
         if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
+    def registrations(self) -> dict[str, int]:
+        """How many sockets each registry here holds (the metrics' leak gauge)."""
+        runners = list(self.runners.values())
+        return {
+            "supervisor": len(self.local.by_channel),
+            "supervisor_matches": len(self.attached),
+            "runner_seats": sum(1 for r in runners for s in list(r.slots.values()) if s.channel),
+            "runner_spectators": sum(len(r.spectators) for r in runners),
+            "lobby": len(self.lobby.sockets),
+            "matchmaking": len(self.matchmaking.local),
+            "presence": len(self.presence.connections),
+            "cleanup_pending": self.cleanup.pending,
+        }
+
     def detach(
         self, match_id: str, consumer: Any, leave: dict[str, Any] | None = None
     ) -> Callable[[], Awaitable[object]] | None:
@@ -561,6 +575,11 @@ class MatchSupervisor:
 
 
 _supervisor: MatchSupervisor | None = None
+
+
+def current() -> MatchSupervisor | None:
+    """This process's supervisor if it has one (for the metrics; never creates one)."""
+    return _supervisor
 
 
 def get_supervisor() -> MatchSupervisor:
