@@ -105,7 +105,7 @@ class Fanout:
                 await self._serve(pubsub)
             except redis_store.FAILURES as exc:
                 self.connected = False
-                redis_store.outage.failed("the pub/sub fan-out", exc)
+                redis_store.outage.probe_lost(exc)
             finally:
                 self._subscribed = set()
                 with contextlib.suppress(*redis_store.ERRORS):
@@ -132,8 +132,7 @@ class Fanout:
         await self._kill_ghost(pubsub)
         await self._sync_subscriptions(pubsub)
         self.connected = True
-        if self.reconnections or redis_store.outage.down:
-            redis_store.outage.recovered("the pub/sub fan-out")
+        if redis_store.outage.recovered("the pub/sub fan-out") is not None or self.reconnections:
             logger.warning(
                 "fan-out re-subscribed to %d topics: %s",
                 len(self._subscribed),

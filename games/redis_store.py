@@ -74,11 +74,18 @@ def sync_client() -> redis.Redis:
 
 
 class Outage:
-    """This process's view of Redis: up, or down since when (for the log, once each way)."""
+    """This process's view of Redis: up, or down since when (for the log, once each way).
+
+    The fan-out's connection (games/fanout.py) is the probe: it says when Redis
+    is lost and when it is back. A failure while the probe is up is a pooled
+    connection that died in an earlier outage failing once as it is used again,
+    not a new outage.
+    """
 
     def __init__(self) -> None:
         self.down_since: float | None = None
         self.failures = 0
+        self.probe_up = False
 
     @property
     def down(self) -> bool:
@@ -87,6 +94,9 @@ class Outage:
     def failed(self, what: str, error: BaseException) -> None:
         """An operation failed for want of Redis: log the first of the outage only."""
         self.failures += 1
+        if self.probe_up:
+            logger.debug("%s failed on a stale connection: %r", what, error)
+            return
         if self.down_since is None:
             self.down_since = time.monotonic()
             logger.warning(
@@ -97,8 +107,13 @@ class Outage:
                 what,
             )
 
+    def probe_lost(self, error: BaseException) -> None:
+        self.probe_up = False
+        self.failed("the pub/sub fan-out", error)
+
     def recovered(self, what: str) -> float | None:
-        """Redis answered again: log how long it was away; the outage's length, or None."""
+        """Redis answered the probe: log how long it was away; the outage's length, or None."""
+        self.probe_up = True
         if self.down_since is None:
             return None
         length = time.monotonic() - self.down_since

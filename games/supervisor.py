@@ -51,6 +51,9 @@ ORPHAN_LEASES = 3
 # Operations for a runner elsewhere that wait for Redis, per match; past it the oldest go.
 HELD_OPERATIONS = 100
 RETRY_SECONDS = 0.5
+# Tries to join one socket's group again after an outage (the first may meet a dead
+# pooled connection); the next outage's recovery tries again anyway.
+REGISTER_ATTEMPTS = 4
 
 
 class MatchSupervisor:
@@ -527,14 +530,16 @@ class MatchSupervisor:
         assert layer is not None
         sockets = [*self.local.by_channel.values(), *self.lobby.sockets]
         memberships = 0
-        try:
-            for consumer in sockets:
-                for group in list(getattr(consumer, "groups", [])):
-                    await layer.group_add(group, consumer.channel_name)
-                    memberships += 1
-        except redis_store.ERRORS as exc:
-            redis_store.outage.failed("joining groups again", exc)  # redone at the next recovery
-            return
+        for consumer in sockets:
+            for group in list(getattr(consumer, "groups", [])):
+                for attempt in range(REGISTER_ATTEMPTS):
+                    try:
+                        await layer.group_add(group, consumer.channel_name)
+                        break
+                    except redis_store.ERRORS as exc:  # a pooled connection the outage killed
+                        redis_store.outage.failed("joining groups again", exc)
+                        await asyncio.sleep(RETRY_SECONDS * attempt)  # a retry backoff
+                memberships += 1
         await self.presence.republish()
         logger.warning(
             "after the Redis outage: %d sockets joined their %d groups again; runners here: %s",
