@@ -182,6 +182,7 @@ class MatchRunner:
         self._failed_ticks = 0  # the game's tick raised in this many ticks in a row
         self._failed_steps = 0  # the runner's step raised in this many ticks in a row
         self._failed_inputs = 0  # inputs the game raised on (each was dropped)
+        self._tick_errors = 0  # ticks the game raised in, in all
         if restored is not None:
             self._adopt(*restored)
 
@@ -493,13 +494,15 @@ class MatchRunner:
             events = self.game.tick(self.state)
         except Exception:
             self._failed_ticks += 1
+            self._tick_errors += 1
             metrics.RUNNER_ERRORS.labels(self.info.game, "tick").inc()
-            logger.exception(
-                "match %s: the game's tick %d raised (%d in a row)",
-                self.match_id,
-                self.game.current_tick(self.state),
-                self._failed_ticks,
-            )
+            if self._failed_ticks > 1 or _first_or_tenfold(self._tick_errors):
+                logger.exception(
+                    "match %s: the game's tick raised (%d in a row, %d in all)",
+                    self.match_id,
+                    self._failed_ticks,
+                    self._tick_errors,
+                )
             return []
         self._failed_ticks = 0
         return events
