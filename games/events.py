@@ -2,6 +2,11 @@
 
 Every channel-layer message that is not a per-tick frame is sent from here,
 so each lifecycle announcement can be found in one place.
+
+Announcements are `robust` on-commit callbacks: the write they announce is
+committed already, so a channel layer that is unreachable at that moment (Redis
+away) is logged by Django once and must not turn a stored abort, seat or match
+into an error for the caller (an operator's admin action, an API request).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ def announce_abort_on_commit(match_id: Any, summary: str) -> None:
         )
         async_to_sync(layer.send)(runner_channel(match_id), {"op": "aborted"})
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 def announce_lobby_change_on_commit() -> None:
@@ -78,7 +83,7 @@ def announce_lobby_change_on_commit() -> None:
         if layer is not None:
             async_to_sync(layer.group_send)(LOBBY_GROUP, {"type": "lobby.changed"})
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 def announce_matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> None:
@@ -95,7 +100,7 @@ def announce_matched_on_commit(match_id: Any, game: str, player_ids: Sequence[in
                 player_group(player_id), {"type": "matchmaking.matched", "text": frame}
             )
 
-    transaction.on_commit(send)
+    transaction.on_commit(send, robust=True)
 
 
 async def announce_unqueued(player_id: int, game: str, reason: str) -> None:

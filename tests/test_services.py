@@ -261,3 +261,24 @@ def test_guests_get_unique_generated_names_and_no_password():
     first, second = services.create_guest(), services.create_guest()
     assert first.display_name != second.display_name
     assert first.is_guest and not first.user.has_usable_password()
+
+
+def test_an_abort_is_stored_when_redis_is_unreachable_at_commit(
+    match_factory, settings, django_capture_on_commit_callbacks, caplog
+):
+    # The announcement after commit cannot reach the channel layer: the abort the
+    # operator asked for is stored all the same, and the failure is logged once.
+    from tests.e2e.servers import free_port
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": f"redis://127.0.0.1:{free_port()}/0"}]},
+        }
+    }
+    match = match_factory(status="active")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.abort_match(match.pk, "operator")
+    match.refresh_from_db()
+    assert match.status == MatchStatus.ABORTED
+    assert any("on_commit" in r.getMessage() for r in caplog.records)
