@@ -457,14 +457,17 @@ class MatchRunner:
             if self._failed_ticks >= MAX_FAILED_TICKS:
                 await self._abort(BROKEN_REASON)
                 return
+        over = self.game.outcome(self.state) is not None
+        if not over:
+            # Stored before anyone sees it: a move a player saw on the board survives
+            # the death of this process (the adopter starts from this checkpoint).
+            await self._maybe_checkpoint(moved=bool(pending))
         # Real-time games move every tick (controls persist); turn-based ones on moves.
         changed = bool(events or pending) or not self.game.turn_based
         if changed or self._due_for_heartbeat():
             await self._broadcast_state(events)
-        if self.game.outcome(self.state) is not None:
+        if over:
             await self._finish()
-        else:
-            await self._maybe_checkpoint(moved=bool(pending))
 
     async def _apply(self, seat: int, data: Any, channel: str | None, tick: int) -> list[Event]:
         """Apply one input and log it; a refused or failing input is dropped, alone."""

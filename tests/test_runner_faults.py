@@ -398,3 +398,28 @@ def test_a_tick_that_keeps_raising_aborts_the_match_in_words(failing):
     else:
         assert runner.status == "aborted" and runner.store.aborted == BROKEN_REASON
         assert runner._stopping and runner.checkpoints.deleted  # no adoption of a broken match
+
+
+def test_a_move_is_checkpointed_before_any_player_sees_it():
+    # A process killed between the two must not leave players with a move on their
+    # board that the adopting process never heard of.
+    async def scenario() -> list[str]:
+        runner = await started("connect_four")
+        order: list[str] = []
+        save, deliver = runner.checkpoints.save, runner.transport.deliver
+
+        async def saving(*args: Any) -> bool:
+            order.append("checkpoint")
+            return await save(*args)
+
+        async def delivering(channels: Any, kind: str, **fields: Any) -> None:
+            if kind == "match.state":
+                order.append("state")
+            await deliver(channels, kind, **fields)
+
+        runner.checkpoints.save, runner.transport.deliver = saving, delivering
+        runner.post({"op": "input", "player_id": 101, "channel": "socket-0", "data": {"column": 3}})
+        await runner._step()
+        return order
+
+    assert run(scenario()) == ["checkpoint", "state"]
