@@ -2,7 +2,7 @@
 
 Runs Django in the benchmark's own process, configured exactly like the
 servers (same DATABASE_URL, REDIS_URL and prefixes), so players and matches
-are written by games.services and tickets are minted by games.tickets into
+are written by games.services and tickets are minted by games.cluster.tickets into
 the Redis the servers redeem them from, as the ticket view does.
 """
 
@@ -55,8 +55,8 @@ def create_matches(players: Sequence[Any], seats: int = SEATS) -> list[BenchMatc
 
 
 def ticket(user_id: int, match_id: str) -> str:
-    """A single-use socket ticket, valid for 30 seconds (games.tickets)."""
-    from games import tickets
+    """A single-use socket ticket, valid for 30 seconds (games.cluster.tickets)."""
+    from games.cluster import tickets
 
     return tickets.issue(user_id, match_id)
 

@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
-from games import leases, presence, services
+from games import services
+from games.cluster import leases, presence
 from games.engine import GAMES
 from games.models import Match, MatchStatus, Participant, Player, Replay
 from games.supervisor import get_supervisor

@@ -28,7 +28,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from games import access, events, limits, presence, protocol, redis_store, services, tickets
+from games import access, events, limits, protocol, services
+from games.cluster import presence, tickets
+from games.cluster import redis as cluster_redis
 from games.engine import get_game
 from games.engine.base import InvalidInput
 from games.limits import TokenBucket
@@ -163,10 +165,10 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         while True:
             try:
                 message = await self.channel_layer.receive(self.channel_name)
-            except redis_store.ERRORS as exc:
+            except cluster_redis.ERRORS as exc:
                 # Redis away: the socket stays open and listens again when it is back
                 # (the process logs the outage once, not once per socket).
-                redis_store.outage.failed("a socket's channel", exc)
+                cluster_redis.outage.failed("a socket's channel", exc)
                 await asyncio.sleep(LAYER_RETRY_SECONDS)  # a retry backoff
                 continue
             if self.closing:

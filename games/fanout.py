@@ -33,7 +33,7 @@ from django.conf import settings
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from games import redis_store
+from games.cluster import redis as cluster_redis
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +91,11 @@ class Fanout:
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         """PUBLISH `message`; Unavailable while the connection is down or on any error."""
         if not self.connected and self._task is not None:
-            raise redis_store.Unavailable("the pub/sub connection is down")
+            raise cluster_redis.Unavailable("the pub/sub connection is down")
         try:
-            await redis_store.async_client().publish(topic, msgspec.msgpack.encode(message))
-        except redis_store.ERRORS as exc:
-            raise redis_store.Unavailable(str(exc)) from exc
+            await cluster_redis.async_client().publish(topic, msgspec.msgpack.encode(message))
+        except cluster_redis.ERRORS as exc:
+            raise cluster_redis.Unavailable(str(exc)) from exc
 
     async def _run(self) -> None:
         self._backoff = RETRY_FIRST_SECONDS
@@ -103,12 +103,12 @@ class Fanout:
             pubsub = self._pubsub()
             try:
                 await self._serve(pubsub)
-            except redis_store.FAILURES as exc:
+            except cluster_redis.FAILURES as exc:
                 self.connected = False
-                redis_store.outage.probe_lost(exc)
+                cluster_redis.outage.probe_lost(exc)
             finally:
                 self._subscribed = set()
-                with contextlib.suppress(*redis_store.ERRORS):
+                with contextlib.suppress(*cluster_redis.ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # (redis-py)
                     # (the old connection goes, and with it its subscriptions)
             await asyncio.sleep(self._backoff)  # a reconnection backoff, not a wait for an event
@@ -132,7 +132,7 @@ class Fanout:
         await self._kill_ghost(pubsub)
         await self._sync_subscriptions(pubsub)
         self.connected = True
-        if redis_store.outage.recovered("the pub/sub fan-out") is not None or self.reconnections:
+        if cluster_redis.outage.recovered("the pub/sub fan-out") is not None or self.reconnections:
             logger.warning(
                 "fan-out re-subscribed to %d topics: %s",
                 len(self._subscribed),
@@ -151,7 +151,7 @@ class Fanout:
                 last_heard = now
                 self._hand(message)
             if now - last_heard > PING_TIMEOUT_SECONDS:
-                raise redis_store.Unavailable("no answer to pings on the pub/sub connection")
+                raise cluster_redis.Unavailable("no answer to pings on the pub/sub connection")
             if now - last_ping > PING_SECONDS:
                 last_ping = now
                 await pubsub.ping()  # its answer comes through get_message, as a pong

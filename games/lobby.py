@@ -16,7 +16,8 @@ from typing import Any, cast
 
 from channels.db import database_sync_to_async
 
-from games import presence, protocol
+from games import protocol
+from games.cluster import presence
 from games.engine import GAMES
 from games.models import Match
 from games.payloads import game_json, match_json

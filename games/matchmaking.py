@@ -49,7 +49,8 @@ from typing import Any, Protocol, cast
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from games import events, protocol, redis_store, services
+from games import events, protocol, services
+from games.cluster import redis as cluster_redis
 from games.engine import GAMES, get_game
 from games.models import Player
 
@@ -408,10 +409,12 @@ class RedisQueue:
     """The queue in Redis, shared by every process; every step is one Lua script."""
 
     async def _run(self, body: str, games: Sequence[str], args: Sequence[Any]) -> Any:
-        client = redis_store.async_client()
-        keys = [redis_store.key("mm", "entries"), redis_store.key("mm", "finished")]
+        client = cluster_redis.async_client()
+        keys = [cluster_redis.key("mm", "entries"), cluster_redis.key("mm", "finished")]
         for game in games:
-            keys += [redis_store.key("mm", game, part) for part in ("waiting", "rating", "expiry")]
+            keys += [
+                cluster_redis.key("mm", game, part) for part in ("waiting", "rating", "expiry")
+            ]
         script = client.register_script(_LIB + body)
         return await script(keys=keys, args=[len(games), *games, *args])
 
@@ -482,13 +485,13 @@ class RedisQueue:
             )
 
     async def queued(self, game: str) -> list[Entry]:
-        client = redis_store.async_client()
+        client = cluster_redis.async_client()
         players = cast(
-            list[bytes], await client.zrange(redis_store.key("mm", game, "waiting"), 0, -1)
+            list[bytes], await client.zrange(cluster_redis.key("mm", game, "waiting"), 0, -1)
         )
         if not players:
             return []
-        raw = await client.hmget(redis_store.key("mm", "entries"), players)
+        raw = await client.hmget(cluster_redis.key("mm", "entries"), players)
         return [_parse(f"{_text(p)}|{_text(r)}") for p, r in zip(players, raw, strict=True) if r]
 
 
@@ -640,7 +643,7 @@ class MatchmakingHub:
         self._wake = asyncio.Event()
 
     def queue(self) -> QueueBackend:
-        return RedisQueue() if redis_store.enabled() else self.memory
+        return RedisQueue() if cluster_redis.enabled() else self.memory
 
     async def join(self, player_id: int, game: str, token: str) -> str:
         """Queue the player for `game` from the lobby socket `token`; the `queued` frame.

@@ -22,10 +22,11 @@ from typing import Any, Protocol
 
 import msgspec
 
-from games import metrics, protocol, redis_store
+from games import metrics, protocol
+from games.cluster import redis as cluster_redis
+from games.cluster.leases import Lease
 from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
-from games.leases import Lease
 from games.services import NotReady, ReplayData, SeatResult, StaleRunner
 from games.storage import MatchInfo, SeatRow
 
@@ -528,7 +529,7 @@ class MatchRunner:
         new_log = self.log[self._saved_log :]
         try:
             saved = await self.checkpoints.save(self.lease, payload, new_log)
-        except redis_store.Unavailable:
+        except cluster_redis.Unavailable:
             saved = None
         if saved is False:
             logger.error("match %s: lease lost while checkpointing; stopping", self.match_id)
@@ -583,7 +584,7 @@ class MatchRunner:
             return
         try:
             await self.checkpoints.delete(self.match_id)
-        except redis_store.Unavailable:
+        except cluster_redis.Unavailable:
             logger.warning(
                 "match %s is over; its checkpoint stays in Redis until it expires "
                 "(Redis unreachable)",

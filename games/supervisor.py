@@ -25,8 +25,10 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from games import checkpoints, events, leases, presence, redis_store
+from games import events
 from games.cleanup import Cleanup
+from games.cluster import checkpoints, leases, presence
+from games.cluster import redis as cluster_redis
 from games.fanout import Fanout
 from games.lobby import LobbyHub
 from games.matchmaking import MatchmakingHub
@@ -68,7 +70,7 @@ class MatchSupervisor:
         self.attached: dict[str, int] = {}
         self.local = LocalSockets()  # this process's match sockets: fan-out, drain
         # Pub/sub, for per-tick traffic between processes; None without Redis.
-        self.fanout = Fanout(self._recovered) if redis_store.enabled() else None
+        self.fanout = Fanout(self._recovered) if cluster_redis.enabled() else None
         self._fanout: asyncio.Task[None] | None = None
         # After Redis comes back, live runners take their leases again before anyone
         # adopts their matches: until this loop time, only never-run matches are claimed.
@@ -90,7 +92,7 @@ class MatchSupervisor:
         self.local.add(consumer)
         if self.fanout is not None and (self._fanout is None or self._fanout.done()):
             self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
-        if redis_store.enabled() and (self._watchdog is None or self._watchdog.done()):
+        if cluster_redis.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     def registrations(self) -> dict[str, int]:
@@ -128,7 +130,7 @@ class MatchSupervisor:
         if runner is not None:
             runner.post(leave)
             return None
-        if not redis_store.enabled():
+        if not cluster_redis.enabled():
             return None  # one process, and no runner here: nobody runs the match
         layer = get_channel_layer()
         assert layer is not None
@@ -168,8 +170,8 @@ class MatchSupervisor:
                     if await leases.holder(match_id) is None:
                         self._remote_until.pop(match_id, None)
                         await self._ensure_runner(match_id)
-                except redis_store.FAILURES as exc:
-                    redis_store.outage.failed("the watchdog", exc)
+                except cluster_redis.FAILURES as exc:
+                    cluster_redis.outage.failed("the watchdog", exc)
                     break  # the next round, in a second
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
@@ -214,8 +216,8 @@ class MatchSupervisor:
         assert layer is not None
         try:
             await layer.send(events.runner_channel(match_id), message)
-        except redis_store.ERRORS as exc:
-            redis_store.outage.failed(f"an operation for match {match_id}", exc)
+        except cluster_redis.ERRORS as exc:
+            cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
             self._held[match_id] = collections.deque([message], maxlen=HELD_OPERATIONS)
             self._spawn(self._send_held(match_id))
 
@@ -234,8 +236,8 @@ class MatchSupervisor:
                     else:
                         await layer.send(events.runner_channel(match_id), held[0])
                     held.popleft()
-            except redis_store.ERRORS as exc:
-                redis_store.outage.failed(f"an operation for match {match_id}", exc)
+            except cluster_redis.ERRORS as exc:
+                cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
         del self._held[match_id]
 
     def _flush(self, match_id: str) -> None:
@@ -248,9 +250,9 @@ class MatchSupervisor:
         message = {"op": "batch", "messages": batch}
         try:
             await self.fanout.publish(events.runner_topic(match_id), message)
-        except redis_store.Unavailable as exc:
+        except cluster_redis.Unavailable as exc:
             # Lost like inputs in flight; clients send inputs every tick anyway.
-            redis_store.outage.failed(f"inputs for match {match_id}", exc)
+            cluster_redis.outage.failed(f"inputs for match {match_id}", exc)
 
     def _known_remote(self, match_id: str) -> bool:
         loop = asyncio.get_running_loop()
@@ -267,13 +269,13 @@ class MatchSupervisor:
         async with lock:
             if match_id in self.runners:
                 return self.runners[match_id]
-            if not redis_store.enabled():
+            if not cluster_redis.enabled():
                 info = await self.store.load(match_id)
                 return await self._start_runner(info, None)
             try:
                 return await self._claim(match_id)
-            except redis_store.FAILURES as exc:
-                redis_store.outage.failed(f"starting a runner for match {match_id}", exc)
+            except cluster_redis.FAILURES as exc:
+                cluster_redis.outage.failed(f"starting a runner for match {match_id}", exc)
                 self._remote_for_a_while(match_id)  # ask again later, not at every input
                 return None
             except Exception as exc:  # the database, most likely: asked again later too
@@ -391,8 +393,8 @@ class MatchSupervisor:
             if receiving in done:
                 try:
                     message = receiving.result()
-                except redis_store.ERRORS as exc:
-                    redis_store.outage.failed(f"the queue of match {runner.match_id}", exc)
+                except cluster_redis.ERRORS as exc:
+                    cluster_redis.outage.failed(f"the queue of match {runner.match_id}", exc)
                     await asyncio.sleep(RETRY_SECONDS)  # a retry backoff
                     continue
                 runner.post(message)
@@ -438,8 +440,8 @@ class MatchSupervisor:
                 renewal = await leases.renew(runner.lease)
                 if renewal is leases.Renewal.VANISHED:
                     renewal = await self._take_lease_again(runner, runner.lease)
-            except redis_store.FAILURES as exc:
-                redis_store.outage.failed(f"the lease of match {runner.match_id}", exc)
+            except cluster_redis.FAILURES as exc:
+                cluster_redis.outage.failed(f"the lease of match {runner.match_id}", exc)
                 if not unreachable:
                     unreachable = True
                     logger.warning(
@@ -536,8 +538,8 @@ class MatchSupervisor:
                     try:
                         await layer.group_add(group, consumer.channel_name)
                         break
-                    except redis_store.ERRORS as exc:  # a pooled connection the outage killed
-                        redis_store.outage.failed("joining groups again", exc)
+                    except cluster_redis.ERRORS as exc:  # a pooled connection the outage killed
+                        cluster_redis.outage.failed("joining groups again", exc)
                         await asyncio.sleep(RETRY_SECONDS * attempt)  # a retry backoff
                 memberships += 1
         await self.presence.republish()
@@ -553,8 +555,8 @@ class MatchSupervisor:
             return
         try:
             await leases.release(lease, match_over=match_over)
-        except redis_store.Unavailable as exc:
-            redis_store.outage.failed(f"releasing the lease of match {lease.match_id}", exc)
+        except cluster_redis.Unavailable as exc:
+            cluster_redis.outage.failed(f"releasing the lease of match {lease.match_id}", exc)
 
     async def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every runner here and wait for their tasks (and helper tasks) to end."""

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
-from games import events, redis_store
+from games import events
+from games.cluster import redis as cluster_redis
 
 if TYPE_CHECKING:
     from games.fanout import Fanout
@@ -162,7 +163,7 @@ class FanoutTransport:
         assert self.fanout is not None
         try:
             await self.fanout.publish(topic, message)
-        except redis_store.Unavailable as exc:
+        except cluster_redis.Unavailable as exc:
             self._failed(exc)  # a state: the next tick's supersedes it
             return
         self._succeeded()
@@ -178,7 +179,7 @@ class FanoutTransport:
             # CHANNEL_LAYER_PROCESS_CAPACITY long; full, that process is
             # stuck or gone. Its sockets miss this frame; the match goes on.
             logger.warning("%s to %s dropped: its process's queue is full", event["type"], name)
-        except redis_store.ERRORS as exc:
+        except cluster_redis.ERRORS as exc:
             self._unsent.append((name, event))
             self._failed(exc)
         else:
@@ -198,14 +199,14 @@ class FanoutTransport:
             if self._rejoin_pending:
                 await self.layer.group_send(self.group, self._message("match.rejoin"))
                 self._rejoin_pending = False
-        except redis_store.ERRORS as exc:
+        except cluster_redis.ERRORS as exc:
             self._retry_at = loop.time() + RETRY_SECONDS
             self._failed(exc)
             return
         self._succeeded()
 
     def _failed(self, error: BaseException) -> None:
-        redis_store.outage.failed(f"match {self.match_id}", error)
+        cluster_redis.outage.failed(f"match {self.match_id}", error)
         if not self._failing:
             self._failing = True
             logger.warning(
@@ -233,7 +234,7 @@ class FanoutTransport:
             try:
                 await self.layer.group_send(self.group, message)
                 return
-            except redis_store.ERRORS as exc:
+            except cluster_redis.ERRORS as exc:
                 self._failed(exc)
                 if loop.time() > deadline:
                     logger.error(
@@ -253,7 +254,7 @@ class FanoutTransport:
         """
         try:
             await self.layer.group_send(self.group, self._message("match.rejoin"))
-        except redis_store.ERRORS as exc:
+        except cluster_redis.ERRORS as exc:
             self._rejoin_pending = True
             self._failed(exc)
 

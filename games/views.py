@@ -24,7 +24,8 @@ from django.views import defaults
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from games import access, jsonlimits, presence, services, tickets
+from games import access, jsonlimits, services
+from games.cluster import presence, tickets
 from games.engine import GAMES
 from games.lobby import snapshot as lobby_snapshot
 from games.models import Match, Participant, Player, Replay

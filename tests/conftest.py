@@ -145,7 +145,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 @pytest.fixture
 def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
     """The channels-redis layer and the server's own Redis keys, under this test's prefix."""
-    from games import redis_store
+    from games.cluster import redis as cluster_redis
     from games.supervisor import reset_for_tests
 
     settings.REDIS_URL = redis_url
@@ -167,11 +167,11 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
         },
     }
     settings.MATCH_RECONNECT_GRACE_SECONDS = 2.0
-    redis_store._sync_client = None
+    cluster_redis._sync_client = None
     reset_for_tests()
     yield redis_prefix
     reset_for_tests()
-    redis_store._sync_client = None
+    cluster_redis._sync_client = None
 
 
 @pytest.fixture

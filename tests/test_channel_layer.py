@@ -68,17 +68,17 @@ BURST = textwrap.dedent(
     import asyncio, django
     django.setup()
     from channels.layers import get_channel_layer
-    from games import redis_store
+    from games.cluster import redis as cluster_redis
     from games.fanout import Fanout
 
     async def main():
         core, fanout = get_channel_layer(), Fanout()
-        client = redis_store.async_client()
+        client = cluster_redis.async_client()
         n = 400
         sent = await asyncio.gather(
             *(core.send(f"burst.c{i}", {"type": "hello"}) for i in range(n)),
             *(fanout.publish(f"burst.p{i}", {"type": "hello"}) for i in range(n)),
-            *(client.getdel(redis_store.key("burst", i)) for i in range(n)),
+            *(client.getdel(cluster_redis.key("burst", i)) for i in range(n)),
             return_exceptions=True,
         )
         print(sorted({type(result).__name__ for result in sent}))

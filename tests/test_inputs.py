@@ -10,7 +10,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from games import checkpoints
+from games.cluster import checkpoints
 from games.consumers import MAX_STRIKES
 from games.engine import GAMES, get_game
 from games.models import Match, Participant

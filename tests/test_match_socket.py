@@ -442,7 +442,7 @@ async def test_frames_of_a_runner_that_lost_its_lease_are_dropped(match_factory,
 async def test_presence_and_the_admins_live_view_show_who_is_connected(
     match_factory, alice, bob, admin_client_
 ):
-    from games import presence
+    from games.cluster import presence
     from games.supervisor import get_supervisor
 
     match = await new_match(match_factory, players=[alice, bob])

@@ -8,7 +8,8 @@ import random
 import pytest
 from django.utils import timezone
 
-from games import redis_store, services
+from games import services
+from games.cluster import redis as cluster_redis
 from games.matchmaking import (
     Entry,
     GroupRules,
@@ -249,7 +250,7 @@ async def test_queueing_again_from_the_same_socket_clears_its_marker(queue):
 async def markers(queue):
     if isinstance(queue, MemoryQueue):
         return len(queue.finished)
-    return await redis_store.async_client().zcard(redis_store.key("mm", "finished"))
+    return await cluster_redis.async_client().zcard(cluster_redis.key("mm", "finished"))
 
 
 async def test_markers_no_socket_renews_go_with_a_later_finish(queue):

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from games import protocol
+from games.cluster.leases import Lease
 from games.consumers import MatchConsumer
 from games.engine import GAMES, get_game
 from games.engine.base import InvalidInput
 from games.engine.replay import replay
-from games.leases import Lease
 from games.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
 from games.storage import MatchInfo, SeatRow
 from tests.secret_game import BrokenGame, SecretGame
@@ -72,7 +72,7 @@ class Store:
 
 
 class Checkpoints:
-    """Keeps checkpoints as the bytes games.checkpoints writes to Redis (msgpack)."""
+    """Keeps checkpoints as the bytes games.cluster.checkpoints writes to Redis (msgpack)."""
 
     def __init__(self) -> None:
         self.payload: bytes | None = None

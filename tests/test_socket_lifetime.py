@@ -11,7 +11,8 @@ from channels.testing import WebsocketCommunicator
 from django import db as django_db
 
 from gameproject.asgi import application
-from games import access, presence
+from games import access
+from games.cluster import presence
 from games.consumers import LobbyConsumer, MatchConsumer
 from games.protocol import CloseCode
 from tests.runtime import ORIGIN, _session_cookie, connect, join, opened

@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from games import presence, redis_store
+from games.cluster import presence
+from games.cluster import redis as cluster_redis
 from tests.e2e.conftest import PRESENCE_TTL
 from tests.e2e.http_client import SiteClient
 from tests.e2e.servers import RUNNING
@@ -19,9 +20,9 @@ def read_presence(settings, redis_url, redis_prefix):
     """Read presence as the game servers publish it (same Redis, same key prefix)."""
     settings.REDIS_URL = redis_url
     settings.REDIS_PREFIX = redis_prefix
-    redis_store._sync_client = None
+    cluster_redis._sync_client = None
     yield lambda: presence.by_match(presence.current())
-    redis_store._sync_client = None
+    cluster_redis._sync_client = None
 
 
 async def test_the_players_of_a_dead_process_leave_presence_within_the_ttl(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from games import redis_store
+from games.cluster import redis as cluster_redis
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class LocalPresence:
 
     async def add(self, connection: Connection) -> None:
         self.connections.add(connection)
-        if redis_store.enabled():
+        if cluster_redis.enabled():
             await _publish([connection])
             if self._task is None or self._task.done():
                 self._task = asyncio.get_running_loop().create_task(self._heartbeat())
@@ -60,7 +60,7 @@ class LocalPresence:
         (retrying it if Redis is away; the entry also expires on its own).
         """
         self.connections.discard(connection)
-        if not redis_store.enabled():
+        if not cluster_redis.enabled():
             return None
         return functools.partial(_unpublish, connection)
 
@@ -76,7 +76,7 @@ class LocalPresence:
 
     async def republish(self) -> None:
         """Publish every socket of this process now (Redis is back, perhaps empty)."""
-        if redis_store.enabled():
+        if cluster_redis.enabled():
             await _publish(list(self.connections))
 
     def stop(self) -> None:
@@ -85,11 +85,11 @@ class LocalPresence:
 
 
 def _key() -> str:
-    return redis_store.key("presence")
+    return cluster_redis.key("presence")
 
 
 async def _unpublish(connection: Connection) -> None:
-    await redis_store.async_client().zrem(_key(), connection.member())
+    await cluster_redis.async_client().zrem(_key(), connection.member())
 
 
 async def _publish(connections: list[Connection]) -> None:
@@ -99,19 +99,19 @@ async def _publish(connections: list[Connection]) -> None:
         return
     expires = time.time() + settings.PRESENCE_TTL_SECONDS
     try:
-        client = redis_store.async_client()
+        client = cluster_redis.async_client()
         await client.zadd(_key(), {c.member(): expires for c in connections})
         # Drop what expired, so the set stays the size of what is online.
         await client.zremrangebyscore(_key(), "-inf", time.time())
-    except redis_store.ERRORS as exc:
-        redis_store.outage.failed("presence", exc)
+    except cluster_redis.ERRORS as exc:
+        cluster_redis.outage.failed("presence", exc)
 
 
 def current(local: LocalPresence | None = None) -> list[Connection]:
     """Every live socket (from sync code: views, the admin)."""
-    if not redis_store.enabled():
+    if not cluster_redis.enabled():
         return sorted(local.connections if local else [], key=lambda c: c.member())
-    members = redis_store.sync_client().zrangebyscore(_key(), time.time(), "+inf")
+    members = cluster_redis.sync_client().zrangebyscore(_key(), time.time(), "+inf")
     return [Connection.parse(_text(m)) for m in members]
 
 

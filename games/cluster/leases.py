@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from games import redis_store
+from games.cluster import redis as cluster_redis
 
 # The fence counter outlives leases (renewals refresh it) and goes with a finished
 # match's checkpoint; a counter lost otherwise is rebuilt from the database's fence.
@@ -108,14 +108,14 @@ def _ttl_ms() -> int:
 
 
 def _keys(match_id: str) -> tuple[str, str]:
-    return redis_store.key("lease", match_id), redis_store.key("fence", match_id)
+    return cluster_redis.key("lease", match_id), cluster_redis.key("fence", match_id)
 
 
 async def _eval(script: str, keys: tuple[str, ...], *args: Any) -> Any:
     try:
-        return await redis_store.async_client().eval(script, len(keys), *keys, *args)
-    except redis_store.ERRORS as exc:
-        raise redis_store.Unavailable(str(exc)) from exc
+        return await cluster_redis.async_client().eval(script, len(keys), *keys, *args)
+    except cluster_redis.ERRORS as exc:
+        raise cluster_redis.Unavailable(str(exc)) from exc
 
 
 async def claim(match_id: str, holder: str, floor: int = 0) -> Lease | None:
@@ -152,9 +152,9 @@ async def release(lease: Lease, *, match_over: bool = False) -> None:
 async def holder(match_id: str) -> str | None:
     """Who runs the match now (`host:pid:id|token`), or None."""
     try:
-        raw = await redis_store.async_client().get(redis_store.key("lease", match_id))
-    except redis_store.ERRORS as exc:
-        raise redis_store.Unavailable(str(exc)) from exc
+        raw = await cluster_redis.async_client().get(cluster_redis.key("lease", match_id))
+    except cluster_redis.ERRORS as exc:
+        raise cluster_redis.Unavailable(str(exc)) from exc
     return _text(raw)
 
 
@@ -164,8 +164,8 @@ def _text(raw: bytes | str | None) -> str | None:
 
 def holder_sync(match_id: str) -> str | None:
     """Who runs the match (host:pid:id), from sync code such as the admin."""
-    if not redis_store.enabled():
+    if not cluster_redis.enabled():
         return None
-    raw = redis_store.sync_client().get(redis_store.key("lease", match_id))
+    raw = cluster_redis.sync_client().get(cluster_redis.key("lease", match_id))
     value = _text(raw)
     return value.split("|", 1)[0] if value else None

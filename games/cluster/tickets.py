@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 
-from games import redis_store
+from games.cluster import redis as cluster_redis
 
 TICKET_SECONDS = 30
 
@@ -25,8 +25,10 @@ def issue(user_id: int, match_id: str) -> str:
     """Mint a ticket for `user_id` to connect to `match_id` (called from sync views)."""
     ticket = secrets.token_urlsafe(24)
     value = f"{user_id}:{match_id}"
-    if redis_store.enabled():
-        redis_store.sync_client().set(redis_store.key("ticket", ticket), value, ex=TICKET_SECONDS)
+    if cluster_redis.enabled():
+        cluster_redis.sync_client().set(
+            cluster_redis.key("ticket", ticket), value, ex=TICKET_SECONDS
+        )
     else:
         with _local_lock:
             _expire_local()
@@ -36,8 +38,8 @@ def issue(user_id: int, match_id: str) -> str:
 
 async def redeem(ticket: str, match_id: str) -> int | None:
     """The user id of a valid ticket for `match_id`, consuming it; None otherwise."""
-    if redis_store.enabled():
-        raw = await redis_store.async_client().getdel(redis_store.key("ticket", ticket))
+    if cluster_redis.enabled():
+        raw = await cluster_redis.async_client().getdel(cluster_redis.key("ticket", ticket))
         value = raw.decode() if isinstance(raw, bytes) else raw
     else:
         with _local_lock:

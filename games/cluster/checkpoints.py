@@ -9,7 +9,7 @@ commands whatever the match's length or its number of players. Writes are
 fenced: a Lua script stores them only while the writer still holds the match's
 lease.
 
-Redis errors come out as `redis_store.Unavailable`, never as a lost lease: the
+Redis errors come out as `cluster_redis.Unavailable`, never as a lost lease: the
 runner keeps going and saves again when Redis is back.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
-from games import redis_store
-from games.leases import Lease
+from games.cluster import redis as cluster_redis
+from games.cluster.leases import Lease
 
 # Long enough to outlive any failover; a finished match deletes its checkpoint at once.
 CHECKPOINT_TTL_MS = 10 * 60 * 1000
@@ -44,9 +44,9 @@ return 1
 
 def _keys(match_id: str) -> tuple[str, str, str]:
     return (
-        redis_store.key("lease", match_id),
-        redis_store.key("checkpoint", match_id),
-        redis_store.key("checkpoint-log", match_id),
+        cluster_redis.key("lease", match_id),
+        cluster_redis.key("checkpoint", match_id),
+        cluster_redis.key("checkpoint-log", match_id),
     )
 
 
@@ -58,21 +58,21 @@ async def save(lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) 
     """
     lease_key, state_key, log_key = _keys(lease.match_id)
     chunk = [msgspec.msgpack.encode(new_log)] if new_log else []
-    script = redis_store.async_client().register_script(_SAVE)  # EVALSHA, not the text
+    script = cluster_redis.async_client().register_script(_SAVE)  # EVALSHA, not the text
     try:
         stored = await script(
             keys=[lease_key, state_key, log_key],
             args=[lease.value, msgspec.msgpack.encode(payload), CHECKPOINT_TTL_MS, *chunk],
         )
-    except redis_store.ERRORS as exc:
-        raise redis_store.Unavailable(str(exc)) from exc
+    except cluster_redis.ERRORS as exc:
+        raise cluster_redis.Unavailable(str(exc)) from exc
     return None if stored == -1 else bool(stored)
 
 
 async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
     """The last checkpoint of a match and its whole input log, or None."""
     _, state_key, log_key = _keys(match_id)
-    client = redis_store.async_client()
+    client = cluster_redis.async_client()
     raw = await client.get(state_key)
     if raw is None:
         return None
@@ -88,18 +88,18 @@ async def load(match_id: str) -> tuple[dict[str, Any], list[list[Any]]] | None:
 async def exists(match_id: str) -> bool:
     """Whether a checkpoint of the match is in Redis (Unavailable without Redis)."""
     try:
-        return bool(await redis_store.async_client().exists(_keys(match_id)[1]))
-    except redis_store.ERRORS as exc:
-        raise redis_store.Unavailable(str(exc)) from exc
+        return bool(await cluster_redis.async_client().exists(_keys(match_id)[1]))
+    except cluster_redis.ERRORS as exc:
+        raise cluster_redis.Unavailable(str(exc)) from exc
 
 
 async def delete(match_id: str) -> None:
     """Forget a finished match's checkpoint (Unavailable without Redis; it expires anyway)."""
     _, state_key, log_key = _keys(match_id)
     try:
-        await redis_store.async_client().delete(state_key, log_key)
-    except redis_store.ERRORS as exc:
-        raise redis_store.Unavailable(str(exc)) from exc
+        await cluster_redis.async_client().delete(state_key, log_key)
+    except cluster_redis.ERRORS as exc:
+        raise cluster_redis.Unavailable(str(exc)) from exc
 
 
 def _bytes(raw: bytes | str) -> bytes:
