@@ -394,7 +394,7 @@ def test_players_hear_of_the_match_only_after_commit(
     alice, bob = player_factory(), player_factory()
     sent = []
     monkeypatch.setattr(
-        "games.events.async_to_sync", lambda f: lambda group, m: sent.append((group, m))
+        "games.services.announce.async_to_sync", lambda f: lambda group, m: sent.append((group, m))
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         made = services.create_queued_match("connect_four", [alice.pk, bob.pk])

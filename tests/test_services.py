@@ -2,9 +2,9 @@
 
 import pytest
 
-from games import ratings, services
+from games import services
 from games.models import Match, MatchStatus, Participant, Player
-from games.services import SeatResult
+from games.services import SeatResult, ratings
 
 pytestmark = [pytest.mark.pg, pytest.mark.django_db]
 

@@ -1,0 +1,96 @@
+"""Every write to players and matches: accounts, lobby, lifecycle, results, ratings, bans.
+
+Each public function is one transaction. Rows that two processes could change
+at once are locked with select_for_update (a no-op on SQLite, where the
+IMMEDIATE transaction mode serialises writers instead). The JSON API, the
+admin and the match runtime all call these functions, so they cannot diverge.
+
+The modules are split by noun: `errors`, `players`, `seating`, `queueing`,
+`lifecycle`, `results`, `ratings` (the rating maths, pure) and `announce`.
+This package re-exports every public function and error, so callers write
+`services.start_match(...)`.
+
+May import: Django, `games.models`, `games.engine`, `games.protocol` and other
+`games.services` modules. Only `announce.py` touches the channel layer (and the
+channel and group names it needs, from the runtime's message names).
+Must not import: `games.runtime`, `games.sockets`, `games.matchmaking`,
+`games.cluster`.
+"""
+
+from games.services.errors import (
+    AlreadyPlaying,
+    AlreadySeated,
+    IllegalTransition,
+    InvalidRequest,
+    InvalidResult,
+    MatchFull,
+    MatchNotFound,
+    MatchNotJoinable,
+    NotReady,
+    PlayerBanned,
+    ServiceError,
+    StaleRunner,
+)
+from games.services.lifecycle import LEGAL_TRANSITIONS, abort_match, start_match, take_runner_fence
+from games.services.players import (
+    ban_player,
+    check_can_play,
+    claim_guest,
+    create_guest,
+    create_player,
+    display_name_taken,
+    ensure_player,
+    touch_player,
+    touch_player_if_stale,
+    unban_player,
+)
+from games.services.queueing import QueuedMatch, check_can_queue, create_queued_match
+from games.services.results import ReplayData, SeatResult, finish_match, match_is_rated
+from games.services.seating import (
+    create_match,
+    join_match,
+    join_private_match,
+    leave_waiting_match,
+    play_now,
+)
+
+__all__ = [
+    "LEGAL_TRANSITIONS",
+    "AlreadyPlaying",
+    "AlreadySeated",
+    "IllegalTransition",
+    "InvalidRequest",
+    "InvalidResult",
+    "MatchFull",
+    "MatchNotFound",
+    "MatchNotJoinable",
+    "NotReady",
+    "PlayerBanned",
+    "QueuedMatch",
+    "ReplayData",
+    "SeatResult",
+    "ServiceError",
+    "StaleRunner",
+    "abort_match",
+    "ban_player",
+    "check_can_play",
+    "check_can_queue",
+    "claim_guest",
+    "create_guest",
+    "create_match",
+    "create_player",
+    "create_queued_match",
+    "display_name_taken",
+    "ensure_player",
+    "finish_match",
+    "join_match",
+    "join_private_match",
+    "leave_waiting_match",
+    "match_is_rated",
+    "play_now",
+    "start_match",
+    "take_runner_fence",
+    "touch_player",
+    "touch_player_if_stale",
+    "unban_player",
+]

@@ -1,0 +1,68 @@
+"""The one door from synchronous Django code to the sockets: announcements after commit.
+
+Every channel-layer message the service layer sends is sent from here, so each
+lifecycle announcement can be found in one place, and nothing else in
+`games.services` touches the channel layer.
+
+Announcements are `robust` on-commit callbacks: the write they announce is
+committed already, so a channel layer that is unreachable at that moment (Redis
+away) is logged by Django once and must not turn a stored abort, seat or match
+into an error for the caller (an operator's admin action, an API request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.urls import reverse
+
+from games import protocol
+from games.events import LOBBY_GROUP, match_group, player_group, runner_channel
+
+
+def abort_on_commit(match_id: Any, summary: str) -> None:
+    """After commit, tell the match's sockets and its runner that the match was aborted."""
+    frame = protocol.encode({"type": "aborted", "summary": summary})
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(
+            match_group(match_id), {"type": "match.over", "text": frame}
+        )
+        async_to_sync(layer.send)(runner_channel(match_id), {"op": "aborted"})
+
+    transaction.on_commit(send, robust=True)
+
+
+def lobby_change_on_commit() -> None:
+    """After commit, tell every process that the lobby changed (they coalesce refreshes)."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(LOBBY_GROUP, {"type": "lobby.changed"})
+
+    transaction.on_commit(send, robust=True)
+
+
+def matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> None:
+    """After commit, tell each player of a match the queue made its id, on their lobby sockets."""
+    frame = protocol.matched(str(match_id), game, reverse("match", args=[match_id]))
+    players = list(player_ids)
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for player_id in players:
+            async_to_sync(layer.group_send)(
+                player_group(player_id), {"type": "matchmaking.matched", "text": frame}
+            )
+
+    transaction.on_commit(send, robust=True)

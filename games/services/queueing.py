@@ -1,0 +1,129 @@
+"""What the matchmaking queue asks of the database: may a player queue, and seat a group at once."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from games.models import Match, MatchStatus, Participant, Player
+from games.services import announce
+from games.services.errors import AlreadyPlaying, InvalidRequest
+from games.services.lifecycle import _locked_match, _rules
+from games.services.players import check_can_play
+from games.services.seating import _give_up_seat
+
+_PLAYING_ELSEWHERE = "You are playing a match already: finish it or rejoin it first."
+
+
+def check_can_queue(player: Player, game: str) -> None:
+    """Raise PlayerBanned, InvalidRequest or AlreadyPlaying if the player may not queue now."""
+    check_can_play(player)
+    _rules(game)
+    playing = _matches_in_progress([player.pk])
+    if player.pk in playing:
+        match_id, match_game = playing[player.pk]
+        raise AlreadyPlaying(_PLAYING_ELSEWHERE, match_id, match_game)
+
+
+def _matches_in_progress(player_ids: Collection[int]) -> dict[int, tuple[str, str]]:
+    """(match id, game) of the active match each of these players is still seated in.
+
+    One query. Seats in waiting matches do not count: queueing gives them up.
+    """
+    seats = Participant.objects.filter(
+        player_id__in=player_ids, left_at__isnull=True, match__status=MatchStatus.ACTIVE
+    ).values_list("player_id", "match_id", "match__game")
+    return {player_id: (str(match_id), game) for player_id, match_id, game in seats}
+
+
+@dataclass(frozen=True)
+class QueuedMatch:
+    """What `create_queued_match` did: the new match, or who could not be seated and why."""
+
+    match: Match | None
+    refused: dict[int, str]
+
+
+def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
+    """Create a public match of `game` for a group the matchmaking queue chose, all seated.
+
+    One transaction with the players locked. A player plays one match at a time,
+    so seats the players hold in matches that have not started are given up
+    first. Seats follow the order of `player_ids`; the match has exactly that
+    many seats. If any player may not play now (banned, deactivated or deleted
+    since they queued, or seated in a match in progress), nothing is written
+    and `refused` says who and why, so the caller can put the others back in
+    the queue. Every player hears the match's id after commit, on their lobby
+    sockets.
+    """
+    rules = _rules(game)
+    ids = list(player_ids)
+    if len(set(ids)) != len(ids) or not rules.min_players <= len(ids) <= rules.max_players:
+        raise InvalidRequest(
+            f"A group for {rules.title} is {rules.min_players} to "
+            f"{rules.max_players} different players, not {ids}."
+        )
+    with transaction.atomic():
+        # Locked in id order, so two groups sharing a player cannot deadlock.
+        locked = Player.objects.select_for_update(of=("self",)).select_related("user")
+        players = {p.pk: p for p in locked.filter(pk__in=ids).order_by("pk")}
+        # Their waiting matches are locked before the check below, so one that starts
+        # meanwhile is seen there as in progress instead of kept alongside the new one.
+        _lock_waiting_matches(ids)
+        playing = _matches_in_progress(ids)
+        refused = {
+            pid: reason for pid in ids if (reason := _why_unable(players.get(pid), pid in playing))
+        }
+        if refused:
+            return QueuedMatch(None, refused)
+        for pid in ids:
+            _give_up_waiting_seats(players[pid])
+        match = Match.objects.create(
+            game=game,
+            created_by=players[ids[0]],
+            max_players=len(ids),
+            settings=rules.settings({}),
+            seed=secrets.randbits(62),
+        )
+        Participant.objects.bulk_create(
+            Participant(match=match, player=players[pid], seat=seat) for seat, pid in enumerate(ids)
+        )
+        announce.lobby_change_on_commit()
+        announce.matched_on_commit(match.pk, game, ids)
+        return QueuedMatch(match, {})
+
+
+def _why_unable(player: Player | None, playing: bool) -> str:
+    """Why this player cannot be seated now, or "" if they can."""
+    if player is None:
+        return "This player no longer exists."
+    if player.is_banned:
+        return f"You are banned: {player.ban_reason}"
+    if not player.user.is_active:
+        return "This account is deactivated."
+    if playing:
+        return _PLAYING_ELSEWHERE
+    return ""
+
+
+def _lock_waiting_matches(player_ids: Collection[int]) -> None:
+    """Lock the waiting matches these players sit in, in id order (no deadlock between two).
+
+    A match that starts while this waits for its lock is no longer waiting when it
+    gets it: PostgreSQL checks the condition again on the row it locks.
+    """
+    seats = Participant.objects.filter(player_id__in=player_ids).values("match_id")
+    waiting = Match.objects.filter(status=MatchStatus.WAITING, pk__in=seats)
+    list(waiting.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _give_up_waiting_seats(player: Player) -> None:
+    waiting = Participant.objects.filter(player=player, match__status=MatchStatus.WAITING)
+    for match_id in list(waiting.values_list("match_id", flat=True)):
+        match = _locked_match(match_id)
+        leaving = match.participants.filter(player=player).first()
+        if match.status == MatchStatus.WAITING and leaving is not None:
+            _give_up_seat(match, leaving)

@@ -1,0 +1,146 @@
+"""Seats in waiting matches: create, join (by id or by private code), leave, quick join."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from games.engine.base import EngineError
+from games.models import Match, MatchStatus, Participant, Player
+from games.services import announce
+from games.services.errors import (
+    AlreadySeated,
+    InvalidRequest,
+    MatchFull,
+    MatchNotFound,
+    MatchNotJoinable,
+    ServiceError,
+)
+from games.services.lifecycle import _change_status, _locked_match, _rules
+from games.services.players import check_can_play
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+
+
+def create_match(
+    creator: Player,
+    game: str,
+    *,
+    is_private: bool = False,
+    max_players: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Match:
+    """Create a waiting match and seat its creator in seat 0."""
+    check_can_play(creator)
+    rules = _rules(game)
+    seats = rules.max_players if max_players is None else max_players
+    if not rules.min_players <= seats <= rules.max_players:
+        raise InvalidRequest(
+            f"{rules.title} takes {rules.min_players} to {rules.max_players} players."
+        )
+    try:
+        full_settings = rules.settings(settings or {})
+    except EngineError as exc:
+        raise InvalidRequest(exc.reason) from exc
+    for _ in range(10):
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6)) if is_private else None
+        try:
+            with transaction.atomic():
+                match = Match.objects.create(
+                    game=game,
+                    created_by=creator,
+                    max_players=seats,
+                    is_private=is_private,
+                    join_code=code,
+                    settings=full_settings,
+                    seed=secrets.randbits(62),
+                )
+                Participant.objects.create(match=match, player=creator, seat=0)
+                announce.lobby_change_on_commit()
+                return match
+        except IntegrityError:
+            if not is_private:
+                raise
+            # A join code collided with an existing one: draw another.
+    raise ServiceError("Could not allocate a join code; try again.")
+
+
+def join_match(player: Player, match_id: Any) -> Participant:
+    """Seat `player` in the lowest free seat of a waiting match."""
+    check_can_play(player)
+    with transaction.atomic():
+        match = _locked_match(match_id)
+        return _seat(player, match)
+
+
+def play_now(player: Player, game: str) -> Match:
+    """Put the player into a public match of `game` as fast as possible.
+
+    Their own waiting match if they have one, else the oldest open match with a
+    free seat, else a new one. This is the JSON API's "Play now"; the lobby
+    socket's rating-based queue (`games.matchmaking`) ends in `create_queued_match`.
+    """
+    check_can_play(player)
+    _rules(game)
+    mine = Match.objects.open_lobby(game).filter(participants__player=player).first()
+    if mine is not None:
+        return mine
+    for candidate in Match.objects.open_lobby(game).exclude(participants__player=player)[:20]:
+        try:
+            join_match(player, candidate.pk)
+            return candidate
+        except (MatchFull, MatchNotJoinable):
+            continue  # taken by someone else meanwhile: try the next one
+    return create_match(player, game)
+
+
+def join_private_match(player: Player, code: str) -> Participant:
+    """Seat `player` in the private match with this join code."""
+    check_can_play(player)
+    with transaction.atomic():
+        match = Match.objects.select_for_update().filter(join_code=code.strip().upper()).first()
+        if match is None:
+            raise MatchNotFound("No match has that join code. Check the code and try again.")
+        return _seat(player, match)
+
+
+def _seat(player: Player, match: Match) -> Participant:
+    if match.status != MatchStatus.WAITING:
+        raise MatchNotJoinable("This match has already started or ended.")
+    taken = set(match.participants.values_list("seat", flat=True))
+    if match.participants.filter(player=player).exists():
+        raise AlreadySeated("You already have a seat in this match.")
+    free = [seat for seat in range(match.max_players) if seat not in taken]
+    if not free:
+        raise MatchFull("This match is full.")
+    announce.lobby_change_on_commit()
+    return Participant.objects.create(match=match, player=player, seat=free[0])
+
+
+def leave_waiting_match(player: Player, match_id: Any) -> None:
+    """Give up a seat before the match starts; an empty waiting match is aborted."""
+    with transaction.atomic():
+        match = _locked_match(match_id)
+        if match.status != MatchStatus.WAITING:
+            raise MatchNotJoinable("Only a match that has not started can be left this way.")
+        leaving = match.participants.filter(player=player).first()
+        if leaving is None:
+            raise MatchNotFound("You do not have a seat in this match.")
+        _give_up_seat(match, leaving)
+
+
+def _give_up_seat(match: Match, leaving: Participant) -> None:
+    """Remove a seat from a waiting match locked by the caller; abort the match if it empties."""
+    leaving.delete()
+    announce.lobby_change_on_commit()
+    # Keep seats numbered 0..n-1: the engine numbers its players that way.
+    # One row at a time, lowest first, so (match, seat) stays unique throughout.
+    for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
+        later.seat -= 1
+        later.save(update_fields=["seat"])
+    if not match.participants.exists():
+        _change_status(match, MatchStatus.ABORTED)
+        match.result = {"summary": "Aborted: every player left before the start."}
+        match.save(update_fields=["result"])
