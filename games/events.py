@@ -1,16 +1,14 @@
-"""Channel names and group names, and the queue's two announcements to lobby sockets.
+"""Channel names, group names and pub/sub topics, in one place.
 
-The announcements services make after commit are in `games.services.announce`.
+The announcements services make after commit are in `games.services.announce`;
+the queue's own announcements to lobby sockets are in `games.matchmaking.matcher`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
-
-from games import protocol
 
 
 def match_group(match_id: Any) -> str:
@@ -47,30 +45,3 @@ def runner_topic(match_id: Any) -> str:
 
 def _hex(match_id: Any) -> str:
     return str(match_id).replace("-", "")
-
-
-async def announce_unqueued(player_id: int, game: str, reason: str) -> None:
-    """Tell a player's lobby sockets that the server took them out of the queue, and why.
-
-    Not tied to a transaction: it reports a refusal (a ban since queueing), not a write.
-    """
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(
-            player_group(player_id),
-            {"type": "matchmaking.unqueued", "text": protocol.unqueued(game, reason)},
-        )
-
-
-async def announce_lost_place(channel: str, game: str, reason: str) -> None:
-    """Tell one lobby socket that its player's entry in the queue is gone, and why.
-
-    Only that socket (its channel): the player may be queued from another. Through the
-    channel layer even from its own process, so that it arrives after anything sent
-    to the socket before it, such as `matched`.
-    """
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.send(
-            channel, {"type": "matchmaking.lost_place", "text": protocol.unqueued(game, reason)}
-        )

@@ -84,3 +84,15 @@ class InvalidResult(ServiceError):
     """A result does not name exactly the match's seats."""
 
     code = "invalid_result"
+
+
+class MatchInProgress(ServiceError):
+    """The player was already taken into a group; its match is being created."""
+
+    code = "matching"
+
+
+class NotQueued(ServiceError):
+    """The player is in no queue."""
+
+    code = "not_queued"
