@@ -105,6 +105,8 @@ export class ArenaView {
     this.correction = { x: 0, y: 0 };
     this.lastDraw = null;
     this.rendered = [];
+    this.renderedTick = 0; // the server tick the other ships are drawn at
+    this.corrections = []; // sizes of the recent reconciliation corrections (units)
     this.resize();
     this.bindInputs(fireButton);
   }
@@ -211,6 +213,8 @@ export class ArenaView {
       : { ...me };
     const dx = before ? before.x - this.predicted.x : 0;
     const dy = before ? before.y - this.predicted.y : 0;
+    if (Math.hypot(dx, dy) > 0.01) this.corrections.push(Math.hypot(dx, dy));
+    if (this.corrections.length > 4096) this.corrections.shift();
     if (Math.hypot(this.correction.x + dx, this.correction.y + dy) > SNAP_DISTANCE) {
       this.correction = { x: 0, y: 0 }; // respawned or far off: show the truth at once
     } else {
@@ -231,7 +235,8 @@ export class ArenaView {
   }
 
   draw(now = performance.now()) {
-    const pair = this.buffer.around(this.buffer.renderTick(now));
+    this.renderedTick = this.buffer.renderTick(now);
+    const pair = this.buffer.around(this.renderedTick);
     if (!pair) {
       drawArena(this.ctx, [], [], this.mySeat);
       return;
@@ -267,6 +272,8 @@ export class ArenaView {
       mySeat: this.mySeat,
       ships: this.rendered.map((s) => ({ seat: s.seat, x: s.x, y: s.y, score: s.score })),
       pending: this.history.pending.length,
+      renderTick: this.renderedTick,
+      corrections: this.corrections.length,
     };
   }
 }
