@@ -1,0 +1,103 @@
+"""The files of deploy/ are complete and valid: what an operator installs as it is."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from deploy import cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = ROOT / "gameproject" / "settings.py"
+
+
+def _settings_variables() -> set[str]:
+    """Every variable settings.py reads through django-environ (env.str("NAME", ...) and so on)."""
+    return set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", SETTINGS.read_text()))
+
+
+def _example_variables() -> set[str]:
+    """Variables the example sets or shows commented out with their default."""
+    text = cluster.ENV_EXAMPLE.read_text()
+    return set(re.findall(r"(?m)^#? ?([A-Z][A-Z0-9_]*)=", text))
+
+
+def test_the_environment_example_lists_every_variable_of_the_settings() -> None:
+    variables = _settings_variables()
+    assert {"SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "REDIS_URL"} <= variables
+    assert variables - _example_variables() == set()
+    assert _example_variables() - variables == set(), "the example lists no unknown variable"
+
+
+def test_the_example_sets_what_production_requires() -> None:
+    required = cluster.example_environment()
+    assert required["DEBUG"] == "false"
+    assert {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"} <= set(required)
+    assert required["TRUST_X_FORWARDED_PROTO"] == "true"  # nginx sets X-Forwarded-Proto
+
+
+def test_the_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed (.ci/run installs it)")
+    _, chain, key = cluster.certificate(tmp_path)
+    site = tmp_path / "arcade.conf"
+    ports = cluster.free_ports(4)
+    site.write_text(
+        cluster.render_site(ports[:2], ports[2], ports[3], chain, key, tmp_path, tmp_path)
+    )
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(cluster.nginx_conf(tmp_path, site))
+    checked = cluster.check_nginx(conf, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "syntax is ok" in checked.stderr
+
+
+def test_the_site_routes_match_sockets_by_match_and_the_rest_by_least_connections() -> None:
+    site = cluster.SITE.read_text()
+    assert "hash $arcade_match_id consistent;" in site
+    assert "least_conn;" in site
+    match_location = site[site.index("location /ws/match/") :]
+    assert match_location.split("}")[0].strip().endswith("proxy_pass http://arcade_match;")
+    for health in ("location = /healthz", "location = /readyz"):
+        assert site.count(health) == 2  # on HTTP (for balancers) and on HTTPS
+    assert site.count("access_log off;") >= 4
+
+
+def _unit_seconds(unit: str, name: str) -> float:
+    return float(re.search(rf"(?m)^{name}=(\d+)", unit).group(1))  # type: ignore[union-attr]
+
+
+def test_systemd_gives_a_draining_process_time_to_hand_its_matches_over() -> None:
+    unit = (cluster.DEPLOY / "systemd" / "arcade@.service").read_text()
+    close_timeout = float(re.search(r"--application-close-timeout (\d+)", unit).group(1))  # type: ignore[union-attr]
+    assert _unit_seconds(unit, "TimeoutStopSec") > settings.DRAIN_SECONDS + close_timeout
+    assert "Restart=on-failure" in unit
+    assert "EnvironmentFile=/etc/arcade/arcade.env" in unit
+
+
+def test_the_unit_starts_daphne_on_the_instance_port_behind_the_proxy() -> None:
+    command = cluster.unit_command(8001)
+    assert command[1:4] == ["-m", "daphne", "--bind"]
+    assert command[command.index("--port") + 1] == "8001"
+    assert command[command.index("--proxy-headers-host") + 1] == "X-Real-IP"
+    assert command[-1] == "gameproject.asgi:application"
+
+
+@pytest.mark.parametrize("unit", ["arcade@.service", "arcade-tls.service"])
+def test_systemd_accepts_the_units(tmp_path: Path, unit: str) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    text = (cluster.DEPLOY / "systemd" / unit).read_text()
+    installed = tmp_path / unit.replace("@.", "@8001.")
+    installed.write_text(text.replace(cluster.INSTALLED_ROOT, str(ROOT)))
+    checked = subprocess.run(
+        [analyze, "verify", str(installed)], capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
