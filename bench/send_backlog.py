@@ -15,7 +15,7 @@ import timeit
 
 from twisted.internet import abstract
 
-from games.limits import transport_backlog
+from games.sockets.limits import transport_backlog
 
 
 class _Transport(abstract.FileDescriptor):

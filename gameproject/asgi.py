@@ -17,7 +17,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from games.routing import SocketAuthMiddlewareStack, websocket_urlpatterns  # noqa: E402
+from games.routing import websocket_urlpatterns  # noqa: E402
+from games.sockets.base import SocketAuthMiddlewareStack  # noqa: E402
 
 if "twisted.internet.reactor" in sys.modules:
     # Running under daphne: hand matches over on SIGTERM instead of dropping them.

@@ -11,11 +11,11 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from games.cluster import checkpoints
-from games.consumers import MAX_STRIKES
 from games.engine import GAMES, get_game
 from games.models import Match, Participant
 from games.protocol import CloseCode
 from games.runner import BROKEN_REASON
+from games.sockets.base import MAX_STRIKES
 from tests.runtime import Socket
 from tests.secret_game import BrokenGame
 from tests.test_match_socket import start

@@ -20,11 +20,11 @@ from prometheus_client import REGISTRY
 
 from games import protocol
 from games.cluster.leases import Lease
-from games.consumers import MatchConsumer
 from games.engine import GAMES, get_game
 from games.engine.base import InvalidInput
 from games.engine.replay import replay
 from games.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
+from games.sockets.match import MatchConsumer
 from games.storage import MatchInfo, SeatRow
 from tests.secret_game import BrokenGame, SecretGame
 

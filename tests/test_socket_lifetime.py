@@ -13,8 +13,9 @@ from django import db as django_db
 from gameproject.asgi import application
 from games import access
 from games.cluster import presence
-from games.consumers import LobbyConsumer, MatchConsumer
 from games.protocol import CloseCode
+from games.sockets.lobby import LobbyConsumer
+from games.sockets.match import MatchConsumer
 from tests.runtime import ORIGIN, _session_cookie, connect, join, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]

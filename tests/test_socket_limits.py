@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from gameproject.asgi import application
-from games.limits import Cap, OverCap, SocketCounts, address_key
+from games.sockets.limits import Cap, OverCap, SocketCounts, address_key
 from tests.runtime import ORIGIN, _session_cookie, join, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]
