@@ -13,7 +13,6 @@ from games.engine import get_game
 # groups one call returns. They keep a script short even with a long queue.
 ANCHORS_PER_TAKE = 500
 
-
 GROUPS_PER_TAKE = 50
 
 
