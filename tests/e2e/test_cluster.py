@@ -1,0 +1,209 @@
+"""`make cluster` as an operator runs it: nginx (TLS) in front of three daphne processes,
+started by deploy/cluster.py from the files in deploy/. A match played over wss lands
+on one process with both its players, and when that process is killed the players
+reconnect through nginx to one surviving process, which adopts the match."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from deploy import cluster as deploy_cluster
+from tests.e2e.http_client import SiteClient
+from tests.e2e.lifetime import registrations
+from tests.e2e.test_match_over_daphne import next_frame
+
+ROOT = Path(__file__).resolve().parents[2]
+START_SECONDS = 60
+ADOPTION_BOUND = 10.0  # seconds from the kill until both players see the match again
+
+
+def _alive(pid: int) -> bool:
+    """Running: a killed process stays a zombie until the cluster script reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _drop_database(name: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            f"{deploy_cluster.POSTGRES}/postgres", autocommit=True, connect_timeout=3
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # PostgreSQL unreachable: the cluster used SQLite in its own directory
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str) -> Iterator[dict[str, Any]]:
+    """deploy/cluster.py with three instances; on the way out, Ctrl-C must stop all it started."""
+    if not Path(deploy_cluster.nginx_binary()).exists():
+        pytest.skip("nginx is not installed (.ci/run installs it)")
+    database = f"arcade_cluster_{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "CLUSTER_REDIS_URL": redis_url,
+        "PRESENCE_HEARTBEAT_SECONDS": "1",
+        "PRESENCE_TTL_SECONDS": "3",
+    }
+    command = [sys.executable, "deploy/cluster.py", "--instances", "3"]
+    process = subprocess.Popen(
+        [*command, "--workdir", str(tmp_path), "--database", database],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "cluster.out").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    described = tmp_path / "cluster.json"
+    deadline = time.monotonic() + START_SECONDS
+    while not described.exists():
+        output = (tmp_path / "cluster.out").read_text()
+        assert process.poll() is None, output
+        assert time.monotonic() < deadline, output
+        time.sleep(0.2)  # the cluster writes the file when it is up; no event to wait on
+    info = json.loads(described.read_text())
+    try:
+        yield info
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        process.wait(timeout=45)
+        _drop_database(database)
+    started = [instance["pid"] for instance in info["instances"]] + [info["nginx_pid"]]
+    assert [pid for pid in started if _alive(pid)] == []
+    assert "Stopped." in (tmp_path / "cluster.out").read_text()
+
+
+def _https_client(info: dict[str, Any], context: ssl.SSLContext) -> SiteClient:
+    base = f"https://localhost:{info['https_port']}"
+    client = SiteClient(base)
+    client.opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(client.jar), urllib.request.HTTPSHandler(context=context)
+    )
+    # Django checks the origin of every HTTPS POST, as a browser would send it.
+    client.opener.addheaders = [("Origin", base), ("Referer", base + "/")]
+    return client
+
+
+def _socket(info: dict[str, Any], match: str, client: SiteClient, context: ssl.SSLContext) -> Any:
+    host = f"localhost:{info['https_port']}"
+    return connect(
+        f"wss://{host}/ws/match/{match}/",
+        ssl=context,
+        origin=f"https://{host}",
+        additional_headers={"Cookie": f"sessionid={client.cookie('sessionid')}"},
+    )
+
+
+def _placement(info: dict[str, Any]) -> dict[int, dict[str, float]]:
+    """Each live instance's runner count and match sockets, by port (from its metrics)."""
+    return {
+        instance["port"]: registrations(instance["metrics_port"])
+        for instance in info["instances"]
+        if _alive(instance["pid"])
+    }
+
+
+def _holder(info: dict[str, Any]) -> int | None:
+    """The one instance that runs the match with both seats connected, if there is one."""
+    placement = _placement(info)
+    holders = [port for port, counts in placement.items() if counts.get("runners")]
+    if len(holders) != 1 or placement[holders[0]].get("runner_seats") != 2:
+        return None
+    others = [counts for port, counts in placement.items() if port != holders[0]]
+    assert all(not counts.get("supervisor") for counts in others), placement  # no socket there
+    return holders[0]
+
+
+async def _until_holder(info: dict[str, Any], timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while (holder := _holder(info)) is None:
+        assert time.monotonic() < deadline, _placement(info)
+        await asyncio.sleep(0.1)  # the gauges are read at scrape time: poll them
+    return holder
+
+
+async def _move(seats: dict[int, Any], watcher: Any, moves_so_far: int, column: int) -> None:
+    frame = await next_frame(watcher, "state", lambda f: f["state"]["moves"] == moves_so_far)
+    await seats[frame["state"]["to_move"]].send(
+        json.dumps({"type": "input", "data": {"column": column}})
+    )
+
+
+async def _seated(sockets: list[Any]) -> dict[int, Any]:
+    seats = {}
+    for ws in sockets:
+        welcome = await next_frame(ws, "welcome")
+        seats[welcome["you"]["seat"]] = ws
+        await ws.send(json.dumps({"type": "ready"}))
+    assert set(seats) == {0, 1}
+    return seats
+
+
+@pytest.mark.slow
+async def test_a_match_through_nginx_stays_on_one_process_and_survives_its_death(cluster):
+    info = cluster
+    context = ssl.create_default_context(cafile=info["ca"])
+    alice, bob = _https_client(info, context), _https_client(info, context)
+    await asyncio.to_thread(alice.play_as_guest)
+    await asyncio.to_thread(bob.play_as_guest)
+    match = (await asyncio.to_thread(alice.post_json, "/api/matches/", {"game": "connect_four"}))[
+        "id"
+    ]
+    await asyncio.to_thread(bob.post_json, f"/api/matches/{match}/join/")
+
+    a = await _socket(info, match, alice, context).__aenter__()
+    b = await _socket(info, match, bob, context).__aenter__()
+    seats = await _seated([a, b])
+    for n, column in enumerate([0, 1, 0, 1]):  # whoever opens plays column 0
+        await _move(seats, b, n, column)
+    await next_frame(a, "state", lambda f: f["state"]["moves"] == 4)
+    holder = await _until_holder(info)
+
+    # The process of the match dies without a word; nginx drops both players' sockets.
+    pid = next(i["pid"] for i in info["instances"] if i["port"] == holder)
+    killed_at = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    for ws in (a, b):
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(5):
+                while True:
+                    await ws.recv()
+
+    # Both reconnect through nginx, land on one surviving process, and play on.
+    async with _socket(info, match, alice, context) as a2, _socket(info, match, bob, context) as b2:
+        welcomes = {}
+        for ws in (a2, b2):
+            async with asyncio.timeout(ADOPTION_BOUND):
+                welcomes[ws] = await next_frame(ws, "welcome")
+        assert time.monotonic() - killed_at <= ADOPTION_BOUND + 2
+        assert all(w["state"]["moves"] == 4 for w in welcomes.values())
+        seats = {w["you"]["seat"]: ws for ws, w in welcomes.items()}
+        for ws in (a2, b2):
+            await ws.send(json.dumps({"type": "ready"}))
+        survivor = await _until_holder(info)
+        assert survivor != holder
+        for n, column in enumerate([0, 1, 0], start=4):
+            await _move(seats, b2, n, column)
+        results = [await next_frame(ws, "result") for ws in (a2, b2)]
+        assert results[0] == results[1]
+        assert {seat["outcome"] for seat in results[0]["seats"]} == {"win", "loss"}
