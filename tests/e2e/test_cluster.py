@@ -207,3 +207,10 @@ async def test_a_match_through_nginx_stays_on_one_process_and_survives_its_death
         results = [await next_frame(ws, "result") for ws in (a2, b2)]
         assert results[0] == results[1]
         assert {seat["outcome"] for seat in results[0]["seats"]} == {"win", "loss"}
+
+    # Health checks (the cluster polled /readyz through nginx to start) stay out of
+    # the access logs: nginx's has the match sockets, daphne writes none.
+    work = Path(info["work"])
+    access = (work / "arcade.access.log").read_text()
+    assert f"GET /ws/match/{match}/" in access and "/readyz" not in access
+    assert all('"GET ' not in Path(i["log"]).read_text() for i in info["instances"])
