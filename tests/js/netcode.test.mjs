@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { moveShip, SHIP_RADIUS, WIDTH } from "../../frontend/static/frontend/js/games/arena.js";
-import { InputHistory, SnapshotBuffer, lerpAngle } from "../../frontend/static/frontend/js/netcode.js";
+import {
+  ControlIntegrator,
+  Correction,
+  InputHistory,
+  PLAYOUT,
+  SnapshotBuffer,
+  lerpAngle,
+} from "../../frontend/static/frontend/js/netcode.js";
 
 test("reconciliation replays only the inputs the server has not acknowledged", () => {
   const history = new InputHistory();
@@ -21,7 +28,7 @@ test("prediction matches the server's movement: diagonals normalised, walls resp
 });
 
 test("the snapshot buffer interpolates between the snapshots around render time", () => {
-  const buffer = new SnapshotBuffer(50, 2);
+  const buffer = new SnapshotBuffer(50);
   buffer.push(10, { x: 0 }, 0);
   buffer.push(11, { x: 10 }, 50);
   buffer.push(9, { x: 99 }, 60); // late: ignored
@@ -29,8 +36,108 @@ test("the snapshot buffer interpolates between the snapshots around render time"
   assert.equal(pair.from.tick, 10);
   assert.equal(pair.to.tick, 11);
   assert.equal(pair.alpha, 0.5);
-  // Render time trails the newest snapshot by two ticks.
-  assert.ok(Math.abs(buffer.renderTick(50) - 9) < 1e-9);
+  // On time, render time trails the newest snapshot by one tick and the least margin.
+  assert.ok(Math.abs(buffer.renderTick(50) - (11 - (50 + PLAYOUT.minMs) / 50)) < 1e-9);
+});
+
+/** States every 50 ms, each arriving `late(tick)` ms after its place; render every 16 ms. */
+function playOut(late, ticks = 400) {
+  const buffer = new SnapshotBuffer(50);
+  const arrivals = [];
+  for (let tick = 1; tick <= ticks; tick++) arrivals.push([tick * 50 + late(tick), tick]);
+  arrivals.sort((a, b) => a[0] - b[0]);
+  const rendered = [];
+  let next = 0;
+  for (let now = 50; now < ticks * 50; now += 16) {
+    while (next < arrivals.length && arrivals[next][0] <= now) {
+      const [at, tick] = arrivals[next++];
+      buffer.push(tick, { x: tick * 11 }, at);
+    }
+    if (!buffer.latest()) continue;
+    const t = buffer.renderTick(now);
+    const { from, to, alpha } = buffer.around(t);
+    rendered.push({ now, t, x: from.state.x + (to.state.x - from.state.x) * alpha, newest: buffer.latest().tick });
+  }
+  return { buffer, rendered };
+}
+
+test("the playout delay follows the measured jitter and stays within its bounds", () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const steady = playOut(() => 5);
+  assert.ok(steady.buffer.delayMs() <= 50 + PLAYOUT.minMs + 1e-9);
+  const jittery = playOut(() => random() * 60);
+  const delay = jittery.buffer.delayMs();
+  assert.ok(delay > 50 + 40 && delay <= 50 + 60, `delay ${delay}`);
+  // Render time keeps behind what has arrived, moving steadily.
+  const late = jittery.rendered.slice(100);
+  const starved = late.filter((r) => r.t > r.newest).length;
+  assert.ok(starved < late.length * 0.1, `starved on ${starved} of ${late.length} frames`);
+});
+
+test("a held-back burst of states is bridged: no freeze, no snap, then catching up", () => {
+  // Ticks 200-203 are held until tick 204's time plus 200 ms (a delayed chunk, order kept).
+  const { rendered } = playOut((tick) => (tick >= 200 && tick <= 204 ? 200 + (204 - tick) * 50 : 5));
+  const steps = rendered.slice(20).map((r, i, all) => (i ? r.x - all[i - 1].x : 3.5));
+  // 11 units a tick is 3.5 a frame; never a jump of a tick's travel, never a standstill.
+  assert.ok(Math.max(...steps) < 11, `largest step ${Math.max(...steps)}`);
+  assert.ok(Math.min(...steps) >= 0, "never backward");
+  let still = 0;
+  let longest = 0;
+  for (const s of steps) {
+    still = s < 0.05 ? still + 1 : 0;
+    longest = Math.max(longest, still);
+  }
+  assert.ok(longest < 3, `stood still for ${longest} frames`);
+});
+
+test("movement is integrated between inputs: a short press moves a part of a tick", () => {
+  const controls = new ControlIntegrator(50, 0);
+  controls.set(1, 0, 30); // pressed 30 ms into the interval
+  assert.deepEqual(controls.partial(40), { mx: 0.2, my: 0 });
+  const input = controls.take(50);
+  assert.deepEqual(input, { mx: 0.4, my: 0 });
+  controls.set(0, 0, 60); // released 10 ms into the next
+  assert.deepEqual(controls.take(100), { mx: 0.2, my: 0 });
+  // A late timer: what did not fit in one input goes into the next.
+  controls.set(1, 0, 100);
+  assert.deepEqual(controls.take(170), { mx: 1, my: 0 });
+  assert.ok(Math.abs(controls.partial(170).mx - 0.4) < 1e-9);
+});
+
+test("the predicted path at frame rate ends where the inputs sent take the ship", () => {
+  const controls = new ControlIntegrator(50, 0);
+  let ship = { x: 100, y: 100, aim: 0 };
+  const events = [[12, 1], [137, 0]]; // pressed at 12 ms, released at 137 ms
+  for (let t = 10; t <= 200; t += 10) {
+    if (events.length && events[0][0] <= t) controls.set(events.shift()[1], 0, t === 20 ? 12 : 137);
+    if (t % 50 === 0) ship = moveShip(ship, { ...controls.take(t), aim: 0 }, 0.05);
+  }
+  assert.ok(Math.abs(ship.x - (100 + 0.125 * 220)) < 1e-6, `${ship.x}`);
+});
+
+test("a correction never moves the ship backward while a key is held", () => {
+  const correction = new Correction(11, 80);
+  const right = { x: 1, y: 0 };
+  correction.add(9, 2); // drawn 9 units ahead of the new prediction
+  let x = 0;
+  for (let frame = 0; frame < 60; frame++) {
+    const before = x + correction.x;
+    correction.step({ x: 3.7, y: 0 }, right, 16.7);
+    x += 3.7;
+    const step = x + correction.x - before;
+    assert.ok(step >= 0.3 * 3.7 - 1e-9, `frame ${frame}: step ${step}`);
+  }
+  assert.ok(Math.hypot(correction.x, correction.y) < 0.05);
+  // Released: a small error fades within a few frames.
+  correction.add(-3, 0);
+  for (let frame = 0; frame < 12; frame++) correction.step({ x: 0, y: 0 }, null, 16.7);
+  assert.ok(Math.abs(correction.x) < 0.1);
+  // Over a tick's travel: what is ahead is absorbed, the rest shown at once.
+  correction.add(15, -12);
+  correction.step({ x: 3.7, y: 0 }, right, 16.7);
+  assert.equal(correction.y, 0);
+  assert.ok(correction.x > 0 && correction.x <= 15);
 });
 
 test("angles interpolate the short way round", () => {

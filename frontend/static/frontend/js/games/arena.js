@@ -1,5 +1,5 @@
 // Arena on a canvas: predicted local ship, interpolated others, keyboard, mouse and touch.
-import { InputHistory, SnapshotBuffer, lerp, lerpAngle } from "../netcode.js";
+import { ControlIntegrator, Correction, InputHistory, SnapshotBuffer, lerp, lerpAngle } from "../netcode.js";
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
 
 // Must match games/engine/arena.py (a test compares them).
@@ -9,11 +9,10 @@ export const SHIP_RADIUS = 16;
 export const SHIP_SPEED = 220;
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-/** A correction of the own ship fades with this time constant (ms): slower than a
- *  frame, so the ship never visibly steps back, fast enough to stay true. */
-const CORRECTION_MS = 100;
-/** Corrections larger than this (a respawn, a long stall) are shown at once. */
-const SNAP_DISTANCE = 80;
+/** Jumps larger than this (a respawn) are shown at once, never blended. */
+const RESET_DISTANCE = 80;
+/** A remote ship's jump (new states after a short extrapolation) fades over about this long (ms). */
+const REMOTE_FADE_MS = 80;
 
 /** One tick of the server's ship movement, for prediction. */
 export function moveShip(ship, input, dt) {
@@ -94,15 +93,21 @@ export class ArenaView {
     this.tickRate = tickRate;
     this.dt = 1 / tickRate;
     this.sendInput = sendInput;
-    this.buffer = new SnapshotBuffer(1000 / tickRate, 2);
+    this.buffer = new SnapshotBuffer(1000 / tickRate);
     this.history = new InputHistory();
+    // Movement is read when the keys or the stick change, integrated over each
+    // tick's interval, and sent once per tick as that interval's movement.
+    this.integrator = new ControlIntegrator(1000 / tickRate);
+    this.direction = null; // unit vector the player holds, or null
     this.controls = { mx: 0, my: 0, aim: 0, fire: false };
+    this.fireLatched = false; // the trigger went down since the last input
     this.keys = new Set();
-    this.predicted = null; // our ship as we predict it
+    this.predicted = null; // our ship after the inputs sent so far, as we predict it
+    this.modelPrev = null; // where the prediction put our ship on the last frame
     // Our ship is drawn at the prediction plus a correction offset that fades out:
-    // when the server's state moves the prediction (it ticked differently from our
-    // inputs, say two inputs landed in one tick), the ship glides instead of jumping.
-    this.correction = { x: 0, y: 0 };
+    // when a state moves the prediction, the ship glides instead of jumping.
+    this.correction = new Correction(SHIP_SPEED * this.dt, RESET_DISTANCE);
+    this.glide = new Map(); // seat -> offset of a remote ship still fading
     this.lastDraw = null;
     this.rendered = [];
     this.renderedTick = 0; // the server tick the other ships are drawn at
@@ -121,10 +126,19 @@ export class ArenaView {
     const keyFire = new Set(["Space"]);
     window.addEventListener("keydown", (e) => {
       if (MOVE_KEYS[e.code] || keyFire.has(e.code)) e.preventDefault();
+      if (this.keys.has(e.code)) return; // auto-repeat
       this.keys.add(e.code);
+      if (keyFire.has(e.code)) this.fireLatched = true;
+      this.controlsChanged();
     });
-    window.addEventListener("keyup", (e) => this.keys.delete(e.code));
-    window.addEventListener("blur", () => this.keys.clear());
+    window.addEventListener("keyup", (e) => {
+      this.keys.delete(e.code);
+      this.controlsChanged();
+    });
+    window.addEventListener("blur", () => {
+      this.keys.clear();
+      this.controlsChanged();
+    });
     this.canvas.addEventListener("pointermove", (e) => {
       if (e.pointerType === "mouse") this.mouse = this.toWorld(e);
       else if (this.stick) this.moveStick(e);
@@ -132,14 +146,19 @@ export class ArenaView {
     this.canvas.addEventListener("pointerdown", (e) => {
       if (e.pointerType === "mouse") {
         this.mouseFire = true;
+        this.fireLatched = true;
       } else {
         this.stick = { id: e.pointerId, x: e.clientX, y: e.clientY, dx: 0, dy: 0 };
         this.canvas.setPointerCapture(e.pointerId);
+        this.controlsChanged();
       }
     });
     const release = (e) => {
       if (e.pointerType === "mouse") this.mouseFire = false;
-      else if (this.stick && this.stick.id === e.pointerId) this.stick = null;
+      else if (this.stick && this.stick.id === e.pointerId) {
+        this.stick = null;
+        this.controlsChanged();
+      }
     };
     this.canvas.addEventListener("pointerup", release);
     this.canvas.addEventListener("pointercancel", release);
@@ -147,6 +166,7 @@ export class ArenaView {
       fireButton.addEventListener("pointerdown", (e) => {
         e.preventDefault();
         this.touchFire = true;
+        this.fireLatched = true;
       });
       for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
         fireButton.addEventListener(type, () => (this.touchFire = false));
@@ -158,6 +178,7 @@ export class ArenaView {
     const reach = 60; // CSS pixels for a full deflection
     this.stick.dx = clamp((e.clientX - this.stick.x) / reach, -1, 1);
     this.stick.dy = clamp((e.clientY - this.stick.y) / reach, -1, 1);
+    this.controlsChanged();
   }
 
   toWorld(e) {
@@ -165,8 +186,8 @@ export class ArenaView {
     return { x: (e.clientX - rect.left) / this.scale, y: (e.clientY - rect.top) / this.scale };
   }
 
-  /** Read the devices into the controls of this tick. */
-  sample() {
+  /** The movement the devices ask for now, as the engine moves it (diagonals normalised). */
+  movement() {
     let mx = 0;
     let my = 0;
     for (const code of this.keys) {
@@ -180,46 +201,115 @@ export class ArenaView {
       mx = this.stick.dx;
       my = this.stick.dy;
     }
+    mx = clamp(mx, -1, 1);
+    my = clamp(my, -1, 1);
+    const length = Math.hypot(mx, my);
+    return length > 1 ? { mx: mx / length, my: my / length } : { mx, my };
+  }
+
+  /** A key, the stick or focus changed: the new movement counts from this moment. */
+  controlsChanged(now = performance.now()) {
+    const { mx, my } = this.movement();
+    this.integrator.set(mx, my, now);
+    const length = Math.hypot(mx, my);
+    this.direction = length > 0.05 ? { x: mx / length, y: my / length } : null;
+  }
+
+  aim() {
     const ship = this.predicted;
+    const { mx, my } = this.movement();
     let aim = this.controls.aim;
     if (this.mouse && ship) aim = Math.atan2(this.mouse.y - ship.y, this.mouse.x - ship.x);
     else if (mx || my) aim = Math.atan2(my, mx); // keyboard or stick only: aim where you go
-    aim = (aim + 2 * Math.PI) % (2 * Math.PI);
-    const fire = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire;
-    this.controls = { mx: clamp(mx, -1, 1), my: clamp(my, -1, 1), aim, fire };
+    return (aim + 2 * Math.PI) % (2 * Math.PI);
   }
 
-  /** Called at the simulation rate: sample, predict locally at once, send. */
-  tick() {
+  /** Called at the simulation rate: close this tick's interval, predict it, send it. */
+  tick(now = performance.now()) {
+    const move = this.integrator.take(now); // taken even when not sent: no stale movement later
     if (this.mySeat === null) return;
     const latest = this.buffer.latest();
     const me = latest?.state.ships[this.mySeat];
     if (!me || me.removed || latest.state.finished) return;
-    this.sample();
+    const fire = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire || this.fireLatched;
+    this.fireLatched = false;
+    this.controls = { mx: move.mx, my: move.my, aim: this.aim(), fire };
     const input = this.history.next(this.controls);
     if (this.predicted && me.alive) this.predicted = moveShip(this.predicted, input, this.dt);
     this.sendInput(input);
   }
 
+  /** Where the prediction puts our ship at `now`: the inputs sent, then this interval so far. */
+  model(now) {
+    return moveShip(this.predicted, { ...this.integrator.partial(now), aim: this.predicted.aim }, this.dt);
+  }
+
   onState(tick, state) {
-    this.buffer.push(tick, state);
+    const now = performance.now();
+    this.pushState(tick, state, now);
     if (this.mySeat === null) return;
     const me = state.ships[this.mySeat];
     if (!me) return;
-    // Reconciliation: start from the server's ship, replay what it has not seen yet.
-    const before = this.predicted;
-    this.predicted = me.alive
-      ? this.history.reconcile({ ...me }, me.ack, (s, input) => moveShip(s, input, this.dt))
-      : { ...me };
-    const dx = before ? before.x - this.predicted.x : 0;
-    const dy = before ? before.y - this.predicted.y : 0;
-    if (Math.hypot(dx, dy) > 0.01) this.corrections.push(Math.hypot(dx, dy));
-    if (this.corrections.length > 4096) this.corrections.shift();
-    if (Math.hypot(this.correction.x + dx, this.correction.y + dy) > SNAP_DISTANCE) {
-      this.correction = { x: 0, y: 0 }; // respawned or far off: show the truth at once
-    } else {
-      this.correction = { x: this.correction.x + dx, y: this.correction.y + dy };
+    if (!me.alive || !this.predicted?.alive) {
+      // Dead, respawned or the first state: the server's ship as it is.
+      this.predicted = this.history.reconcile({ ...me }, me.ack, (s) => s);
+      this.correction.clear();
+      this.modelPrev = null;
+      return;
     }
+    // Reconciliation: start from the server's ship, replay what it has not seen yet.
+    const before = this.model(now);
+    this.predicted = this.history.reconcile({ ...me }, me.ack, (s, input) => moveShip(s, input, this.dt));
+    const after = this.model(now);
+    const dx = before.x - after.x;
+    const dy = before.y - after.y;
+    if (Math.hypot(dx, dy) > 0.01) {
+      this.corrections.push(Math.hypot(dx, dy));
+      if (this.corrections.length > 4096) this.corrections.shift();
+    }
+    this.correction.add(dx, dy); // drawn where it was; the offset fades in draw()
+    if (this.modelPrev) this.modelPrev = { x: this.modelPrev.x - dx, y: this.modelPrev.y - dy };
+  }
+
+  /** Add a state; if the other ships were being extrapolated, they glide onto the new truth. */
+  pushState(tick, state, now) {
+    const latest = this.buffer.latest();
+    const clock = this.buffer.clock;
+    const extrapolating = latest && clock !== null && clock > latest.tick * this.buffer.tickMs;
+    const before = extrapolating ? this.remoteAt(clock / this.buffer.tickMs) : null;
+    this.buffer.push(tick, state, now);
+    if (!before) return;
+    const after = this.remoteAt(clock / this.buffer.tickMs);
+    for (const [seat, a] of before) {
+      const b = after.get(seat);
+      if (!b || !a.alive || !b.alive) continue;
+      const g = this.glide.get(seat) || { x: 0, y: 0 };
+      this.glide.set(seat, { x: g.x + a.x - b.x, y: g.y + a.y - b.y });
+    }
+  }
+
+  /** The other ships where the snapshots put them at `tick` (no glide). */
+  remoteAt(tick) {
+    const ships = new Map();
+    const pair = this.buffer.around(tick);
+    if (!pair) return ships;
+    const { from, to, alpha } = pair;
+    for (const [i, b] of to.state.ships.entries()) {
+      if (b.seat === this.mySeat) continue;
+      const a = from.state.ships[i] || b;
+      if (!a.alive && b.alive) {
+        ships.set(b.seat, b); // respawned: no sliding across the field
+        continue;
+      }
+      ships.set(b.seat, {
+        ...b,
+        alive: b.alive && (alpha <= 1 || a.alive),
+        x: clamp(lerp(a.x, b.x, alpha), SHIP_RADIUS, WIDTH - SHIP_RADIUS),
+        y: clamp(lerp(a.y, b.y, alpha), SHIP_RADIUS, HEIGHT - SHIP_RADIUS),
+        aim: lerpAngle(a.aim, b.aim, Math.min(1, alpha)),
+      });
+    }
+    return ships;
   }
 
   hud() {
@@ -241,13 +331,17 @@ export class ArenaView {
       drawArena(this.ctx, [], [], this.mySeat);
       return;
     }
-    const { from, to, alpha } = pair;
-    const ships = to.state.ships.map((b, i) => {
-      const a = from.state.ships[i] || b;
-      if (b.seat === this.mySeat && this.predicted && b.alive) return this.ease(b, now);
-      if (!a.alive && b.alive) return b; // respawned: no sliding across the field
-      return { ...b, x: lerp(a.x, b.x, alpha), y: lerp(a.y, b.y, alpha), aim: lerpAngle(a.aim, b.aim, alpha) };
+    const elapsed = this.lastDraw === null ? 0 : Math.max(0, now - this.lastDraw);
+    const remote = this.remoteAt(this.renderedTick);
+    const latest = this.buffer.latest().state;
+    const ships = latest.ships.map((s) => {
+      // The own ship at the moment of drawing (a frame's timestamp can precede a key
+      // event handled just before it): a press made since the last frame shows.
+      if (s.seat === this.mySeat) return this.ownShip(s, Math.max(now, performance.now()), elapsed);
+      const r = remote.get(s.seat) || s;
+      return { ...r, ...this.glided(r, elapsed) };
     });
+    const { from, to, alpha } = pair;
     const previous = new Map(from.state.bullets.map((b) => [b[0], b]));
     const bullets = to.state.bullets.map((b) => {
       const a = previous.get(b[0]) || b;
@@ -258,13 +352,33 @@ export class ArenaView {
     drawArena(this.ctx, ships, bullets, this.mySeat);
   }
 
-  /** The drawn ship: the prediction plus what is left of the last corrections. */
-  ease(server, now) {
-    const elapsed = this.lastDraw === null ? 0 : Math.max(0, now - this.lastDraw);
-    const keep = Math.exp(-elapsed / CORRECTION_MS);
-    this.correction = { x: this.correction.x * keep, y: this.correction.y * keep };
-    const target = this.predicted;
-    return { ...server, x: target.x + this.correction.x, y: target.y + this.correction.y, aim: target.aim };
+  /** A remote ship plus what is left of its glide. */
+  glided(ship, elapsed) {
+    const g = this.glide.get(ship.seat);
+    if (!g) return { x: ship.x, y: ship.y };
+    const keep = Math.exp(-elapsed / REMOTE_FADE_MS);
+    if (!ship.alive || Math.hypot(g.x, g.y) * keep < 0.05 || Math.hypot(g.x, g.y) > RESET_DISTANCE) {
+      this.glide.delete(ship.seat);
+      return { x: ship.x, y: ship.y };
+    }
+    g.x *= keep;
+    g.y *= keep;
+    return { x: ship.x + g.x, y: ship.y + g.y };
+  }
+
+  /** Our ship this frame: the prediction at frame rate plus the fading correction. */
+  ownShip(server, now, elapsed) {
+    if (!this.predicted || !server.alive || !this.predicted.alive) return server;
+    const model = this.model(now);
+    const prev = this.modelPrev || model;
+    this.correction.step({ x: model.x - prev.x, y: model.y - prev.y }, this.direction, elapsed);
+    this.modelPrev = model;
+    return {
+      ...server,
+      x: clamp(model.x + this.correction.x, SHIP_RADIUS, WIDTH - SHIP_RADIUS),
+      y: clamp(model.y + this.correction.y, SHIP_RADIUS, HEIGHT - SHIP_RADIUS),
+      aim: this.mouse || this.direction ? this.aim() : this.predicted.aim,
+    };
   }
 
   debug() {
@@ -273,6 +387,8 @@ export class ArenaView {
       ships: this.rendered.map((s) => ({ seat: s.seat, x: s.x, y: s.y, score: s.score })),
       pending: this.history.pending.length,
       renderTick: this.renderedTick,
+      delayMs: this.buffer.delayMs(),
+      jitterMs: this.buffer.jitter(),
       corrections: this.corrections.length,
     };
   }
