@@ -1,10 +1,14 @@
 """The browser client's library: its unit tests (Node's test runner) and its game constants."""
 
 import json
+import math
+import os
+import random
 import re
 import shutil
 import subprocess
 
+import msgspec
 import pytest
 
 from games.engine import arena, arena_wire
@@ -58,3 +62,66 @@ def test_the_client_predicts_with_the_servers_arena_constants():
     assert float(constants["HEIGHT"]) == arena.HEIGHT
     assert float(constants["SHIP_RADIUS"]) == arena.SHIP_RADIUS
     assert float(constants["SHIP_SPEED"]) == arena.SHIP_SPEED
+
+
+def arena_contract_cases(cases: int = 60, ticks: int = 80, seed: int = 13) -> list[dict]:
+    """Random input sequences for one ship, stepped by the engine: the start, each tick's
+    input as the server validated it (None: no new input, the last controls repeat) and
+    where the engine put the ship after that tick."""
+    rng = random.Random(seed)
+    game = arena.Arena()
+    out = []
+    for case in range(cases):
+        state = game.initial_state(game.defaults(), 2, seed + case)
+        ship = state.ships[0]
+        # Anywhere in the field, a tenth of them against a wall or in a corner.
+        low, high_x, high_y = (
+            arena.SHIP_RADIUS,
+            arena.WIDTH - arena.SHIP_RADIUS,
+            arena.HEIGHT - arena.SHIP_RADIUS,
+        )
+        ship.x = rng.choice([low, high_x]) if rng.random() < 0.1 else rng.uniform(low, high_x)
+        ship.y = rng.choice([low, high_y]) if rng.random() < 0.1 else rng.uniform(low, high_y)
+        start = {"x": ship.x, "y": ship.y, "aim": ship.aim}
+        steps = []
+        for seq in range(1, ticks + 1):
+            if rng.random() < 0.15:
+                steps.append({"input": None})  # no input arrived for this tick
+                game.tick(state)
+                steps[-1]["expected"] = [ship.x, ship.y, ship.aim]
+                continue
+            kind = rng.random()
+            if kind < 0.3:  # keys: -1, 0 or 1 per axis (diagonals longer than 1)
+                mx, my = float(rng.choice([-1, 0, 1])), float(rng.choice([-1, 0, 1]))
+            elif kind < 0.8:  # a part of a tick's movement, rounded as the client sends it
+                mx, my = round(rng.uniform(-1, 1), 4), round(rng.uniform(-1, 1), 4)
+            else:  # any value the server accepts
+                mx, my = rng.uniform(-1, 1), rng.uniform(-1, 1)
+            aim = round(rng.uniform(0, math.tau), 3)
+            data = msgspec.convert({"seq": seq, "mx": mx, "my": my, "aim": aim}, arena.ArenaInput)
+            game.apply_input(state, 0, data)
+            game.tick(state)
+            sent = {"seq": seq, "mx": data.mx, "my": data.my, "aim": data.aim, "fire": False}
+            steps.append({"input": sent, "expected": [ship.x, ship.y, ship.aim]})
+        out.append({"dt": 1 / state.tick_rate, "start": start, "steps": steps})
+    return out
+
+
+def test_the_clients_arena_step_moves_ships_exactly_as_the_engine(tmp_path):
+    """The determinism contract: tests/js/arena_contract.test.mjs steps `moveShip` over
+    the engine's random input sequences and must land on the engine's positions."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is needed for the client's unit tests (apt-get install nodejs)")
+    cases = tmp_path / "arena_contract.json"
+    cases.write_text(json.dumps(arena_contract_cases()))
+    result = subprocess.run(
+        [node, "--test", "tests/js/arena_contract.test.mjs"],
+        cwd=ROOT,
+        env={**os.environ, "ARENA_CONTRACT_CASES": str(cases)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 1" in result.stdout and "# skipped 0" in result.stdout, result.stdout
