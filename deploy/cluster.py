@@ -6,7 +6,8 @@ deploy/systemd/arcade@.service, on the environment of deploy/arcade.env.example,
 sharing the machine's Redis (under a key prefix of the cluster's own) and its
 PostgreSQL (a database of the cluster's own, created if missing; a SQLite file
 when PostgreSQL is unreachable). It migrates, prints the https:// address, and
-stops everything it started on Ctrl-C (SIGINT) or SIGTERM.
+stops everything it started on Ctrl-C (SIGINT) or SIGTERM. SIGHUP restarts the
+daphne instances one after the other, as a deploy would.
 
     python deploy/cluster.py [--instances N] [--workdir DIR] [--database NAME]
 
@@ -27,14 +28,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 DEPLOY = Path(__file__).resolve().parent
 ROOT = DEPLOY.parent
@@ -45,6 +44,7 @@ ENV_EXAMPLE = DEPLOY / "arcade.env.example"
 INSTALLED_ROOT = "/srv/arcade"  # where the unit and the site expect the project
 POSTGRES = os.environ.get("CLUSTER_POSTGRES_URL", "postgres://postgres:postgres@127.0.0.1:5432")
 REDIS = os.environ.get("CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/0")
+FOREGROUND = ["-g", "daemon off;"]  # a child of the cluster, stopped with it
 STOP_SECONDS = 30  # the unit's TimeoutStopSec: a draining process gets as long
 
 # Run as a script (python deploy/cluster.py): the project's root is not on the path yet.
@@ -226,9 +226,16 @@ class Cluster:
     redis_prefix: str
     instances: list[Instance] = field(default_factory=list)
     nginx_pid: int = 0
+    restarts: int = 0  # rolling restarts done (SIGHUP)
+    restart: Callable[[], None] = field(default=lambda: None, repr=False)
 
-    def describe(self) -> dict[str, Any]:
-        return {**asdict(self), "work": str(self.work)}
+    def save(self) -> None:
+        """Write cluster.json whole, then rename it: a reader sees the old or the new."""
+        described = {**asdict(self), "work": str(self.work)}
+        del described["restart"]
+        temporary = self.work / "cluster.json.new"
+        temporary.write_text(json.dumps(described, indent=2))
+        temporary.replace(self.work / "cluster.json")
 
 
 def environment(work: Path, database: str | None, prefix: str) -> dict[str, str]:
@@ -283,23 +290,12 @@ def running(work: Path, instances: int, database_name: str) -> Iterator[Cluster]
         database=database or env["DATABASE_URL"],
         redis_prefix=prefix,
     )
-    processes: list[subprocess.Popen[bytes]] = []
+    processes = Processes(work, env)
     try:
         for port, metrics in zip(ports[::2], ports[1::2], strict=True):
-            log = work / f"daphne-{port}.log"
-            process = subprocess.Popen(
-                unit_command(port),
-                cwd=ROOT,
-                env={**env, "METRICS_PORT": str(metrics)},
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the cluster, which drains them
-            )
-            processes.append(process)
-            cluster.instances.append(Instance(port, metrics, process.pid, str(log)))
+            cluster.instances.append(processes.start_instance(port, metrics))
         for instance in cluster.instances:
-            if not wait_ready(f"http://127.0.0.1:{instance.port}/readyz", 60):
-                raise SystemExit(f"daphne on {instance.port} did not get ready: {instance.log}")
+            processes.wait_ready(instance)
         site = work / "arcade.conf"
         ports = [instance.port for instance in cluster.instances]
         site.write_text(
@@ -310,29 +306,73 @@ def running(work: Path, instances: int, database_name: str) -> Iterator[Cluster]
         checked = check_nginx(conf, work)
         if checked.returncode != 0:
             raise SystemExit(f"nginx -t failed:\n{checked.stderr}")
-        nginx = subprocess.Popen(
+        cluster.nginx_pid = processes.start_nginx(conf)
+        if not wait_ready(f"http://127.0.0.1:{http_port}/readyz", 30):
+            raise SystemExit(f"nginx did not start: {work / 'nginx-error.log'}")
+        cluster.restart = lambda: processes.rolling_restart(cluster)
+        cluster.save()
+        yield cluster
+    finally:
+        processes.stop_all()
+        forget_redis_keys(REDIS, prefix)
+
+
+class Processes:
+    """The processes the cluster started: daphne instances by port, and nginx."""
+
+    def __init__(self, work: Path, env: dict[str, str]) -> None:
+        self.work = work
+        self.env = env
+        self.daphne: dict[int, subprocess.Popen[bytes]] = {}
+        self.nginx: subprocess.Popen[bytes] | None = None
+
+    def start_instance(self, port: int, metrics: int) -> Instance:
+        """The unit's command line, as systemd would run arcade@<port>."""
+        log = self.work / f"daphne-{port}.log"
+        self.daphne[port] = subprocess.Popen(
+            unit_command(port),
+            cwd=ROOT,
+            env={**self.env, "METRICS_PORT": str(metrics)},
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the cluster, which drains them
+        )
+        return Instance(port, metrics, self.daphne[port].pid, str(log))
+
+    def wait_ready(self, instance: Instance) -> None:
+        # The unit's ExecStartPost.
+        if not wait_ready(f"http://127.0.0.1:{instance.port}/readyz", 60):
+            raise SystemExit(f"daphne on {instance.port} did not get ready: {instance.log}")
+
+    def start_nginx(self, conf: Path) -> int:
+        self.nginx = subprocess.Popen(
             [
                 nginx_binary(),
-                "-e",
-                str(work / "nginx-error.log"),
                 "-c",
                 str(conf),
-                "-g",
-                "daemon off;",
+                "-e",
+                str(self.work / "nginx-error.log"),
+                *FOREGROUND,
             ],
-            stdout=(work / "nginx.out").open("wb"),
+            stdout=(self.work / "nginx.out").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        processes.append(nginx)
-        cluster.nginx_pid = nginx.pid
-        if not wait_ready(f"http://127.0.0.1:{http_port}/readyz", 30):
-            raise SystemExit(f"nginx did not start: {work / 'nginx-error.log'}")
-        (work / "cluster.json").write_text(json.dumps(cluster.describe(), indent=2))
-        yield cluster
-    finally:
-        stop(processes)
-        forget_redis_keys(REDIS, prefix)
+        return self.nginx.pid
+
+    def rolling_restart(self, cluster: Cluster) -> None:
+        """One instance after the other: SIGTERM (it drains), its exit, a new one, ready."""
+        for index, instance in enumerate(cluster.instances):
+            stop([self.daphne[instance.port]])
+            fresh = self.start_instance(instance.port, instance.metrics_port)
+            self.wait_ready(fresh)
+            cluster.instances[index] = fresh
+            print(f"  restarted daphne on {fresh.port} (pid {fresh.pid})", flush=True)
+        cluster.restarts += 1
+        cluster.save()
+
+    def stop_all(self) -> None:
+        stop([*self.daphne.values(), *([self.nginx] if self.nginx else [])])
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -358,7 +398,8 @@ def _announce(cluster: Cluster) -> None:
         )
     print(f"  health: http://127.0.0.1:{cluster.http_port}/readyz; database {cluster.database}")
     print(f"  try: curl --cacert {cluster.ca} {cluster.address}readyz")
-    print("Ctrl-C stops everything.", flush=True)
+    print(f"Ctrl-C stops everything; kill -HUP {os.getpid()} restarts the instances one by one.")
+    print(flush=True)
 
 
 def main() -> None:
@@ -369,12 +410,18 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="arcade-cluster-"))
     work.mkdir(parents=True, exist_ok=True)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
-    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    # Signals arrive as bytes on a pipe: the main thread reads them one by one, with
+    # no work in a signal handler (which could interrupt the work it would start).
+    readable, writable = os.pipe()
+    os.set_blocking(writable, False)
+    signal.set_wakeup_fd(writable)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda signum, frame: None)
     with running(work, args.instances, args.database) as cluster:
         _announce(cluster)
-        stopping.wait()
+        while os.read(readable, 1)[0] == signal.SIGHUP:
+            print("Rolling restart (SIGHUP) ...", flush=True)
+            cluster.restart()
         print("Stopping the cluster ...", flush=True)
     print(f"Stopped. Logs are in {work}.")
 

@@ -16,6 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[dict[str, Any]]:
         time.sleep(0.2)  # the cluster writes the file when it is up; no event to wait on
     info = json.loads(described.read_text())
     try:
-        yield info
+        yield {**info, "process": process}
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C
         process.wait(timeout=45)
@@ -214,3 +215,115 @@ async def test_a_match_through_nginx_stays_on_one_process_and_survives_its_death
     access = (work / "arcade.access.log").read_text()
     assert f"GET /ws/match/{match}/" in access and "/readyz" not in access
     assert all('"GET ' not in Path(i["log"]).read_text() for i in info["instances"])
+
+
+class Player:
+    """A match socket through nginx that reconnects whenever it is closed, as the client does."""
+
+    def __init__(self, info: dict[str, Any], match: str, client: SiteClient, context: Any) -> None:
+        self.connect = lambda: _socket(info, match, client, context)
+        self.ws: Any = None
+        self.seat: int | None = None
+        self.moves = -1
+        self.to_move: int | None = None
+        self.welcomes: list[dict[str, Any]] = []
+        self.closes: list[int | None] = []
+        self.result: dict[str, Any] | None = None
+
+    async def play(self) -> None:
+        while self.result is None:
+            try:
+                async with self.connect() as ws:
+                    self.ws = ws
+                    async for raw in ws:
+                        await self._read(json.loads(raw))
+                        if self.result is not None:
+                            return
+            except ConnectionClosed as closed:
+                self.closes.append(closed.rcvd.code if closed.rcvd else None)
+            except OSError:
+                self.closes.append(None)  # nginx refused while the instance restarts
+            self.ws, self.moves = None, -1
+            await asyncio.sleep(0.2)  # the client's backoff, shortened
+
+    async def _read(self, frame: dict[str, Any]) -> None:
+        if frame["type"] == "welcome":
+            self.welcomes.append(frame)
+            self.seat = frame["you"]["seat"]
+            self.moves = -1
+            await self.ws.send(json.dumps({"type": "ready"}))
+        elif frame["type"] == "state":
+            self.moves, self.to_move = frame["state"]["moves"], frame["state"]["to_move"]
+        elif frame["type"] == "result":
+            self.result = frame
+
+
+async def _until(test: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)  # the players' tasks update their fields
+
+
+async def _play_move(players: list[Player], moves_so_far: int, column: int) -> None:
+    """The player to move plays `column` once both see the board after `moves_so_far`.
+
+    A socket closed meanwhile (its instance drains) loses the input: played again
+    once both are back, as a player would.
+    """
+    while True:
+        await _until(
+            lambda: all(p.moves == moves_so_far and p.ws is not None for p in players),
+            f"both players at move {moves_so_far}",
+        )
+        mover = next(p for p in players if p.seat == players[0].to_move)
+        closes = sum(len(p.closes) for p in players)
+        with suppress(ConnectionClosed):
+            await mover.ws.send(json.dumps({"type": "input", "data": {"column": column}}))
+        await _until(
+            lambda closes=closes: (
+                any(p.moves > moves_so_far for p in players)
+                or sum(len(p.closes) for p in players) > closes
+            ),
+            f"move {moves_so_far + 1}",
+        )
+        if any(p.moves > moves_so_far for p in players):
+            return
+
+
+@pytest.mark.slow
+async def test_a_rolling_restart_of_the_cluster_loses_no_match(cluster):
+    info = cluster
+    context = ssl.create_default_context(cafile=info["ca"])
+    alice, bob = _https_client(info, context), _https_client(info, context)
+    await asyncio.to_thread(alice.play_as_guest)
+    await asyncio.to_thread(bob.play_as_guest)
+    created = await asyncio.to_thread(alice.post_json, "/api/matches/", {"game": "connect_four"})
+    match = created["id"]
+    await asyncio.to_thread(bob.post_json, f"/api/matches/{match}/join/")
+    players = [Player(info, match, alice, context), Player(info, match, bob, context)]
+    tasks = [asyncio.create_task(player.play()) for player in players]
+    try:
+        for n, column in enumerate([0, 1, 0, 1]):  # whoever opens plays column 0
+            await _play_move(players, n, column)
+        await _until(lambda: all(p.moves == 4 for p in players), "four moves")
+        old_pids = {instance["pid"] for instance in info["instances"]}
+
+        # Every instance in turn: drained (its matches and sockets move on), started again.
+        info["process"].send_signal(signal.SIGHUP)
+        described = Path(info["work"]) / "cluster.json"
+        await _until(lambda: json.loads(described.read_text())["restarts"] == 1, "restart", 90)
+        now = json.loads(described.read_text())
+        assert old_pids.isdisjoint(instance["pid"] for instance in now["instances"])
+        assert all(4012 in p.closes for p in players), [p.closes for p in players]
+
+        # The match goes on where it was, to its result.
+        for n, column in enumerate([0, 1, 0], start=4):
+            await _play_move(players, n, column)
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    finally:
+        for task in tasks:
+            task.cancel()
+    assert players[0].result == players[1].result
+    assert {seat["outcome"] for seat in players[0].result["seats"]} == {"win", "loss"}
+    assert all(w["state"]["moves"] == 4 for p in players for w in p.welcomes[1:])
