@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 import shutil
+import ssl
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from deploy import cluster
+from tests.e2e.servers import prepare, production_env, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ROOT / "gameproject" / "settings.py"
@@ -101,3 +106,45 @@ def test_systemd_accepts_the_units(tmp_path: Path, unit: str) -> None:
         [analyze, "verify", str(installed)], capture_output=True, text=True, timeout=30
     )
     assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
+@pytest.mark.slow
+def test_the_one_host_unit_serves_https_itself_and_health_over_http(tmp_path: Path) -> None:
+    """arcade-tls.service's command line, on free ports with a test certificate."""
+    ca, chain, key = cluster.certificate(tmp_path)
+    https, http = cluster.free_ports(2)
+    command = cluster.unit_command(0, cluster.DEPLOY / "systemd" / "arcade-tls.service")
+    command = [
+        part.replace("ssl:443:", f"ssl:{https}:interface=127.0.0.1:")
+        .replace("/etc/letsencrypt/live/game.example.com/privkey.pem", str(key))
+        .replace("/etc/letsencrypt/live/game.example.com/fullchain.pem", str(chain))
+        .replace("tcp:80", f"tcp:{http}:interface=127.0.0.1")
+        for part in command
+    ]
+    env = production_env(tmp_path, ALLOWED_HOSTS="localhost", SECURE_SSL_REDIRECT="true")
+    prepare(env)
+    log = (tmp_path / "daphne.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    assert command[0] == sys.executable
+    try:
+        wait_for_port(https, process)
+        wait_for_port(http, process)
+        context = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(f"https://localhost:{https}/", context=context) as page:
+            assert page.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=5) as ready:
+            assert ready.status == 200  # polled by address, over plain HTTP
+        no_redirects = urllib.request.build_opener(_NoRedirect())
+        with pytest.raises(urllib.error.HTTPError) as redirected:
+            no_redirects.open(f"http://localhost:{http}/", timeout=5)
+        assert redirected.value.code == 301
+        assert redirected.value.headers["Location"].startswith("https://localhost")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
