@@ -22,7 +22,7 @@ from games.sockets.base import SocketAuthMiddlewareStack  # noqa: E402
 
 if "twisted.internet.reactor" in sys.modules:
     # Running under daphne: hand matches over on SIGTERM instead of dropping them.
-    from games.drain import install_for_daphne
+    from games.runtime.drain import install_for_daphne
 
     install_for_daphne()
 
@@ -38,7 +38,7 @@ if "twisted.internet.reactor" in sys.modules:
     from django.conf import settings
 
     if settings.METRICS_PORT:
-        from games import metrics
+        from games.runtime import metrics
 
         metrics.serve(settings.METRICS_PORT, settings.METRICS_ADDRESS)
 

@@ -84,7 +84,7 @@ async def readiness_problems() -> list[str]:
 def _draining() -> bool:
     # The one place that asks the runtime. current() never creates a supervisor: a
     # process that has run no match yet is not draining (SIGTERM creates it to drain).
-    from games.supervisor import current
+    from games.runtime.process import current
 
     supervisor = current()
     return supervisor is not None and supervisor.draining

@@ -188,7 +188,7 @@ def _channel_layers() -> dict[str, Any]:
         },
         # Per-tick traffic between processes (states to other processes' sockets,
         # inputs to a runner elsewhere) goes over Redis pub/sub on a connection of
-        # each process's own (games/fanout.py), not through a channel layer.
+        # each process's own (games/runtime/fanout.py), not through a channel layer.
     }
 
 
@@ -241,7 +241,7 @@ MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP: int = env.int("MAX_ANONYMOUS_LOBBY_SOCKETS_P
 
 # --- Metrics -------------------------------------------------------------------------
 
-# Each daphne process serves Prometheus metrics (games/metrics.py) on a port of its own
+# Each daphne process serves Prometheus metrics (games/runtime/metrics.py) on a port of its own
 # when this is set (0: off). Loopback by default: for the host's scraper only. With
 # several processes on one host, give each its own port (METRICS_PORT in its unit).
 METRICS_PORT: int = env.int("METRICS_PORT", 0)

@@ -20,7 +20,6 @@ from games import services
 from games.cluster import leases, presence
 from games.engine import GAMES
 from games.models import Match, MatchStatus, Participant, Player, Replay
-from games.supervisor import get_supervisor
 
 
 class BanForm(forms.Form):
@@ -192,7 +191,7 @@ class MatchAdmin(admin.ModelAdmin[Match]):
 
     def live_view(self, request: HttpRequest) -> HttpResponse:
         """Who is online now, and each live match with its connected players and runner."""
-        connections = presence.current(get_supervisor().presence)
+        connections = presence.current()
         per_match = presence.by_match(connections)
         online_ids = presence.online_players(connections)
         names = dict(Player.objects.filter(pk__in=online_ids).values_list("pk", "display_name"))

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from games.engine import GAMES
 from games.engine.base import Game
 from games.models import Match, Participant, Player
 
@@ -105,3 +106,16 @@ def history_entry_json(participant: Participant) -> dict[str, Any]:
         "rating_before": participant.rating_before,
         "rating_after": participant.rating_after,
     }
+
+
+# The lobby shows this many of each game's oldest open public matches.
+OPEN_MATCHES_PER_GAME = 10
+
+
+def lobby_json(online: int) -> dict[str, Any]:
+    """The lobby: every game with its oldest open public matches, and who is online."""
+    games = []
+    for key, game in GAMES.items():
+        open_matches = Match.objects.open_lobby(key).with_participants()[:OPEN_MATCHES_PER_GAME]
+        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
+    return {"type": "lobby", "games": games, "online": online}

@@ -27,7 +27,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from games import access, jsonlimits, services
 from games.cluster import presence, tickets
 from games.engine import GAMES
-from games.lobby import snapshot as lobby_snapshot
 from games.models import Match, Participant, Player, Replay
 from games.payloads import (
     CreateMatchRequest,
@@ -35,11 +34,11 @@ from games.payloads import (
     PlayNowRequest,
     game_json,
     history_entry_json,
+    lobby_json,
     match_json,
     player_json,
 )
 from games.replays import replay_frames
-from games.supervisor import get_supervisor
 
 logger = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -206,8 +205,8 @@ def lobby(request: HttpRequest) -> HttpResponse:
     player = access.get_player(request.user)
     if player is not None:
         services.touch_player_if_stale(player)
-    online = len(presence.online_players(presence.current(get_supervisor().presence)))
-    return JsonResponse(lobby_snapshot(online))
+    online = len(presence.online_players(presence.current()))
+    return JsonResponse(lobby_json(online))
 
 
 @api_view("GET")

@@ -146,7 +146,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
     """The channels-redis layer and the server's own Redis keys, under this test's prefix."""
     from games.cluster import redis as cluster_redis
-    from games.supervisor import reset_for_tests
+    from games.runtime.process import reset_for_tests
 
     settings.REDIS_URL = redis_url
     settings.REDIS_PREFIX = redis_prefix
@@ -177,7 +177,7 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
 @pytest.fixture
 async def runners(redis_layer: str) -> Any:
     """The process's match supervisor, shut down inside the test's event loop afterwards."""
-    from games.supervisor import get_supervisor
+    from games.runtime.process import get_supervisor
     from tests.runtime import disconnect_all
 
     supervisor = get_supervisor()
@@ -189,7 +189,7 @@ async def runners(redis_layer: str) -> Any:
 @pytest.fixture
 async def memory_runners(settings: Any) -> Any:
     """Single-process mode: the in-memory channel layer and no Redis at all."""
-    from games.supervisor import get_supervisor, reset_for_tests
+    from games.runtime.process import get_supervisor, reset_for_tests
 
     settings.REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

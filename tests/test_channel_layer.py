@@ -69,7 +69,7 @@ BURST = textwrap.dedent(
     django.setup()
     from channels.layers import get_channel_layer
     from games.cluster import redis as cluster_redis
-    from games.fanout import Fanout
+    from games.runtime.fanout import Fanout
 
     async def main():
         core, fanout = get_channel_layer(), Fanout()

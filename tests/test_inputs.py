@@ -14,7 +14,7 @@ from games.cluster import checkpoints
 from games.engine import GAMES, get_game
 from games.models import Match, Participant
 from games.protocol import CloseCode
-from games.runner import BROKEN_REASON
+from games.runtime.match.runner import BROKEN_REASON
 from games.sockets.base import MAX_STRIKES
 from tests.runtime import Socket
 from tests.secret_game import BrokenGame
@@ -143,7 +143,7 @@ def broken_game(monkeypatch):
 async def test_a_game_whose_tick_keeps_failing_is_aborted_and_players_are_told(
     match_factory, alice, bob
 ):
-    from games.supervisor import get_supervisor
+    from games.runtime.process import get_supervisor
 
     match = await db(match_factory)("broken", players=[alice, bob], settings={"ticks": 10_000})
     a, b = await start(match, alice, bob)

@@ -424,12 +424,12 @@ async def test_hidden_information_reaches_only_its_seat(
 async def test_frames_of_a_runner_that_lost_its_lease_are_dropped(match_factory, alice):
     from channels.layers import get_channel_layer
 
-    from games import events
+    from games.runtime import messages
 
     match = await new_match(match_factory, players=[alice])
     sock, _ = await join(match, alice)
     layer = get_channel_layer()
-    group = events.match_group(match.pk)
+    group = messages.match_group(match.pk)
     for fence, text in ((100, "from the new runner"), (50, "from a stale runner"), (100, "again")):
         frame = f'{{"type": "chat", "text": "{text}"}}'
         await layer.group_send(group, {"type": "match.frame", "fence": fence, "text": frame})
@@ -443,7 +443,7 @@ async def test_presence_and_the_admins_live_view_show_who_is_connected(
     match_factory, alice, bob, admin_client_
 ):
     from games.cluster import presence
-    from games.supervisor import get_supervisor
+    from games.runtime.process import get_supervisor
 
     match = await new_match(match_factory, players=[alice, bob])
     a, _ = await join(match, alice)

@@ -13,8 +13,8 @@ from gameproject.asgi import application
 from games import services
 from games.matchmaking import Entry, rules_for
 from games.models import Match
+from games.runtime.process import get_supervisor
 from games.sockets.lobby import LobbyConsumer
-from games.supervisor import get_supervisor
 from tests.runtime import ORIGIN, Socket, opened
 from tests.test_lobby_socket import lobby_socket
 

@@ -1,7 +1,7 @@
 """The runner survives any input and any faulty tick: arbitrary JSON through each game's
 real input path (the socket's decode and validation, the runner, the checkpoint
 encoding), and games that raise, on a MatchRunner built with in-memory fakes of its
-transport, store and checkpoints (the Protocols of games/runner.py)."""
+transport, store and checkpoints (the Protocols of games/runtime/match/ports.py)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from games.cluster.leases import Lease
 from games.engine import GAMES, get_game
 from games.engine.base import InvalidInput
 from games.engine.replay import replay
-from games.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
+from games.runtime.match.ports import MatchInfo, SeatRow
+from games.runtime.match.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
 from games.sockets.match import MatchConsumer
-from games.storage import MatchInfo, SeatRow
 from tests.secret_game import BrokenGame, SecretGame
 
 SEATS = [SeatRow(0, 101, "Ann"), SeatRow(1, 102, "Ben")]
@@ -364,7 +364,7 @@ def test_an_input_that_raises_is_dropped_logged_once_and_counted(caplog):
         runner = await started("broken", {"ticks": 1000})
         post_guess(runner, 0, 1111)
         post_guess(runner, 1, 2222)
-        with caplog.at_level(logging.ERROR, logger="games.runner"):
+        with caplog.at_level(logging.ERROR, logger="games.runtime.match.runner"):
             await runner._guarded_step()
             await runner._guarded_step()
         return runner

@@ -2,7 +2,7 @@
 
 import pytest
 
-from games.runner import MAX_LAG_TICKS, TickSchedule
+from games.runtime.match.schedule import MAX_LAG_TICKS, TickSchedule
 
 
 def test_deadlines_are_absolute_so_work_time_does_not_drift():

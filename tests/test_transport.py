@@ -4,7 +4,7 @@ import uuid
 
 from channels_redis.core import RedisChannelLayer
 
-from games.transport import FanoutTransport, LocalSockets
+from games.runtime.fanout import FanoutTransport, LocalSockets
 
 
 async def test_a_process_with_a_full_queue_misses_frames_without_stopping_the_runner(

@@ -43,8 +43,10 @@ class LocalPresence:
     """This process's sockets, and the heartbeat that publishes them."""
 
     def __init__(self) -> None:
+        global _this_process
         self.connections: set[Connection] = set()
         self._task: asyncio.Task[None] | None = None
+        _this_process = self  # the runtime makes one per process
 
     async def add(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -107,9 +109,15 @@ async def _publish(connections: list[Connection]) -> None:
         cluster_redis.outage.failed("presence", exc)
 
 
+# This process's LocalPresence, which sync readers (views, the admin) read without
+# Redis: they see the sockets through this layer, never through the runtime.
+_this_process: LocalPresence | None = None
+
+
 def current(local: LocalPresence | None = None) -> list[Connection]:
     """Every live socket (from sync code: views, the admin)."""
     if not cluster_redis.enabled():
+        local = local or _this_process
         return sorted(local.connections if local else [], key=lambda c: c.member())
     members = cluster_redis.sync_client().zrangebyscore(_key(), time.time(), "+inf")
     return [Connection.parse(_text(m)) for m in members]
@@ -130,3 +138,9 @@ def by_match(connections: list[Connection]) -> dict[str, set[int]]:
         if c.match_id:
             matches.setdefault(c.match_id, set()).add(c.player_id)
     return matches
+
+
+def reset_for_tests() -> None:
+    """Forget this process's LocalPresence (the runtime's reset_for_tests calls this)."""
+    global _this_process
+    _this_process = None

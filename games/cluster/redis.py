@@ -76,7 +76,7 @@ def sync_client() -> redis.Redis:
 class Outage:
     """This process's view of Redis: up, or down since when (for the log, once each way).
 
-    The fan-out's connection (games/fanout.py) is the probe: it says when Redis
+    The fan-out's connection (games/runtime/fanout.py) is the probe: it says when Redis
     is lost and when it is back. A failure while the probe is up is a pooled
     connection that died in an earlier outage failing once as it is used again,
     not a new outage.

@@ -39,9 +39,9 @@ interface), `redis_queue` (the Lua scripts), `memory_queue`, `matcher` (this
 process's queued sockets and its matching rounds).
 
 May import: `games.services`, `games.cluster`, `games.protocol`, `games.engine`,
-`games.models` (a queued player's fresh rating), the runtime's message names
-(`games.events` until it moves). Must not import: `games.sockets`, `games.runtime`
-(other than the message names).
+`games.models` (a queued player's fresh rating), `games.runtime.messages` (the
+channel and group names). Must not import: `games.sockets`, the rest of
+`games.runtime`.
 """
 
 from games.matchmaking.backend import QueueBackend

@@ -11,13 +11,14 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import events, protocol, services
+from games import protocol, services
 from games.cluster import redis as cluster_redis
 from games.matchmaking.backend import QueueBackend
 from games.matchmaking.memory_queue import MemoryQueue
 from games.matchmaking.redis_queue import RedisQueue
 from games.matchmaking.rules import LOST_PLACE_REASONS, Entry, Renewal, rules_for
 from games.models import Player
+from games.runtime import messages
 from games.services.errors import MatchInProgress, NotQueued
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ async def _announce_unqueued(player_id: int, game: str, reason: str) -> None:
     layer = get_channel_layer()
     if layer is not None:
         await layer.group_send(
-            events.player_group(player_id),
+            messages.player_group(player_id),
             {"type": "matchmaking.unqueued", "text": protocol.unqueued(game, reason)},
         )
 

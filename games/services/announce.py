@@ -21,7 +21,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from games import protocol
-from games.events import LOBBY_GROUP, match_group, player_group, runner_channel
+from games.runtime.messages import LOBBY_GROUP, match_group, player_group, runner_channel
 
 
 def abort_on_commit(match_id: Any, summary: str) -> None:

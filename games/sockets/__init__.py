@@ -9,9 +9,8 @@ The WebSocket counterpart of views.py.
 - `lobby`: LobbyConsumer, the lobby socket (lobby feed, presence, the queue).
 - `limits`: token buckets, per-address and per-user socket caps, the send backlog.
 
-May import: `games.runtime` (and, until it moves there, the supervisor, runner store,
-transport and event names), `games.access`, `games.protocol`, `games.cluster`,
-`games.services` (its errors, and the calls a socket makes), `games.matchmaking`
-(through the runtime), `games.engine`. Must not import: `games.models` other than
-through `games.access`, `games.views`, `games.admin`.
+May import: `games.runtime`, `games.access`, `games.protocol`, `games.cluster`,
+`games.services` (its errors, and the calls a socket makes), `games.engine`.
+Must not import: `games.models` other than through `games.access`, `games.views`,
+`games.admin`.
 """

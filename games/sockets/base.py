@@ -29,8 +29,8 @@ from games import protocol
 from games.cluster import presence
 from games.cluster import redis as cluster_redis
 from games.protocol import CloseCode, ErrorCode
+from games.runtime.process import get_supervisor
 from games.sockets import limits
-from games.supervisor import get_supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
     closes it for abuse, a handler raises, Redis or the database is away), `_end`
     runs exactly once: the subclass's `disconnect` drops its registrations in this
     process at once, and what it left in Redis is removed by the process's
-    Cleanup (bounded concurrency, retried until done; see games/cleanup.py).
+    Cleanup (bounded concurrency, retried until done; see games/runtime/cleanup.py).
     """
 
     closing = False  # a close was sent or received: frames either way are dropped

@@ -8,12 +8,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.urls import reverse
 
-from games import access, events, protocol, services
+from games import access, protocol, services
 from games.cluster import presence
 from games.protocol import CloseCode, ErrorCode
+from games.runtime import messages
+from games.runtime.process import get_supervisor
 from games.sockets.base import GameSocketConsumer
 from games.sockets.limits import TokenBucket
-from games.supervisor import get_supervisor
 
 # The lobby socket carries pings and the odd queue request; more than this is a broken client.
 LOBBY_MESSAGES_PER_SECOND = 2
@@ -55,12 +56,12 @@ class LobbyConsumer(GameSocketConsumer):
             await self._refuse(CloseCode.TOO_MANY_CONNECTIONS, over_cap)
             return
         self.admitted = True
-        self.groups.append(events.LOBBY_GROUP)
-        await self.channel_layer.group_add(events.LOBBY_GROUP, self.channel_name)
+        self.groups.append(messages.LOBBY_GROUP)
+        await self.channel_layer.group_add(messages.LOBBY_GROUP, self.channel_name)
         supervisor = get_supervisor()
         self.player = await database_sync_to_async(access.get_player)(self.scope.get("user"))
         if self.player is not None:
-            group = events.player_group(self.player.pk)
+            group = messages.player_group(self.player.pk)
             self.groups.append(group)
             await self.channel_layer.group_add(group, self.channel_name)
             self.entry = presence.Connection(

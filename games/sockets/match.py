@@ -16,15 +16,16 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from games import access, events, protocol, services
+from games import access, protocol, services
 from games.cluster import presence, tickets
 from games.engine import get_game
 from games.engine.base import InvalidInput
 from games.protocol import CloseCode, ErrorCode
+from games.runtime import messages
+from games.runtime.match.store import DatabaseStore
+from games.runtime.process import get_supervisor
 from games.sockets.base import GameSocketConsumer
 from games.sockets.limits import TokenBucket
-from games.storage import DatabaseStore
-from games.supervisor import get_supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class MatchConsumer(GameSocketConsumer):
         # A real-time game's inputs are superseded every tick, so they may take the
         # lossy fast path to a runner elsewhere; a turn-based move must not be lost.
         self.lossy_inputs = not get_game(self.connection.game).turn_based
-        group = events.match_group(self.match_id)
+        group = messages.match_group(self.match_id)
         self.groups.append(group)  # first: a group_add that fails half-way is still undone
         await self.channel_layer.group_add(group, self.channel_name)
         if self.connection.status in ("finished", "aborted"):
@@ -292,7 +293,7 @@ class MatchConsumer(GameSocketConsumer):
             }
         )
         await self.channel_layer.group_send(
-            events.match_group(self.match_id), {"type": "match.frame", "text": frame}
+            messages.match_group(self.match_id), {"type": "match.frame", "text": frame}
         )
 
     async def _error(self, code: str, message: str) -> None:

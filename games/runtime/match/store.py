@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from channels.db import database_sync_to_async
@@ -19,27 +18,9 @@ from django import db
 
 from games import services
 from games.models import Match, Player
+from games.runtime.match.ports import MatchInfo, SeatRow
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SeatRow:
-    seat: int
-    player_id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class MatchInfo:
-    id: str
-    game: str
-    status: str
-    settings: dict[str, Any]
-    seed: int
-    max_players: int
-    seats: list[SeatRow]
-    runner_fence: int = 0  # the newest runner token the database has recorded
 
 
 def _seats(match: Match) -> list[SeatRow]:

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from games.protocol import CloseCode
-from games.supervisor import get_supervisor
+from games.runtime.process import get_supervisor
 
 logger = logging.getLogger(__name__)
 

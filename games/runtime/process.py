@@ -25,17 +25,16 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from games import events
-from games.cleanup import Cleanup
 from games.cluster import checkpoints, leases, presence
 from games.cluster import redis as cluster_redis
-from games.fanout import Fanout
-from games.lobby import LobbyHub
 from games.matchmaking import MatchmakingHub
-from games.runner import MatchRunner
-from games.services import StaleRunner
-from games.storage import DatabaseStore
-from games.transport import FanoutTransport, LocalSockets
+from games.runtime import messages
+from games.runtime.cleanup import Cleanup
+from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets, receive_states
+from games.runtime.lobby_feed import LobbyHub
+from games.runtime.match.runner import MatchRunner
+from games.runtime.match.store import DatabaseStore
+from games.services.errors import StaleRunner
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +90,9 @@ class MatchSupervisor:
         self.attached[match_id] = self.attached.get(match_id, 0) + 1
         self.local.add(consumer)
         if self.fanout is not None and (self._fanout is None or self._fanout.done()):
-            self._fanout = asyncio.get_running_loop().create_task(self._receive_fanout())
+            self._fanout = asyncio.get_running_loop().create_task(
+                receive_states(self.fanout, self.local)
+            )
         if cluster_redis.enabled() and (self._watchdog is None or self._watchdog.done()):
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
@@ -134,7 +135,7 @@ class MatchSupervisor:
             return None  # one process, and no runner here: nobody runs the match
         layer = get_channel_layer()
         assert layer is not None
-        return functools.partial(layer.send, events.runner_channel(match_id), leave)
+        return functools.partial(layer.send, messages.runner_channel(match_id), leave)
 
     async def drain(self, close_code: int) -> None:
         """Hand every match of this process over and close its sockets (SIGTERM, deploys).
@@ -176,14 +177,6 @@ class MatchSupervisor:
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
 
-    async def _receive_fanout(self) -> None:
-        """Hand states that runners in other processes publish for this process's sockets."""
-        assert self.fanout is not None and self.local.topic is not None
-        queue = self.fanout.subscribe(self.local.topic)
-        while True:
-            message = await queue.get()
-            await self.local.deliver(message["to"], message["event"])
-
     async def post(self, match_id: str, message: dict[str, Any], *, lossy: bool = False) -> None:
         """Deliver an operation to the match's runner, starting one here if nobody runs it.
 
@@ -215,7 +208,7 @@ class MatchSupervisor:
         layer = get_channel_layer()
         assert layer is not None
         try:
-            await layer.send(events.runner_channel(match_id), message)
+            await layer.send(messages.runner_channel(match_id), message)
         except cluster_redis.ERRORS as exc:
             cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
             self._held[match_id] = collections.deque([message], maxlen=HELD_OPERATIONS)
@@ -234,7 +227,7 @@ class MatchSupervisor:
                     if runner is not None:  # the match moved here meanwhile
                         runner.post(held[0])
                     else:
-                        await layer.send(events.runner_channel(match_id), held[0])
+                        await layer.send(messages.runner_channel(match_id), held[0])
                     held.popleft()
             except cluster_redis.ERRORS as exc:
                 cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
@@ -249,7 +242,7 @@ class MatchSupervisor:
         assert self.fanout is not None
         message = {"op": "batch", "messages": batch}
         try:
-            await self.fanout.publish(events.runner_topic(match_id), message)
+            await self.fanout.publish(messages.runner_topic(match_id), message)
         except cluster_redis.Unavailable as exc:
             # Lost like inputs in flight; clients send inputs every tick anyway.
             cluster_redis.outage.failed(f"inputs for match {match_id}", exc)
@@ -367,7 +360,7 @@ class MatchSupervisor:
         )
         self.runners[match_id] = runner
         runner.start()
-        self._spawn(self._listen(runner, layer, events.runner_channel(match_id)))
+        self._spawn(self._listen(runner, layer, messages.runner_channel(match_id)))
         if self.fanout is not None:
             self._spawn(self._listen_inputs(runner, self.fanout))
         if lease is not None:
@@ -401,7 +394,7 @@ class MatchSupervisor:
 
     async def _listen_inputs(self, runner: MatchRunner, fanout: Fanout) -> None:
         """Post to the runner the batches of inputs other processes publish on its topic."""
-        topic = events.runner_topic(runner.match_id)
+        topic = messages.runner_topic(runner.match_id)
         queue = fanout.subscribe(topic)
         try:
             while runner.task is not None and not runner.task.done():
@@ -611,3 +604,4 @@ def reset_for_tests() -> None:
         if _supervisor.fanout is not None:
             _supervisor.fanout.stop()
     _supervisor = None
+    presence.reset_for_tests()

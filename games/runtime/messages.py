@@ -32,7 +32,7 @@ def runner_channel(match_id: Any) -> str:
 def process_topic(process: str) -> str:
     """The pub/sub topic on which a process takes runners' states for its sockets.
 
-    `process` is what all channel names of that process share (see transport.py).
+    `process` is what all channel names of that process share (see fanout.py).
     Pub/sub topics span every Redis database, hence the server's key prefix.
     """
     return f"{settings.REDIS_PREFIX}.fanout.{process}"

@@ -41,7 +41,7 @@ class LiveRegistrations(Collector):
         return iter(())  # registering must not read the supervisor (not imported yet)
 
     def collect(self) -> Iterator[Metric]:
-        from games import supervisor as supervisors  # the supervisor imports this module
+        from games.runtime import process as supervisors  # the supervisor imports this module
 
         current = supervisors.current()
         registrations = GaugeMetricFamily(

@@ -18,24 +18,12 @@ from channels.db import database_sync_to_async
 
 from games import protocol
 from games.cluster import presence
-from games.engine import GAMES
-from games.models import Match
-from games.payloads import game_json, match_json
+from games.payloads import lobby_json
 
 logger = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.3
 REFRESH_SECONDS = 5.0
-OPEN_MATCHES_PER_GAME = 10
-
-
-def snapshot(online: int) -> dict[str, Any]:
-    """The lobby: every game with its oldest open public matches, and who is online."""
-    games = []
-    for key, game in GAMES.items():
-        open_matches = Match.objects.open_lobby(key).with_participants()[:OPEN_MATCHES_PER_GAME]
-        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
-    return {"type": "lobby", "games": games, "online": online}
 
 
 class LobbyHub:
@@ -77,7 +65,7 @@ class LobbyHub:
 
     async def refresh(self) -> None:
         online = len(presence.online_players(await _current(self.local_presence)))
-        frame = protocol.encode(await database_sync_to_async(snapshot)(online))
+        frame = protocol.encode(await database_sync_to_async(lobby_json)(online))
         if frame == self.frame:
             return  # nothing visible changed: send nothing
         self.frame = frame

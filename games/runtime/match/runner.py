@@ -18,22 +18,23 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
-from games import metrics, protocol
+from games import protocol
 from games.cluster import redis as cluster_redis
 from games.cluster.leases import Lease
 from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
-from games.services import NotReady, ReplayData, SeatResult, StaleRunner
-from games.storage import MatchInfo, SeatRow
+from games.runtime import metrics
+from games.runtime.match.ports import Checkpoints, MatchInfo, Restored, SeatRow, Store, Transport
+from games.runtime.match.schedule import TickSchedule
+from games.services.errors import NotReady, StaleRunner
+from games.services.results import ReplayData, SeatResult
 
 logger = logging.getLogger(__name__)
 
-# Past this many ticks behind schedule the loop skips ahead instead of racing to catch up.
-MAX_LAG_TICKS = 5
 # A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
 IDLE_STOP_SECONDS = 30.0
 # Compact states kept as bases for deltas: a client acknowledging an older one gets full states.
@@ -45,67 +46,6 @@ WAITING_SEAT_SECONDS = 10.0
 # (unrated) instead of retried for ever, or re-adopted into the same crash.
 MAX_FAILED_TICKS = 3
 BROKEN_REASON = "the game stopped working because of an error on the server"
-
-
-class TickSchedule:
-    """Tick deadlines at absolute times start + n * period on the monotonic clock.
-
-    Work done in a tick never delays the next deadline (no drift). A loop that
-    falls behind catches up tick by tick, unless it is more than MAX_LAG_TICKS
-    behind: then it skips to the present and counts what it skipped.
-    """
-
-    def __init__(self, period: float, start: float) -> None:
-        self.period = period
-        self.start = start
-        self.ticks = 0
-        self.skipped = 0
-        self.just_skipped = 0
-
-    def delay_until_next(self, now: float) -> float:
-        """Seconds to wait before running the next tick (0: run it now)."""
-        self.ticks += 1
-        self.just_skipped = 0
-        late = now - (self.start + self.ticks * self.period)
-        if late > MAX_LAG_TICKS * self.period:
-            self.just_skipped = int(late / self.period)
-            self.ticks += self.just_skipped
-            self.skipped += self.just_skipped
-        return max(0.0, self.start + self.ticks * self.period - now)
-
-
-class Checkpoints(Protocol):
-    async def save(
-        self, lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]
-    ) -> bool | None: ...
-    async def delete(self, match_id: str) -> None: ...
-
-
-Restored = tuple[dict[str, Any], list[list[Any]]]
-
-
-class Transport(Protocol):
-    fence: int | None  # the runner's token, carried by every message
-
-    async def deliver(self, channels: Iterable[str], kind: str, **fields: Any) -> None: ...
-    async def broadcast_end(self, text: str) -> None: ...
-    async def request_rejoin(self) -> None: ...
-
-
-class Store(Protocol):
-    async def start(
-        self, match_id: str, present: list[int], fence: int | None
-    ) -> list[SeatRow]: ...
-    async def finish(
-        self,
-        match_id: str,
-        results: list[SeatResult],
-        summary: str,
-        replay: ReplayData,
-        fence: int | None,
-    ) -> dict[str, Any]: ...
-    async def abort(self, match_id: str, reason: str, fence: int | None) -> None: ...
-    async def leave(self, match_id: str, player_id: int) -> None: ...
 
 
 @dataclass

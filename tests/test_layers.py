@@ -1,0 +1,140 @@
+"""The import rules of the layers of `games/`, read from the source's AST.
+
+Each package's docstring states what it may import; this test fails when a module
+imports a layer it must not. A new exception needs a reason, written next to it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+GAMES = Path(__file__).resolve().parent.parent / "games"
+
+# Outside code that only some layers may use.
+FRAMEWORKS = ("django", "channels", "asgiref", "daphne", "asyncio", "redis")
+CHANNEL_LAYER = ("channels", "asgiref")
+
+# (modules the rule applies to, imports they must not make, modules exempt and why)
+RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+    # The engine is pure: synchronous, Django-free, knowing nothing of the rest of games.
+    ("games.engine", (*FRAMEWORKS, "games"), {}),
+    # The operators' console and the HTTP API see the live side only through the
+    # service layer and the shared state of games.cluster.
+    ("games.views", ("games.runtime", "games.sockets"), {}),
+    ("games.admin", ("games.runtime", "games.sockets"), {}),
+    # Shared state knows nothing of matches' rules, the database or sockets.
+    (
+        "games.cluster",
+        ("games.models", "games.services", "games.runtime", "games.sockets", "games.matchmaking"),
+        {},
+    ),
+    # The service layer is synchronous Django; one module sends to the sockets.
+    (
+        "games.services",
+        (*CHANNEL_LAYER, "games.runtime", "games.sockets", "games.matchmaking", "games.cluster"),
+        {
+            "games.services.announce": "the one door from sync Django to the sockets",
+        },
+    ),
+    # ...and that module takes only the names of groups and channels from the runtime.
+    ("games.services.announce", ("games.runtime.match", "games.runtime.process"), {}),
+    # The runtime reaches a socket through the fan-out's Socket protocol, never a consumer.
+    ("games.runtime", ("games.sockets",), {}),
+    # The runtime reaches the ORM and calls services only through the runner's store,
+    # on the sync thread (service errors and result types are plain values).
+    (
+        "games.runtime",
+        (
+            "games.models",
+            "games.services.players",
+            "games.services.seating",
+            "games.services.queueing",
+            "games.services.lifecycle",
+            "games.services.announce",
+        ),
+        {"games.runtime.match.store": "the runner's store: async calls over services"},
+    ),
+    (
+        "games.runtime",
+        ("games.matchmaking",),
+        {"games.runtime.process": "the process wires its matcher (MatchmakingHub) once"},
+    ),
+    # The queue is shared by every process; it tells sockets through the channel layer.
+    ("games.matchmaking", ("games.sockets", "games.runtime.process", "games.runtime.match"), {}),
+    # Consumers reach the database only through access checks and services.
+    ("games.sockets", ("games.models", "games.views", "games.admin"), {}),
+]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in GAMES.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        parts = path.relative_to(GAMES.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it (functions and TYPE_CHECKING too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            assert node.level == 0, f"{path}: relative import"
+            names.add(node.module)
+            # `from games import services` imports the module games.services
+            names.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if f"{node.module}.{alias.name}" in MODULES
+            )
+    return names
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def violations() -> list[str]:
+    found = []
+    for module, path in sorted(MODULES.items()):
+        imported = imports_of(path)
+        for layer, forbidden, exempt in RULES:
+            if not _within(module, layer) or module in exempt:
+                continue
+            for name in sorted(imported):
+                if _within(name, layer) and layer.startswith("games.engine"):
+                    continue  # the engine may import itself
+                if any(_within(name, bad) for bad in forbidden):
+                    found.append(f"{module} imports {name} (rule for {layer})")
+    return found
+
+
+def test_no_layer_imports_one_it_must_not():
+    assert violations() == []
+
+
+def test_the_walk_sees_imports_of_every_form():
+    # A walk that saw nothing would pass the rules above vacuously.
+    assert "games.services" in imports_of(MODULES["games.views"])  # from games import services
+    assert "games.cluster.presence" in imports_of(MODULES["games.admin"])
+    assert "games.runtime.messages" in imports_of(MODULES["games.services.announce"])
+
+
+@pytest.mark.parametrize(
+    "package", ["cluster", "services", "matchmaking", "sockets", "runtime", "runtime.match"]
+)
+def test_each_package_says_what_it_may_import(package):
+    doc = ast.get_docstring(ast.parse(MODULES[f"games.{package}"].read_text())) or ""
+    assert "May import" in doc or "import rules" in doc
