@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before each condition")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--plot", type=Path, help="write one SVG per condition into this folder")
     parser.add_argument(
         "--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -210,6 +211,11 @@ def play(
         rtt = alice.evaluate("() => window.__arcade.connection.clock.rtt") or 0.0
         taken = {"alice": alice.evaluate(TAKE), "bob": bob.evaluate(TAKE)}
         results.append(measure(name, rtt, taken, origins))
+        if args.plot:
+            args.plot.mkdir(parents=True, exist_ok=True)
+            (args.plot / f"netcode-{name}-seed{args.seed}.svg").write_text(
+                plot(name, taken["alice"])
+            )
         print(f"{name}: done", file=sys.stderr)
     return results
 
@@ -411,6 +417,50 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def plot(name: str, rec: dict[str, Any]) -> str:
+    """An SVG of the run: per frame, how far each ship moved (own ship above, remote
+    below, 0-12 units), with the time Alice held a key shaded."""
+    frames = rec["frames"]
+    if len(frames) < 2:
+        return "<svg xmlns='http://www.w3.org/2000/svg'/>"
+    t0, t1 = frames[0][0], frames[-1][0]
+    width, lane = 1600.0, 160.0
+
+    def x(t: float) -> float:
+        return (t - t0) / (t1 - t0) * width
+
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width:.0f}' height='{2 * lane + 40:.0f}'"
+        " font-family='sans-serif' font-size='12'>",
+        "<rect width='100%' height='100%' fill='white'/>",
+    ]
+    for down, up, _u in press_intervals(rec["keys"]):
+        parts.append(
+            f"<rect x='{x(down):.1f}' y='20' width='{x(up) - x(down):.1f}' height='{lane}'"
+            " fill='#e8f0ff'/>"
+        )
+    for row, (ix, iy, colour, label) in enumerate(
+        [(1, 2, "#1f5fbf", "own ship"), (3, 4, "#c0392b", "remote ship")]
+    ):
+        top = 20 + row * (lane + 20)
+        points = " ".join(
+            f"{x(b[0]):.1f},{top + lane - moved(a, b, ix, iy) / 12 * lane:.1f}"
+            for a, b in itertools.pairwise(frames)
+        )
+        parts.append(
+            f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='1'/>"
+        )
+        parts.append(
+            f"<text x='4' y='{top + 12}'>{name}: {label}, units moved per frame (0-12)</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def moved(a: list[float], b: list[float], ix: int, iy: int) -> float:
+    return min(12.0, math.hypot(b[ix] - a[ix], b[iy] - a[iy]))
 
 
 ROWS = [
