@@ -103,6 +103,9 @@ test("movement is integrated between inputs: a short press moves a part of a tic
   controls.set(1, 0, 100);
   assert.deepEqual(controls.take(170), { mx: 1, my: 0 });
   assert.ok(Math.abs(controls.partial(170).mx - 0.4) < 1e-9);
+  // An event stamped before the interval began (handled after the input went) counts from its start.
+  controls.set(0, 0, 160);
+  assert.ok(Math.abs(controls.take(200).mx - 0.4) < 1e-9);
 });
 
 test("the predicted path at frame rate ends where the inputs sent take the ship", () => {

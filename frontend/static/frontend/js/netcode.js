@@ -133,7 +133,7 @@ export class ControlIntegrator {
     this.at = now;
   }
 
-  /** The controls changed at `now`: close the segment before and start a new one. */
+  /** The controls changed at `now` (an event's timeStamp): close the segment before, start a new one. */
   set(vx, vy, now = performance.now()) {
     this._advance(now);
     this.vx = vx;
@@ -162,7 +162,8 @@ export class ControlIntegrator {
   }
 
   _advance(now) {
-    const t = Math.max(0, now - this.at) / this.tickMs;
+    if (now <= this.at) return; // an event stamped before the interval began counts from its start
+    const t = (now - this.at) / this.tickMs;
     this.sumX += this.vx * t;
     this.sumY += this.vy * t;
     this.at = now;

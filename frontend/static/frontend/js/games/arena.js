@@ -104,6 +104,7 @@ export class ArenaView {
     this.keys = new Set();
     this.predicted = null; // our ship after the inputs sent so far, as we predict it
     this.modelPrev = null; // where the prediction put our ship on the last frame
+    this.modelAt = 0; // and when
     // Our ship is drawn at the prediction plus a correction offset that fades out:
     // when a state moves the prediction, the ship glides instead of jumping.
     this.correction = new Correction(SHIP_SPEED * this.dt, RESET_DISTANCE);
@@ -129,11 +130,11 @@ export class ArenaView {
       if (this.keys.has(e.code)) return; // auto-repeat
       this.keys.add(e.code);
       if (keyFire.has(e.code)) this.fireLatched = true;
-      this.controlsChanged();
+      this.controlsChanged(eventTime(e));
     });
     window.addEventListener("keyup", (e) => {
       this.keys.delete(e.code);
-      this.controlsChanged();
+      this.controlsChanged(eventTime(e));
     });
     window.addEventListener("blur", () => {
       this.keys.clear();
@@ -150,14 +151,14 @@ export class ArenaView {
       } else {
         this.stick = { id: e.pointerId, x: e.clientX, y: e.clientY, dx: 0, dy: 0 };
         this.canvas.setPointerCapture(e.pointerId);
-        this.controlsChanged();
+        this.controlsChanged(eventTime(e));
       }
     });
     const release = (e) => {
       if (e.pointerType === "mouse") this.mouseFire = false;
       else if (this.stick && this.stick.id === e.pointerId) {
         this.stick = null;
-        this.controlsChanged();
+        this.controlsChanged(eventTime(e));
       }
     };
     this.canvas.addEventListener("pointerup", release);
@@ -178,7 +179,7 @@ export class ArenaView {
     const reach = 60; // CSS pixels for a full deflection
     this.stick.dx = clamp((e.clientX - this.stick.x) / reach, -1, 1);
     this.stick.dy = clamp((e.clientY - this.stick.y) / reach, -1, 1);
-    this.controlsChanged();
+    this.controlsChanged(eventTime(e));
   }
 
   toWorld(e) {
@@ -209,6 +210,8 @@ export class ArenaView {
 
   /** A key, the stick or focus changed: the new movement counts from this moment. */
   controlsChanged(now = performance.now()) {
+    // Not before the last frame drawn: a release never takes back movement already shown.
+    now = Math.max(now, this.modelAt);
     const { mx, my } = this.movement();
     this.integrator.set(mx, my, now);
     const length = Math.hypot(mx, my);
@@ -370,6 +373,7 @@ export class ArenaView {
   ownShip(server, now, elapsed) {
     if (!this.predicted || !server.alive || !this.predicted.alive) return server;
     const model = this.model(now);
+    this.modelAt = now;
     const prev = this.modelPrev || model;
     this.correction.step({ x: model.x - prev.x, y: model.y - prev.y }, this.direction, elapsed);
     this.modelPrev = model;
@@ -392,6 +396,14 @@ export class ArenaView {
       corrections: this.corrections.length,
     };
   }
+}
+
+/** When the player acted: the event's own time (browsers hand input to the page at
+ *  the next frame, up to a frame later), never in the future. A press then shows the
+ *  movement since the last frame on the very next one. */
+function eventTime(e) {
+  const now = performance.now();
+  return e.timeStamp > 0 && e.timeStamp <= now ? e.timeStamp : now;
 }
 
 const MOVE_KEYS = {
