@@ -7,12 +7,14 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 from autobahn.exception import Disconnected
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django import db as django_db
 
 from gameproject.asgi import application
 from games import access
 from games.cluster import presence
+from games.cluster import redis as cluster_redis
 from games.protocol import CloseCode
 from games.sockets.lobby import LobbyConsumer
 from games.sockets.match import MatchConsumer
@@ -139,3 +141,69 @@ async def test_frames_to_a_socket_its_client_already_closed_are_dropped_quietly(
     assert consumer.closing
     await consumer._send_to_server({"type": "websocket.close", "code": 4008})
     assert sent == [{"type": "websocket.accept"}]  # nothing after the failed send
+
+
+async def test_a_presence_publish_held_up_while_a_socket_ends_does_not_bring_it_back(
+    runners, match_factory, alice, bob, monkeypatch
+):
+    """The heartbeat (or the republish after an outage) reads the process's sockets, then
+    may wait for a pooled connection; a socket ending meanwhile has its entry removed on
+    a connection already free, before the publish lands."""
+    match = await seated(match_factory, alice, bob)
+    a, _ = await join(match, alice)
+    await join(match, bob)
+    await until_clean(runners, expected_sockets=2)
+    client = cluster_redis.async_client()
+    original_zadd = client.zadd
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def zadd(*args, **kwargs):
+        held.set()
+        await release.wait()  # the publish waits here, as for a connection from a full pool
+        return await original_zadd(*args, **kwargs)
+
+    monkeypatch.setattr(client, "zadd", zadd)
+    publish = asyncio.create_task(runners.presence.republish())  # the heartbeat's own path
+    await asyncio.wait_for(held.wait(), 5)
+    monkeypatch.setattr(client, "zadd", original_zadd)  # the removal and others go through
+    await a.close()
+    await until_clean(runners, expected_sockets=1)  # her entry was removed from Redis
+    release.set()
+    await asyncio.wait_for(publish, 5)
+    online = await sync_to_async(presence.current)()
+    assert [c.player_id for c in online] == [bob.pk]
+    assert await client.zcard(cluster_redis.key("presence")) == 1  # not even an expired one
+
+
+async def test_joining_groups_again_while_a_socket_ends_does_not_bring_it_back(
+    runners, alice, monkeypatch, settings
+):
+    """After a Redis outage every socket here joins its groups again, one after another; a
+    socket that ends while its add waits has its own removals land first."""
+    cookie = await sync_to_async(_session_cookie)(alice)
+    headers = [(b"origin", ORIGIN), (b"cookie", f"sessionid={cookie}".encode())]
+    communicator = WebsocketCommunicator(application, "/ws/lobby/", headers=headers)
+    opened.append(communicator)
+    assert (await communicator.connect(5))[0]
+    await communicator.receive_output(5)  # the lobby frame
+    (consumer,) = runners.lobby.sockets
+    channel = consumer.channel_name
+    layer = get_channel_layer()
+    original_add = layer.group_add
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def group_add(group, channel_name):
+        held.set()
+        await release.wait()  # the add waits here, as for a connection from a full pool
+        await original_add(group, channel_name)
+
+    monkeypatch.setattr(layer, "group_add", group_add)
+    again = asyncio.create_task(runners._register_again())
+    await asyncio.wait_for(held.wait(), 5)
+    await communicator.disconnect()
+    await until_clean(runners, expected_sockets=0)  # its two groups were left in Redis
+    release.set()
+    await asyncio.wait_for(again, 5)
+    client = cluster_redis.async_client()
+    groups = [key async for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}:group:*")]
+    assert [await client.zscore(key, channel) for key in groups] == [None] * len(groups)

@@ -51,7 +51,7 @@ class LocalPresence:
     async def add(self, connection: Connection) -> None:
         self.connections.add(connection)
         if cluster_redis.enabled():
-            await _publish([connection])
+            await self._publish([connection])
             if self._task is None or self._task.done():
                 self._task = asyncio.get_running_loop().create_task(self._heartbeat())
 
@@ -74,12 +74,27 @@ class LocalPresence:
     async def _heartbeat(self) -> None:
         while self.connections:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)  # the heartbeat period
-            await _publish(list(self.connections))
+            await self._publish(list(self.connections))
 
     async def republish(self) -> None:
         """Publish every socket of this process now (Redis is back, perhaps empty)."""
         if cluster_redis.enabled():
-            await _publish(list(self.connections))
+            await self._publish(list(self.connections))
+
+    async def _publish(self, connections: list[Connection]) -> None:
+        """Publish these sockets; those forgotten while the publish waited are removed again.
+
+        A publish may wait for a pooled connection (or its handshake) while one of
+        its sockets ends, and that socket's removal, on a connection already free,
+        then reaches Redis first: the publish would bring the entry back for
+        PRESENCE_TTL_SECONDS (and, since the heartbeat no longer names it, as a
+        member of the set until the next trim). Removing it again after the
+        publish's answer orders the removal after it.
+        """
+        await _publish(connections)
+        gone = [c for c in connections if c not in self.connections]
+        if gone:
+            await _unpublish_quietly(gone)
 
     def stop(self) -> None:
         if self._task is not None:
@@ -92,6 +107,14 @@ def _key() -> str:
 
 async def _unpublish(connection: Connection) -> None:
     await cluster_redis.async_client().zrem(_key(), connection.member())
+
+
+async def _unpublish_quietly(connections: list[Connection]) -> None:
+    """Remove these entries; without Redis they expire on their own: never an error here."""
+    try:
+        await cluster_redis.async_client().zrem(_key(), *(c.member() for c in connections))
+    except cluster_redis.ERRORS as exc:
+        cluster_redis.outage.failed("presence", exc)
 
 
 async def _publish(connections: list[Connection]) -> None:

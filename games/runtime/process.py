@@ -530,6 +530,10 @@ class MatchSupervisor:
                 for attempt in range(REGISTER_ATTEMPTS):
                     try:
                         await layer.group_add(group, consumer.channel_name)
+                        if group not in consumer.groups:
+                            # The socket ended while this add waited, and its own removal
+                            # may have landed first: remove it again, after the add.
+                            await layer.group_discard(group, consumer.channel_name)
                         break
                     except cluster_redis.ERRORS as exc:  # a pooled connection the outage killed
                         cluster_redis.outage.failed("joining groups again", exc)
