@@ -8,11 +8,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.utils import timezone
 
 from gameproject.asgi import application
 from games import services
 from games.matchmaking import Entry, rules_for
-from games.models import Match
+from games.models import Match, Player
 from games.runtime.process import get_supervisor
 from games.sockets.lobby import LobbyConsumer
 from tests.runtime import ORIGIN, Socket, opened
@@ -143,7 +144,11 @@ async def test_a_player_banned_while_queued_is_told_and_the_other_waits_on(alice
     a, b = await lobby(alice), await lobby(bob)
     await a.send(type="queue", game="connect_four")
     await a.until("queued")
-    await sync_to_async(services.ban_player)(alice, "griefing")
+    # Flagged without the service's announcement (as when Redis was away at the
+    # ban's commit, so the lobby socket stayed open): the queue refuses them itself.
+    await Player.objects.filter(pk=alice.pk).aupdate(
+        is_banned=True, ban_reason="griefing", banned_at=timezone.now()
+    )
     await b.send(type="queue", game="connect_four")  # the round it starts pairs them
     unqueued = await a.until("unqueued")
     assert unqueued["reason"] == "You are banned: griefing"

@@ -24,6 +24,19 @@ def player_group(player_id: int) -> str:
     return f"player.{player_id}"
 
 
+def player_sockets_group(player_id: int) -> str:
+    """Every socket of a player, lobby and match: for what concerns them wherever they are.
+
+    (A ban closes them all.) Apart from `player_group`, whose queue news only a
+    lobby socket understands.
+    """
+    return f"player-sockets.{player_id}"
+
+
+# The channel-layer event that closes a banned player's sockets (4003, with its reason).
+PLAYER_BANNED = "player.banned"
+
+
 def runner_channel(match_id: Any) -> str:
     """The channel the runner of a match listens on, whichever process runs it."""
     return f"match-runner.{_hex(match_id)}"

@@ -21,7 +21,14 @@ from django.db import transaction
 from django.urls import reverse
 
 from games import protocol
-from games.runtime.messages import LOBBY_GROUP, match_group, player_group, runner_channel
+from games.runtime.messages import (
+    LOBBY_GROUP,
+    PLAYER_BANNED,
+    match_group,
+    player_group,
+    player_sockets_group,
+    runner_channel,
+)
 
 
 def abort_on_commit(match_id: Any, summary: str) -> None:
@@ -36,6 +43,24 @@ def abort_on_commit(match_id: Any, summary: str) -> None:
             match_group(match_id), {"type": "match.over", "text": frame}
         )
         async_to_sync(layer.send)(runner_channel(match_id), {"op": "aborted"})
+
+    transaction.on_commit(send, robust=True)
+
+
+def banned_on_commit(player_id: int, reason: str) -> None:
+    """After commit, close every socket of a banned player, on every process, with 4003.
+
+    `reason` is what the player reads in the `closing` frame. A match socket's
+    close is a leave to its runner, so the seat follows the game's reconnection
+    rule, and the player cannot reconnect: connecting refuses banned players.
+    """
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(
+                player_sockets_group(player_id), {"type": PLAYER_BANNED, "reason": reason}
+            )
 
     transaction.on_commit(send, robust=True)
 

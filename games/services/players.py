@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from games.models import Player
+from games.services import announce
 from games.services.errors import PlayerBanned
 
 _ADJECTIVES = [
@@ -126,11 +127,14 @@ def touch_player(user: User | AnonymousUser) -> None:
 
 
 def ban_player(player: Player, reason: str) -> None:
-    """Ban a player: they can no longer create or join matches."""
-    reason = reason.strip() or "Banned by an operator."
-    Player.objects.filter(pk=player.pk).update(
-        is_banned=True, ban_reason=reason[:200], banned_at=timezone.now()
-    )
+    """Ban a player: they can no longer create or join matches, and their live sockets
+    are closed (4003, with the reason) on every process once the ban is committed."""
+    reason = (reason.strip() or "Banned by an operator.")[:200]
+    with transaction.atomic():
+        Player.objects.filter(pk=player.pk).update(
+            is_banned=True, ban_reason=reason, banned_at=timezone.now()
+        )
+        announce.banned_on_commit(player.pk, ban_message(reason))
 
 
 def unban_player(player: Player) -> None:
@@ -140,7 +144,12 @@ def unban_player(player: Player) -> None:
 def check_can_play(player: Player) -> None:
     """Raise PlayerBanned if the player may not take part in matches."""
     if player.is_banned:
-        raise PlayerBanned(f"You are banned: {player.ban_reason}")
+        raise PlayerBanned(ban_message(player.ban_reason))
+
+
+def ban_message(reason: str) -> str:
+    """What a banned player is told, when refused and when their sockets are closed."""
+    return f"You are banned: {reason}"
 
 
 def touch_player_if_stale(player: Player, seconds: int = 60) -> None:

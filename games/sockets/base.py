@@ -175,6 +175,13 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def player_banned(self, event: dict[str, Any]) -> None:
+        """The player was banned (on any process): close with 4003 and the ban's reason.
+
+        `_end` then runs as for any close: a match socket's runner hears the leave.
+        """
+        await self._refuse(CloseCode.FORBIDDEN, event["reason"])
+
     async def abandon(self) -> None:
         """Something here failed to serve this socket: close it so its client reconnects."""
         await self._refuse(CloseCode.TRY_AGAIN)

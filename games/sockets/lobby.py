@@ -61,9 +61,13 @@ class LobbyConsumer(GameSocketConsumer):
         supervisor = get_supervisor()
         self.player = await database_sync_to_async(access.get_player)(self.scope.get("user"))
         if self.player is not None:
-            group = messages.player_group(self.player.pk)
-            self.groups.append(group)
-            await self.channel_layer.group_add(group, self.channel_name)
+            # Queue news for this player, and what closes all their sockets (a ban).
+            for group in (
+                messages.player_group(self.player.pk),
+                messages.player_sockets_group(self.player.pk),
+            ):
+                self.groups.append(group)
+                await self.channel_layer.group_add(group, self.channel_name)
             self.entry = presence.Connection(
                 self.player.pk, "", supervisor.holder, self.channel_name
             )

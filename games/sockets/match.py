@@ -103,9 +103,12 @@ class MatchConsumer(GameSocketConsumer):
         # A real-time game's inputs are superseded every tick, so they may take the
         # lossy fast path to a runner elsewhere; a turn-based move must not be lost.
         self.lossy_inputs = not get_game(self.connection.game).turn_based
-        group = messages.match_group(self.match_id)
-        self.groups.append(group)  # first: a group_add that fails half-way is still undone
-        await self.channel_layer.group_add(group, self.channel_name)
+        for group in (
+            messages.match_group(self.match_id),
+            messages.player_sockets_group(self.connection.player_id),  # a ban closes it
+        ):
+            self.groups.append(group)  # first: a group_add that fails half-way is still undone
+            await self.channel_layer.group_add(group, self.channel_name)
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return

@@ -1,0 +1,74 @@
+"""A ban bites at once: the banned player's live sockets close with 4003 and the reason.
+
+On the channels-redis layer and a real Redis, with runners in this process; the
+same across two daphne processes is in tests/e2e/test_ban.py.
+"""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from games import services
+from games.models import Match
+from tests.runtime import connect
+from tests.test_match_socket import new_match, play_columns, start
+from tests.test_matchmaking_socket import lobby, queued_players
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]
+
+BANNED = {"type": "closing", "code": 4003, "reason": "You are banned: cheating"}
+
+
+async def test_a_ban_closes_the_players_match_and_lobby_sockets_within_a_second(
+    match_factory, alice, bob
+):
+    match = await new_match(match_factory, players=[alice, bob])
+    a, b = await start(match, alice, bob)
+    b_lobby, a_lobby = await lobby(bob), await lobby(alice)
+    loop = asyncio.get_running_loop()
+    banned_at = loop.time()
+    await sync_to_async(services.ban_player)(bob, "cheating")
+    codes = await asyncio.gather(b.closed(timeout=1), b_lobby.closed(timeout=1))
+    assert loop.time() - banned_at < 1
+    assert codes == [4003, 4003]
+    for sock in (b, b_lobby):
+        assert [f for f in sock.seen if f["type"] == "closing"] == [BANNED]
+    # The others stay: the opponent sees the seat disconnected, and their lobby is open.
+    await a.connected_players([True, False])
+    await a_lobby.send(type="ping", id=1)
+    await a_lobby.until("pong", id=1)
+    # They cannot come back; after the grace period the seat is abandoned.
+    again = await connect(match, bob)
+    assert await again.closed() == 4003
+    result = await a.until("result", timeout=8)
+    outcomes = {s["player_id"]: s["outcome"] for s in result["seats"]}
+    assert outcomes == {alice.pk: "win", bob.pk: "abandoned"}
+    await a.close()
+    await a_lobby.close()
+
+
+async def test_a_banned_spectator_is_closed_too(match_factory, alice, bob, stranger):
+    match = await new_match(match_factory, players=[alice, bob])
+    a, b = await start(match, alice, bob)
+    watcher = await connect(match, stranger)
+    await watcher.until("welcome")
+    await sync_to_async(services.ban_player)(stranger, "cheating")
+    assert await watcher.closed(timeout=1) == 4003
+    # The match goes on for its players.
+    await play_columns([a, b], [0, 1], [3])
+    await b.state_where(lambda s: s["moves"] == 1)
+    stored = await Match.objects.aget(pk=match.pk)
+    assert stored.status == "active"
+    await a.close()
+    await b.close()
+
+
+async def test_a_ban_takes_the_player_out_of_the_queue(alice):
+    a = await lobby(alice)
+    await a.send(type="queue", game="connect_four")
+    await a.until("queued")
+    await sync_to_async(services.ban_player)(alice, "cheating")
+    assert await a.closed(timeout=1) == 4003
+    # The socket's end (which closed() waited for) took its place in the queue.
+    assert await queued_players() == []
