@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from games import services
-from games.models import Match
+from games.models import Match, Participant
 from tests.runtime import connect
 from tests.test_match_socket import new_match, play_columns, start
 from tests.test_matchmaking_socket import lobby, queued_players
@@ -72,3 +72,19 @@ async def test_a_ban_takes_the_player_out_of_the_queue(alice):
     assert await a.closed(timeout=1) == 4003
     # The socket's end (which closed() waited for) took its place in the queue.
     assert await queued_players() == []
+
+
+async def test_nobody_loses_rating_to_a_banned_player(match_factory, alice, bob):
+    match = await new_match(match_factory, players=[alice, bob], status="active")
+    await sync_to_async(services.ban_player)(bob, "cheating")
+    # Bob (seat 1) wins the match he cheated in.
+    results = [services.SeatResult(0, "loss", 0, 2), services.SeatResult(1, "win", 1, 1)]
+    await sync_to_async(services.finish_match)(match.pk, results, "Seat 1 wins.")
+    before = alice.rating_ordinal
+    await alice.arefresh_from_db()
+    await bob.arefresh_from_db()
+    assert alice.rating_ordinal == before and alice.losses == 1
+    loser = await Participant.objects.aget(match=match, player=alice)
+    assert loser.rating_after is None
+    # The banned winner's own rating is what the result says; his record too.
+    assert bob.wins == 1

@@ -117,7 +117,15 @@ def _new_ratings(
         for p in participants
     ]
     after = ratings.rate(before, [by_seat[p.seat].rank for p in participants])
-    return {p.player_id: rating for p, rating in zip(participants, after, strict=True)}
+    new = {p.player_id: rating for p, rating in zip(participants, after, strict=True)}
+    if any(player.is_banned for player in players.values()):
+        # Nobody loses rating to a player banned since (a cheat, say); gains stand.
+        new = {
+            player_id: rating
+            for player_id, rating in new.items()
+            if players[player_id].is_banned or rating.ordinal >= players[player_id].rating_ordinal
+        }
+    return new
 
 
 def _record_participant(
