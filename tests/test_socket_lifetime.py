@@ -207,3 +207,31 @@ async def test_joining_groups_again_while_a_socket_ends_does_not_bring_it_back(
     client = cluster_redis.async_client()
     groups = [key async for key in client.scan_iter(match=f"{settings.REDIS_PREFIX}:group:*")]
     assert [await client.zscore(key, channel) for key in groups] == [None] * len(groups)
+
+
+async def test_a_socket_ends_at_once_when_its_layer_receive_swallows_the_cancel(
+    runners, match_factory, alice, bob, monkeypatch
+):
+    """channels-redis can take the cancel of a receive for a failed read and wait on; the
+    socket must not stay registered until daphne kills its task ten seconds later."""
+    layer = get_channel_layer()
+    original_receive = layer.receive
+
+    async def receive(channel):
+        try:
+            return await original_receive(channel)
+        except asyncio.CancelledError:  # a read cut short, taken for a failed one: wait on
+            return await asyncio.get_running_loop().create_future()
+
+    monkeypatch.setattr(layer, "receive", receive)
+    match = await seated(match_factory, alice, bob)
+    a, _ = await join(match, alice)
+    b, _ = await join(match, bob)
+    await b.connected_players([True, True])
+    # The client goes (no wait for the task: the test client would cancel it again after
+    # its timeout, as daphne does after ten seconds).
+    await a.ws.send_input({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(b.connected_players([False, True]), BOUND)
+    await until_clean(runners, expected_sockets=1)
+    online = await sync_to_async(presence.current)()
+    assert [c.player_id for c in online] == [bob.pk]

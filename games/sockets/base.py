@@ -81,9 +81,13 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
             code = await self._serve(receive)
         finally:
             layer_events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await layer_events
-            await self._end(code)
+            # The end before waiting for the layer events to stop: a library may take a
+            # cancel for a failed read and go on waiting, and this socket must not stay
+            # registered (and heartbeated) meanwhile.
+            try:
+                await self._end(code)
+            finally:
+                await _stop(layer_events)
 
     async def _serve(self, receive: Any) -> int:
         """Hand each message from the server to its handler; the close code at the end."""
@@ -156,6 +160,8 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
                 # Redis away: the socket stays open and listens again when it is back
                 # (the process logs the outage once, not once per socket).
                 cluster_redis.outage.failed("a socket's channel", exc)
+                if self.closing:
+                    return
                 await asyncio.sleep(LAYER_RETRY_SECONDS)  # a retry backoff
                 continue
             if self.closing:
@@ -299,6 +305,16 @@ with contextlib.suppress(ImportError):
     from autobahn.exception import Disconnected
 
     _CLOSED_ERRORS = (Disconnected, OSError)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel `task` until it has ended (a library may swallow a cancel), re-cancelling
+    every LAYER_RETRY_SECONDS."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=LAYER_RETRY_SECONDS)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("a socket's layer events ended with an error", exc_info=task.exception())
 
 
 def service_unavailable(exc: BaseException) -> bool:
