@@ -4,6 +4,7 @@ nothing of it stays in Redis (presence, group members), in the process's registr
 
 import asyncio
 import json
+import os
 import time
 
 import pytest
@@ -35,7 +36,8 @@ POOLED_CONNECTIONS = 60
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("lifetime")
-    prefix = f"lifetime-{tmp.name}"
+    # Of this process too: concurrent runs of the suite each have a "lifetime0".
+    prefix = f"lifetime-{os.getpid()}-{tmp.name}"
     metrics_port = free_port()
     env = production_env(
         tmp,
