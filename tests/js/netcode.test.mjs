@@ -101,6 +101,9 @@ test("movement is integrated between inputs: a short press moves a part of a tic
   assert.deepEqual(controls.take(100), { mx: 0.2, my: 0 });
   // A late timer: what did not fit in one input goes into the next.
   controls.set(1, 0, 100);
+  const [first, rest] = controls.partials(170);
+  assert.deepEqual(first, { mx: 1, my: 0 });
+  assert.ok(Math.abs(rest.mx - 0.4) < 1e-9, "predicted as the input and its carry");
   assert.deepEqual(controls.take(170), { mx: 1, my: 0 });
   assert.ok(Math.abs(controls.partial(170).mx - 0.4) < 1e-9);
   // An event stamped before the interval began (handled after the input went) counts from its start.

@@ -142,8 +142,21 @@ export class ControlIntegrator {
 
   /** The movement so far in this interval as an input `{mx, my}` (length at most 1). */
   partial(now = performance.now()) {
+    return this.partials(now)[0];
+  }
+
+  /**
+   * The movement so far as the inputs it will go out as: one, or two when the
+   * timer is late and more than a tick's worth has built up (the second is what
+   * `take` carries into the next input). Predicting through both keeps a held
+   * ship moving on every frame while the timer is late.
+   */
+  partials(now = performance.now()) {
     const t = Math.max(0, now - this.at) / this.tickMs;
-    return limit(this.sumX + this.vx * t, this.sumY + this.vy * t);
+    const x = this.sumX + this.vx * t;
+    const y = this.sumY + this.vy * t;
+    const first = limit(x, y);
+    return [first, limit(x - first.mx, y - first.my)];
   }
 
   /**

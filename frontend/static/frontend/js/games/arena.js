@@ -244,7 +244,10 @@ export class ArenaView {
 
   /** Where the prediction puts our ship at `now`: the inputs sent, then this interval so far. */
   model(now) {
-    return moveShip(this.predicted, { ...this.integrator.partial(now), aim: this.predicted.aim }, this.dt);
+    const aim = this.predicted.aim;
+    let ship = this.predicted;
+    for (const part of this.integrator.partials(now)) ship = moveShip(ship, { ...part, aim }, this.dt);
+    return ship;
   }
 
   onState(tick, state) {
