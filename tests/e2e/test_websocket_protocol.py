@@ -3,6 +3,7 @@ negotiation, binary state frames, and detection of a silent peer by daphne's pin
 
 import asyncio
 import json
+import os
 
 import msgspec
 import pytest
@@ -24,7 +25,7 @@ ARENA_RATE = 20
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("protocol")
-    prefix = f"proto-{tmp.name}"
+    prefix = f"proto-{os.getpid()}-{tmp.name}"  # tmp names repeat across pytest processes
     env = production_env(
         tmp,
         REDIS_URL=redis_url,
