@@ -197,7 +197,7 @@ async def test_a_thousand_sockets_reset_at_once_leave_nothing_behind(server, hon
     async with match_socket(host, match_id, alice) as a, match_socket(host, match_id, bob) as b:
         for ws in (a, b):
             await frame_of(ws, "welcome")
-        # The two honest players: two seats, two presence entries, two group members.
+        # The two honest players: two seats, two presence entries.
         baseline = {"supervisor": 2, "runner_seats": 2, "runner_spectators": 0, "lobby": 0}
         baseline |= {"matchmaking": 0, "presence": 2, "cleanup_pending": 0}
         counts = await until(lambda: settled(server, baseline), CLEANUP_BOUND, "the baseline", show)
@@ -223,7 +223,8 @@ async def test_a_thousand_sockets_reset_at_once_leave_nothing_behind(server, hon
             reset(ws)
 
         await until(lambda: settled(server, baseline), CLEANUP_BOUND, "registrations back", show)
-        expected_redis = {"presence": 2, "group_members": 2}
+        # Each honest player's socket is in its match's group and its player's.
+        expected_redis = {"presence": 2, "group_members": 4}
         await until(
             lambda: redis_leftovers(server["redis"], server["prefix"]) == expected_redis,
             CLEANUP_BOUND,
