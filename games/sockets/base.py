@@ -136,7 +136,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
             self.accepted = True
         try:
             await self.server_send(message)
-        except _CLOSED_ERRORS:
+        except CLOSED_ERRORS:
             self.closing = True  # the client closed first: nothing more to send
 
     async def _refuse(self, code: int, reason: str = "") -> None:
@@ -298,13 +298,13 @@ def _caps(scope: Any, user: Any, *, lobby: bool) -> list[limits.Cap]:
 
 # What a server's send raises for a socket the client has closed meanwhile: autobahn
 # (daphne) while the closing handshake runs; OSError for a transport already gone.
-_CLOSED_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+CLOSED_ERRORS: tuple[type[BaseException], ...] = (OSError,)
 
 
 with contextlib.suppress(ImportError):
     from autobahn.exception import Disconnected
 
-    _CLOSED_ERRORS = (Disconnected, OSError)
+    CLOSED_ERRORS = (Disconnected, OSError)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:

@@ -24,7 +24,7 @@ from games.protocol import CloseCode, ErrorCode
 from games.runtime import messages
 from games.runtime.match.store import DatabaseStore
 from games.runtime.process import get_supervisor
-from games.sockets.base import GameSocketConsumer
+from games.sockets.base import CLOSED_ERRORS, GameSocketConsumer
 from games.sockets.limits import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -342,15 +342,21 @@ class MatchConsumer(GameSocketConsumer):
             return
         if self.acked is not None and len(self.unacked) >= self.unacked_limit:
             return
-        # The ASGI message goes straight to the server: this runs once per socket and
-        # tick, and the consumer's send helpers only rebuild the same dict.
+        # The ASGI message goes straight to the server, not through `_send_to_server`
+        # (closing was checked above): this runs once per socket and tick, and the
+        # consumer's send helpers only rebuild the same dict.
         if self.encoding == protocol.SUBPROTOCOL_COMPACT and "compact" in event:
             delta = next((d for base, d in event["deltas"] if base == self.acked), None)
-            await self.base_send({"type": "websocket.send", "bytes": delta or event["compact"]})
+            message = {"type": "websocket.send", "bytes": delta or event["compact"]}
         elif "bytes" in event and self.encoding != protocol.SUBPROTOCOL_JSON:
-            await self.base_send({"type": "websocket.send", "bytes": event["bytes"]})
+            message = {"type": "websocket.send", "bytes": event["bytes"]}
         else:
-            await self.base_send({"type": "websocket.send", "text": event["text"]})
+            message = {"type": "websocket.send", "text": event["text"]}
+        try:
+            await self.server_send(message)
+        except CLOSED_ERRORS:
+            self.closing = True  # the client closed first: nothing more to send
+            return
         if event["tick"] > self.sent_tick:
             self.sent_tick = event["tick"]
         if self.acked is not None:
