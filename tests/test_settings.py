@@ -79,6 +79,15 @@ def test_production_refuses_to_start_without_a_real_secret_key(key, why):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_a_command_without_configuration_says_so_in_words():
+    # A newcomer's first `manage.py` command without DEBUG or a SECRET_KEY.
+    result = manage("check")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("manage.py: SECRET_KEY must be set")
+    assert "DEBUG=true" in result.stderr
+
+
 def test_production_refuses_to_start_without_allowed_hosts():
     env = {**PRODUCTION}
     env.pop("ALLOWED_HOSTS")
