@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.e2e.servers import ROOT, daphne, prepare, production_env
+from tests.e2e.servers import ROOT, daphne, prepare, production_env, unique_prefix
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
@@ -34,7 +34,7 @@ def tls_site(tmp_path_factory, redis_url) -> Iterator[str]:
     key_file, cert_file = tmp / "key.pem", tmp / "cert.pem"
     cert.private_key_pem.write_to_path(key_file)
     cert.cert_chain_pems[0].write_to_path(cert_file)
-    prefix = f"browser-{os.getpid()}-{tmp.name}"
+    prefix = unique_prefix("browser")
     env = production_env(
         tmp,
         REDIS_URL=redis_url,

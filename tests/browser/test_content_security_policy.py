@@ -7,7 +7,6 @@ first byte of each page on.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import trustme
 
 from tests.browser.conftest import _delete_keys
-from tests.e2e.servers import ROOT, daphne, prepare, production_env
+from tests.e2e.servers import ROOT, daphne, prepare, production_env, unique_prefix
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +84,7 @@ def admin_site(tmp_path_factory, redis_url) -> Iterator[str]:
     key_file, cert_file = tmp / "key.pem", tmp / "cert.pem"
     cert.private_key_pem.write_to_path(key_file)
     cert.cert_chain_pems[0].write_to_path(cert_file)
-    prefix = f"browser-admin-{os.getpid()}-{tmp.name}"
+    prefix = unique_prefix("browser-admin")
     env = production_env(tmp, REDIS_URL=redis_url, REDIS_PREFIX=prefix, CHANNEL_LAYER_PREFIX=prefix)
     prepare(env)
     subprocess.run(

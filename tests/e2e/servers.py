@@ -7,12 +7,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "e2e-" + "Zq8#vX2$mP9@wL4!nR7&tY1*bH6^cJ3%dF5(gS0)eA" + "x" * 20
+
+
+def unique_prefix(kind: str) -> str:
+    """A Redis key prefix no other test, module or concurrent run of the suite shares."""
+    return f"{kind}-{uuid.uuid4().hex[:12]}"
 
 
 def free_port() -> int:

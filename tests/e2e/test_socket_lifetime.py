@@ -4,7 +4,6 @@ nothing of it stays in Redis (presence, group members), in the process's registr
 
 import asyncio
 import json
-import os
 import time
 
 import pytest
@@ -21,7 +20,7 @@ from tests.e2e.lifetime import (
     reset,
     until,
 )
-from tests.e2e.servers import daphne, free_port, prepare, production_env
+from tests.e2e.servers import daphne, free_port, prepare, production_env, unique_prefix
 
 TIMEOUT = 10
 # Everything a socket leaves is gone this long after it ends (docs/security.md says
@@ -36,8 +35,7 @@ POOLED_CONNECTIONS = 60
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("lifetime")
-    # Of this process too: concurrent runs of the suite each have a "lifetime0".
-    prefix = f"lifetime-{os.getpid()}-{tmp.name}"
+    prefix = unique_prefix("lifetime")
     metrics_port = free_port()
     env = production_env(
         tmp,

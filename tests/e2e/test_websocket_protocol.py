@@ -3,7 +3,6 @@ negotiation, binary state frames, and detection of a silent peer by daphne's pin
 
 import asyncio
 import json
-import os
 
 import msgspec
 import pytest
@@ -13,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from games.engine import arena_wire
 from tests.e2e.http_client import SiteClient
 from tests.e2e.netproxy import CuttableProxy
-from tests.e2e.servers import daphne, prepare, production_env
+from tests.e2e.servers import daphne, prepare, production_env, unique_prefix
 
 TIMEOUT = 10
 # daphne pings a socket idle this long, and drops it if no pong comes within the timeout.
@@ -25,7 +24,7 @@ ARENA_RATE = 20
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("protocol")
-    prefix = f"proto-{os.getpid()}-{tmp.name}"  # tmp names repeat across pytest processes
+    prefix = unique_prefix("proto")
     env = production_env(
         tmp,
         REDIS_URL=redis_url,
