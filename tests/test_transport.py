@@ -1,5 +1,6 @@
 """Frames from a runner to the sockets of other processes, over a real Redis layer."""
 
+import asyncio
 import uuid
 
 from channels_redis.core import RedisChannelLayer
@@ -32,3 +33,35 @@ async def test_a_process_with_a_full_queue_misses_frames_without_stopping_the_ru
 
     assert [(await layer.receive(name))["text"] for name in stuck] == ["players 0", "players 0"]
     await layer.flush()
+
+
+async def test_a_socket_that_fails_in_the_fan_out_is_closed_once_and_the_others_still_served(
+    caplog,
+):
+    # A bug serving one socket must neither stop the others' states nor log every tick.
+    class Socket:
+        def __init__(self, name: str, broken: bool) -> None:
+            self.channel_name, self.broken = name, broken
+            self.got: list[int] = []
+            self.abandoned = 0
+
+        async def dispatch(self, event):
+            if self.broken:
+                raise RuntimeError("a bug")
+            self.got.append(event["tick"])
+
+        async def abandon(self):
+            self.abandoned += 1
+
+    local = LocalSockets()
+    broken, healthy = Socket("p!a", broken=True), Socket("p!b", broken=False)
+    local.add(broken)
+    local.add(healthy)
+    for tick in (1, 2, 3):
+        await local.deliver(["p!a", "p!b"], {"type": "match.state", "tick": tick})
+    await asyncio.wait(set(local._closing))  # the close was started, not awaited
+    assert healthy.got == [1, 2, 3]
+    assert broken.abandoned == 1
+    assert "p!a" not in local.by_channel
+    assert sum("could not deliver" in r.getMessage() for r in caplog.records) == 1
+    assert not local._closing  # finished closes are not held

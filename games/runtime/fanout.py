@@ -289,8 +289,9 @@ class LocalSockets:
                     "could not deliver %s to %s; closing it", event.get("type"), channel
                 )
                 self.remove(socket)
-                self._closing.add(asyncio.ensure_future(socket.abandon()))
-                self._closing = {task for task in self._closing if not task.done()}
+                task = asyncio.ensure_future(socket.abandon())
+                self._closing.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(self._closing.discard)
 
 
 class FanoutTransport:
