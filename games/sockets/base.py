@@ -40,6 +40,10 @@ CLEANUP_WAIT_SECONDS = 2.0
 # A socket's wait before listening on its channel again while Redis is unreachable.
 LAYER_RETRY_SECONDS = 0.5
 
+# Bytes read from one connection per turn of the event loop (see limits.bound_reads):
+# 4 KiB is a hundred small frames, and any frame a game's client sends in one read.
+READ_BYTES = 4096
+
 # Error frames before the socket is closed for abuse (4008, or 4009 for oversized
 # frames); after that nothing it sends is read or answered.
 MAX_STRIKES = 20
@@ -69,6 +73,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         # chat, lifecycle announcements; runners' frames come through the fan-out).
         self.scope = scope
         self.server_send = send  # the server's own send (limits read its transport)
+        limits.bound_reads(send, READ_BYTES)
         self.base_send = self._send_to_server
         self._removals: list[asyncio.Future[None]] = []
         self.channel_layer = get_channel_layer(self.channel_layer_alias)

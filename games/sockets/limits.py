@@ -144,12 +144,8 @@ def transport_backlog(send: Any) -> Callable[[], int] | None:
     up to megabytes) comes first, so both count. Under TLS the protocol writes
     to a TLS wrapper whose `transport` is the TCP one. Any other server: None.
     """
-    transport = getattr(_daphne_protocol(send), "transport", None)
-    for _ in range(3):  # the TCP transport, or at most a wrapper or two in front of it
-        if transport is None or hasattr(transport, "_tempDataLen"):
-            break
-        transport = getattr(transport, "transport", None)
-    if transport is None or not isinstance(getattr(transport, "dataBuffer", None), bytes):
+    transport = _tcp_transport(send)
+    if transport is None:
         return None
     handle: Any = transport.getHandle() if hasattr(transport, "getHandle") else None
     fileno: int = handle.fileno() if hasattr(handle, "fileno") else -1
@@ -161,6 +157,34 @@ def transport_backlog(send: Any) -> Callable[[], int] | None:
         return queued
 
     return backlog
+
+
+def _tcp_transport(send: Any) -> Any:
+    """The Twisted TCP transport under daphne's protocol for this socket, or None."""
+    transport = getattr(_daphne_protocol(send), "transport", None)
+    for _ in range(3):  # the TCP transport, or at most a wrapper or two in front of it
+        if transport is None or hasattr(transport, "_tempDataLen"):
+            break
+        transport = getattr(transport, "transport", None)
+    if transport is None or not isinstance(getattr(transport, "dataBuffer", None), bytes):
+        return None
+    return transport
+
+
+def bound_reads(send: Any, size: int) -> None:
+    """Read at most `size` bytes from this socket's connection per turn of the loop.
+
+    Twisted reads 64 KiB per readable connection per turn, and the WebSocket
+    layer parses every frame in what it read before the loop moves on: a client
+    writing tiny frames as fast as it can (2,000 of them in 64 KiB, some 30 ms
+    of parsing) held the loop that long per turn, and the states of every match
+    on the process waited for it. Smaller reads let the loop go round between
+    them, and let a socket closed for abuse stop being read sooner. daphne
+    only; elsewhere a no-op.
+    """
+    transport = _tcp_transport(send)
+    if transport is not None and hasattr(transport, "bufferSize"):
+        transport.bufferSize = size
 
 
 def _kernel_send_queue(fileno: int) -> int:

@@ -121,9 +121,10 @@ async def test_a_lobby_flood_leaves_an_honest_match_on_the_same_process_alone(si
     # of CPU may not read the close before daphne drops the connection (1006).
     assert report["closes"].get("4008", 0) >= 4, f"the flooders were not closed: {report}"
     assert set(report["closes"]) <= {"4008", "1006"}, report
-    assert rate >= 18, (
-        f"the honest match got {rate:.1f} states/s (max gap {gap * 1000:.0f} ms) {report}"
-    )
+    figures = f"{rate:.1f} states/s, longest gap {gap * 1000:.0f} ms, {report}"
+    assert rate >= 18, f"the honest match got {figures}"
+    # A state may wait for a turn or two of the loop, never for a flooder's parsing.
+    assert gap < 0.25, f"the honest match stalled: {figures}"
 
 
 # --- Connection caps ---------------------------------------------------------------------------
