@@ -126,6 +126,8 @@ export class ArenaView {
   bindInputs(fireButton) {
     const keyFire = new Set(["Space"]);
     window.addEventListener("keydown", (e) => {
+      // Keys typed in a text field (the chat) are the field's: no steering, no firing.
+      if (e.isComposing || isTextField(e.target)) return;
       if (MOVE_KEYS[e.code] || keyFire.has(e.code)) e.preventDefault();
       if (this.keys.has(e.code)) return; // auto-repeat
       this.keys.add(e.code);
@@ -133,8 +135,15 @@ export class ArenaView {
       this.controlsChanged(eventTime(e));
     });
     window.addEventListener("keyup", (e) => {
-      this.keys.delete(e.code);
+      // Released wherever the focus went: a key pressed on the field never sticks.
+      if (!this.keys.delete(e.code)) return;
       this.controlsChanged(eventTime(e));
+    });
+    // Focus moving into a text field lets go of the keys held for the game.
+    window.addEventListener("focusin", (e) => {
+      if (!isTextField(e.target) || !this.keys.size) return;
+      this.keys.clear();
+      this.controlsChanged();
     });
     window.addEventListener("blur", () => {
       this.keys.clear();
@@ -408,6 +417,18 @@ function eventTime(e) {
   const now = performance.now();
   return e.timeStamp > 0 && e.timeStamp <= now ? e.timeStamp : now;
 }
+
+/** Whether keys typed into `element` are text: inputs that take text, text areas, selects,
+ *  editable content. (Buttons are not: Space on a focused Fire button still fires.) */
+export function isTextField(element) {
+  if (!element || element.nodeType !== 1) return false;
+  if (element.isContentEditable) return true;
+  const tag = element.tagName;
+  if (tag === "TEXTAREA" || tag === "SELECT") return true;
+  return tag === "INPUT" && !NOT_TEXT_INPUTS.has((element.type || "text").toLowerCase());
+}
+
+const NOT_TEXT_INPUTS = new Set(["button", "checkbox", "color", "file", "hidden", "image", "radio", "range", "reset", "submit"]);
 
 const MOVE_KEYS = {
   KeyW: [0, -1], ArrowUp: [0, -1], KeyS: [0, 1], ArrowDown: [0, 1],
