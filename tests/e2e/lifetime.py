@@ -46,6 +46,15 @@ def open_fds(port: int) -> int:
 
 def client_connections(port: int) -> int:
     """TCP connections the daphne process on `port` holds open to its clients."""
+    return _connections(port, lambda local, remote: local == port)
+
+
+def connections_to(port: int, remote_port: int) -> int:
+    """TCP connections the daphne process on `port` holds open to a server on `remote_port`."""
+    return _connections(port, lambda local, remote: remote == remote_port)
+
+
+def _connections(port: int, wanted: Callable[[int, int], bool]) -> int:
     pid = RUNNING[port].pid
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -61,8 +70,10 @@ def client_connections(port: int) -> int:
             next(rows)
             for row in rows:
                 fields = row.split()
-                local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                if local_port == port and fields[3] != "0A" and fields[9] in inodes:  # 0A: LISTEN
+                local = int(fields[1].rsplit(":", 1)[1], 16)
+                remote = int(fields[2].rsplit(":", 1)[1], 16)
+                listening = fields[3] == "0A"
+                if not listening and fields[9] in inodes and wanted(local, remote):
                     held += 1
     return held
 
