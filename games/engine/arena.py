@@ -261,7 +261,7 @@ class Arena(Game[ArenaState]):
         summary = (
             f"Draw: {state.reason}."
             if everyone_tied
-            else f"{' and '.join(f'Seat {s.seat + 1}' for s in top)} won: {state.reason}."
+            else f"{' and '.join(f'Player {s.seat + 1}' for s in top)} won: {state.reason}."
         )
         return Outcome(tuple(seats), summary)
 

@@ -110,7 +110,7 @@ class ConnectFour(Game[ConnectFourState]):
 
     def _forfeit(self, state: ConnectFourState, seat: int, why: str) -> list[Event]:
         state.winner = 1 - seat
-        self._finish(state, f"seat {seat + 1} {why}")
+        self._finish(state, f"player {seat + 1} {why}")  # seat 0 is Player 1
         return [Event("forfeit", {"seat": seat, "reason": why})]
 
     def outcome(self, state: ConnectFourState) -> Outcome | None:
@@ -126,7 +126,7 @@ class ConnectFour(Game[ConnectFourState]):
         )
         return Outcome(
             tuple(sorted(seats, key=lambda s: s.seat)),
-            f"Seat {state.winner + 1} wins: {state.reason}.",  # seats are shown from 1
+            f"Player {state.winner + 1} wins: {state.reason}.",  # seat 0 is Player 1
         )
 
     def view(self, state: ConnectFourState, seat: int | None) -> JSON:

@@ -120,6 +120,7 @@ def test_the_score_limit_ends_the_match_with_the_scorer_winning():
     ticks(state, 60)
     outcome = GAME.outcome(state)
     assert outcome is not None and "score limit" in outcome.summary
+    assert outcome.summary.startswith("Player 1 won: ")  # seat 0 is Player 1 to people
     assert [(s.seat, s.result, s.rank) for s in outcome.seats] == [(0, "win", 1), (1, "loss", 2)]
 
 

@@ -28,9 +28,19 @@ def test_a_vertical_four_wins():
     state = new()
     play(state, 0, 1, 0, 1, 0, 1, 0)
     outcome = GAME.outcome(state)
-    assert outcome is not None and outcome.summary == "Seat 1 wins: four in a row."
+    assert outcome is not None and outcome.summary == "Player 1 wins: four in a row."
     assert [(s.seat, s.result, s.rank) for s in outcome.seats] == [(0, "win", 1), (1, "loss", 2)]
     assert state.line == [(0, 0), (0, 1), (0, 2), (0, 3)]
+
+
+def test_summaries_name_seat_n_player_n_plus_1():
+    # Seat 0 opens and lets its clock run out: seat 1 wins, and people read "Player 2".
+    state = new(seed=0, turn_seconds=5)
+    for _ in range(5 * GAME.tick_rate):
+        GAME.tick(state)
+    outcome = GAME.outcome(state)
+    assert outcome is not None and state.winner == 1
+    assert outcome.summary == "Player 2 wins: player 1 ran out of time."
 
 
 def test_a_diagonal_four_wins():
