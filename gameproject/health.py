@@ -28,6 +28,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+from games.runtime import metrics
+
 logger = logging.getLogger(__name__)
 
 LIVENESS_PATH = "/healthz"
@@ -94,8 +96,10 @@ async def _check_database() -> str | None:
     try:
         await asyncio.wait_for(asyncio.shield(_database_query()), CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
+        metrics.database_failed("readiness")
         return "database: no answer within 2 s"
     except Exception as error:
+        metrics.database_failed("readiness")
         logger.debug("readiness: database check failed", exc_info=error)
         return "database: unreachable"
     return None

@@ -84,8 +84,11 @@ class Outage:
 
     def __init__(self) -> None:
         self.down_since: float | None = None
-        self.failures = 0
+        self.failures = 0  # in the current outage
         self.probe_up = False
+        # Since the process started, for the metrics (games/runtime/metrics.py).
+        self.failures_total = 0
+        self.outages = 0
 
     @property
     def down(self) -> bool:
@@ -94,11 +97,13 @@ class Outage:
     def failed(self, what: str, error: BaseException) -> None:
         """An operation failed for want of Redis: log the first of the outage only."""
         self.failures += 1
+        self.failures_total += 1
         if self.probe_up:
             logger.debug("%s failed on a stale connection: %r", what, error)
             return
         if self.down_since is None:
             self.down_since = time.monotonic()
+            self.outages += 1
             logger.warning(
                 "Redis unreachable (%s: %s): this process keeps its sockets and matches "
                 "running and retries; first noticed by %s",

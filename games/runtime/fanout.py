@@ -58,7 +58,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from games.cluster import redis as cluster_redis
-from games.runtime import messages
+from games.runtime import messages, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -276,10 +276,12 @@ class LocalSockets:
 
     async def deliver(self, channels: Iterable[str], event: dict[str, Any]) -> None:
         """Hand `event` to each named socket still here; one bad socket spoils nothing."""
+        handed = 0
         for channel in channels:
             socket = self.by_channel.get(channel)
             if socket is None:
                 continue  # it disconnected since the runner last heard of it
+            handed += 1
             try:
                 await socket.dispatch(event)
             except Exception:
@@ -292,6 +294,8 @@ class LocalSockets:
                 task = asyncio.ensure_future(socket.abandon())
                 self._closing.add(task)  # held until done: the loop keeps only weak references
                 task.add_done_callback(self._closing.discard)
+        if handed and event.get("type") == "match.state":
+            metrics.states_sent(handed)  # once per state, not per socket
 
 
 class FanoutTransport:
@@ -339,6 +343,7 @@ class FanoutTransport:
             await self._retry()
         for process, names in elsewhere.items():
             if kind == "match.state" and self.fanout is not None:
+                metrics.state_published()
                 await self._publish(messages.process_topic(process), {"to": names, "event": event})
             else:
                 for name in names:
