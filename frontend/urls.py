@@ -17,4 +17,5 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("play/<uuid:match_id>/", views.match_page, name="match"),
     path("replay/<uuid:match_id>/", views.replay_page, name="replay"),
+    path("banned/", views.banned, name="banned"),
 ]

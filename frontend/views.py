@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
 
 from frontend.forms import ClaimAccountForm, SignUpForm
 from frontend.redirects import safe_next
@@ -21,9 +23,23 @@ from games.engine import GAMES
 from games.models import Match, Participant, Player
 
 LOBBY_MATCHES_PER_GAME = 8
+FAVICON = Path(__file__).resolve().parent / "static" / "frontend" / "favicon.ico"
+
+
+def _is_banned(player: Player | None) -> bool:
+    """Whether the player is banned now (checking lifts a temporary ban that has ended)."""
+    if player is None:
+        return False
+    try:
+        services.check_can_play(player)
+    except services.PlayerBanned:
+        return True
+    return False
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    if _is_banned(access.get_player(request.user)):
+        return redirect("banned")
     lobby = [
         (game, list(Match.objects.open_lobby(key).with_participants()[:LOBBY_MATCHES_PER_GAME]))
         for key, game in GAMES.items()
@@ -105,6 +121,8 @@ def match_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:
     player = access.get_player(request.user)
     if player is None:
         return redirect(f"{reverse('login')}?next={request.path}")
+    if _is_banned(player):
+        return redirect("banned")
     return render(
         request,
         "frontend/match.html",
@@ -123,3 +141,30 @@ def replay_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:
 def leaderboard(request: HttpRequest) -> HttpResponse:
     page = Paginator(Player.objects.leaderboard(), 25).get_page(request.GET.get("page"))
     return render(request, "frontend/leaderboard.html", {"page": page})
+
+
+@login_required
+def banned(request: HttpRequest) -> HttpResponse:
+    """Where a banned player lands: why, and until when; the lobby's link once it is over."""
+    player = access.get_player(request.user)
+    assert player is not None  # login_required
+    in_force = _is_banned(player)
+    until = player.banned_until if in_force else None
+    return render(
+        request,
+        "frontend/banned.html",
+        {
+            "player": player,
+            "in_force": in_force,
+            "until": until,
+            "until_words": services.format_ban_end(until) if until else "",
+        },
+        status=403 if in_force else 200,
+    )
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> FileResponse:
+    """The site's icon at the address browsers ask for (the admin's pages link none)."""
+    return FileResponse(FAVICON.open("rb"), content_type="image/x-icon")

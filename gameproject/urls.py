@@ -3,11 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from frontend.views import favicon
+
 admin.site.site_header = "Game server operations"
 admin.site.site_title = "Game server admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("api/", include("games.urls")),
     path("", include("frontend.urls")),
 ]

@@ -1,29 +1,90 @@
-"""Operator views: players, matches and participants, with actions that call services.
+"""Operator views: players, matches, participants and the audit log, with actions that
+call services.
 
-Status, results and ratings are read-only here: they change only through
-`games.services` (the abort and ban actions), never by editing a form.
+Who may do what is Django's permissions, granted by the roles `create_roles`
+makes (docs/operations.md): a moderator bans for a time and views; an operator
+also bans for good and aborts; only superusers manage accounts and groups.
+History is read-only for everyone: matches, participants, results, ratings and
+the audit log cannot be added, edited or deleted here (status, results and
+ratings change only through `games.services`), and a player with history
+cannot be deleted.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from games import services
 from games.cluster import leases, presence
 from games.engine import GAMES
-from games.models import Match, MatchStatus, Participant, Player, Replay
+from games.models import AuditEntry, Match, MatchStatus, Participant, Player, Replay
+
+PERMANENT = "permanent"
+BAN_LENGTHS: dict[str, tuple[str, timedelta | None]] = {
+    "1h": ("1 hour", timedelta(hours=1)),
+    "1d": ("1 day", timedelta(days=1)),
+    "7d": ("7 days", timedelta(days=7)),
+    "30d": ("30 days", timedelta(days=30)),
+    PERMANENT: ("Permanent", None),
+}
 
 
 class BanForm(forms.Form):
     reason = forms.CharField(max_length=200, help_text="Shown to the player.")
+    length = forms.ChoiceField(label="For", initial="1d")
+
+    def __init__(self, *args: Any, permanent_allowed: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Without the permission the choice is not offered, and posting it anyway
+        # is "not one of the available choices".
+        length = self.fields["length"]
+        assert isinstance(length, forms.ChoiceField)
+        length.choices = [
+            (key, label)
+            for key, (label, _) in BAN_LENGTHS.items()
+            if key != PERMANENT or permanent_allowed
+        ]
+
+    def until(self) -> datetime | None:
+        """When the chosen ban ends, or None for a permanent one."""
+        length = BAN_LENGTHS[self.cleaned_data["length"]][1]
+        return None if length is None else timezone.now() + length
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Shown to the players.")
+
+
+def _may(request: HttpRequest, permission: str) -> bool:
+    return request.user.has_perm(f"games.{permission}")
+
+
+def _is_permanent(player: Player) -> bool:
+    return player.ban_in_force() and player.banned_until is None
+
+
+def ban_status(player: Player) -> str:
+    """A player's ban in words: "-", "permanent", "until <end>" or "ended <end>"."""
+    if not player.is_banned:
+        return "-"
+    if player.banned_until is None:
+        return "permanent"
+    end = services.format_ban_end(player.banned_until)
+    return f"until {end}" if player.ban_in_force() else f"ended {end}"
 
 
 @admin.register(Player)
@@ -37,17 +98,19 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "losses",
         "draws",
         "is_guest",
-        "is_banned",
+        "ban",
         "last_seen",
     )
     list_filter = ("is_banned", "is_guest", ("last_seen", admin.DateFieldListFilter))
     search_fields = ("display_name", "user__username", "user__email")
     list_select_related = ("user",)
     ordering = ("-rating_ordinal",)
+    # rating_mu, rating_sigma and rating_ordinal are the rating's internals: shown
+    # rounded, through the methods below.
     readonly_fields = (
         "rating",
-        "rating_mu",
-        "rating_sigma",
+        "skill",
+        "uncertainty",
         "matches_played",
         "wins",
         "losses",
@@ -55,7 +118,7 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "win_rate",
         "created_at",
         "last_seen",
-        "is_banned",
+        "ban",
         "ban_reason",
         "banned_at",
     )
@@ -63,9 +126,29 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
     raw_id_fields = ("user",)
     actions = ("ban_players", "unban_players")
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # players sign up or play as guests
+
+    def has_delete_permission(self, request: HttpRequest, obj: Player | None = None) -> bool:
+        # Others' finished matches keep their seats: a player with history is banned instead.
+        if obj is not None and obj.participations.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_ban_temporarily_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "ban_temporarily") or _may(request, "ban_permanently")
+
     @admin.display(description="Rating", ordering="rating_ordinal")
     def rating(self, player: Player) -> str:
-        return f"{player.rating_ordinal:.1f}"
+        return f"{player.rating_ordinal:.2f}"
+
+    @admin.display(description="Skill (mu)")
+    def skill(self, player: Player) -> str:
+        return f"{player.rating_mu:.2f}"
+
+    @admin.display(description="Uncertainty (sigma)")
+    def uncertainty(self, player: Player) -> str:
+        return f"{player.rating_sigma:.2f}"
 
     @admin.display(description="Win rate")
     def win_rate(self, player: Player) -> str:
@@ -73,14 +156,26 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
             return "-"
         return f"{100 * player.wins / player.matches_played:.0f}%"
 
-    @admin.action(description="Ban selected players")
+    @admin.display(description="Banned", ordering="banned_until")
+    def ban(self, player: Player) -> str:
+        return ban_status(player)
+
+    @admin.action(description="Ban selected players", permissions=["ban_temporarily"])
     def ban_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> HttpResponse | None:
-        # Two steps: the first POST shows a form for the reason, the second applies it.
-        form = BanForm(request.POST if "apply" in request.POST else None)
+        # Two steps: the first POST shows a form for the reason and length, the second applies it.
+        permanent_allowed = _may(request, "ban_permanently")
+        data = request.POST if "apply" in request.POST else None
+        form = BanForm(data, permanent_allowed=permanent_allowed)
         if form.is_valid():
+            banned, refused = 0, []
             for player in queryset:
-                services.ban_player(player, form.cleaned_data["reason"])
-            self.message_user(request, f"Banned {queryset.count()} player(s).", messages.SUCCESS)
+                if _is_permanent(player) and not permanent_allowed:
+                    refused.append(player.display_name)  # not shortened by a moderator
+                    continue
+                reason, until = form.cleaned_data["reason"], form.until()
+                services.ban_player(player, reason, until=until, by=request.user)
+                banned += 1
+            self._report(request, f"Banned {banned} player(s).", banned, refused)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -92,11 +187,26 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         }
         return TemplateResponse(request, "admin/games/player/ban.html", context)
 
-    @admin.action(description="Unban selected players")
+    @admin.action(description="Unban selected players", permissions=["ban_temporarily"])
     def unban_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
-        for player in queryset:
-            services.unban_player(player)
-        self.message_user(request, f"Unbanned {queryset.count()} player(s).", messages.SUCCESS)
+        permanent_allowed = _may(request, "ban_permanently")
+        lifted, refused = 0, []
+        for player in queryset.filter(is_banned=True):
+            if _is_permanent(player) and not permanent_allowed:
+                refused.append(player.display_name)
+                continue
+            lifted += services.unban_player(player, by=request.user)
+        self._report(request, f"Unbanned {lifted} player(s).", lifted, refused)
+
+    def _report(self, request: HttpRequest, done: str, count: int, refused: list[str]) -> None:
+        if count or not refused:
+            self.message_user(request, done, messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"Permanently banned, which only an operator may change: {', '.join(refused)}.",
+                messages.WARNING,
+            )
 
 
 # What an operator sees of a seat; all of it is written by services, none by hand.
@@ -106,23 +216,54 @@ PARTICIPANT_FIELDS = (
     "score",
     "outcome",
     "rank",
-    "rating_before",
-    "rating_after",
+    "rating_before_rounded",
+    "rating_after_rounded",
     "joined_at",
     "left_at",
 )
 
 
-class ParticipantInline(admin.TabularInline[Participant, Match]):
+def _rounded(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+class SeatDisplay:
+    """Rounded ratings of a seat, shared by the inline and the participants' list."""
+
+    @admin.display(description="Rating before")
+    def rating_before_rounded(self, participant: Participant) -> str:
+        return _rounded(participant.rating_before)
+
+    @admin.display(description="Rating after")
+    def rating_after_rounded(self, participant: Participant) -> str:
+        return _rounded(participant.rating_after)
+
+    @admin.display(description="Rating change")
+    def rating_delta(self, participant: Participant) -> str:
+        change = participant.rating_change
+        return "-" if change is None else f"{change:+.2f}"
+
+
+class ReadOnly:
+    """Nobody adds, edits or deletes these rows here, superusers included."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ParticipantInline(ReadOnly, SeatDisplay, admin.TabularInline[Participant, Match]):
     model = Participant
     extra = 0
     can_delete = False
     fields = PARTICIPANT_FIELDS
     readonly_fields = fields
     ordering = ("seat",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class GameFilter(admin.SimpleListFilter):
@@ -139,7 +280,7 @@ class GameFilter(admin.SimpleListFilter):
 
 
 @admin.register(Match)
-class MatchAdmin(admin.ModelAdmin[Match]):
+class MatchAdmin(ReadOnly, admin.ModelAdmin[Match]):
     list_display = (
         "short_id",
         "game",
@@ -154,7 +295,8 @@ class MatchAdmin(admin.ModelAdmin[Match]):
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     inlines = (ParticipantInline,)
-    readonly_fields = (
+    # runner_fence (the runners' fencing token) is internal and not shown.
+    fields = (
         "id",
         "game",
         "status",
@@ -168,9 +310,10 @@ class MatchAdmin(admin.ModelAdmin[Match]):
         "join_code",
         "settings",
         "seed",
-        "result",
+        "result_words",
         "replay_info",
     )
+    readonly_fields = fields
     actions = ("abort_matches",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Match]:
@@ -182,8 +325,8 @@ class MatchAdmin(admin.ModelAdmin[Match]):
             .prefetch_related("participants__player")
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # matches are created by players through the lobby
+    def has_abort_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "abort_match")
 
     def get_urls(self) -> list[URLPattern]:
         live = path("live/", self.admin_site.admin_view(self.live_view), name="games_live")
@@ -191,6 +334,8 @@ class MatchAdmin(admin.ModelAdmin[Match]):
 
     def live_view(self, request: HttpRequest) -> HttpResponse:
         """Who is online now, and each live match with its connected players and runner."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         connections = presence.current()
         per_match = presence.by_match(connections)
         online_ids = presence.online_players(connections)
@@ -235,6 +380,10 @@ class MatchAdmin(admin.ModelAdmin[Match]):
         minutes, secs = divmod(int(seconds), 60)
         return f"{minutes}:{secs:02d}"
 
+    @admin.display(description="Result")
+    def result_words(self, match: Match) -> str:
+        return result_in_words(match)
+
     @admin.display(description="Replay")
     def replay_info(self, match: Match) -> str:
         replay = Replay.objects.filter(match=match).first()
@@ -246,12 +395,26 @@ class MatchAdmin(admin.ModelAdmin[Match]):
             f"({seconds:.0f} s), {replay.seats} seats, seed {replay.seed}"
         )
 
-    @admin.action(description="Abort selected matches")
-    def abort_matches(self, request: HttpRequest, queryset: QuerySet[Match]) -> None:
+    @admin.action(description="Abort selected matches", permissions=["abort"])
+    def abort_matches(self, request: HttpRequest, queryset: QuerySet[Match]) -> HttpResponse | None:
+        # Two steps, as for a ban: the reason is shown to the match's players.
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Abort matches",
+                "matches": queryset,
+                "form": form,
+                "action": "abort_matches",
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/games/match/abort.html", context)
         aborted, refused = 0, []
         for match in queryset:
             try:
-                services.abort_match(match.pk, f"aborted by operator {request.user}")
+                services.abort_match_by_operator(
+                    match.pk, form.cleaned_data["reason"], by=request.user
+                )
                 aborted += 1
             except services.IllegalTransition:
                 refused.append(str(match.id)[:8])
@@ -263,6 +426,24 @@ class MatchAdmin(admin.ModelAdmin[Match]):
                 f"Already over, not aborted: {', '.join(refused)}.",
                 messages.WARNING,
             )
+        return None
+
+
+def result_in_words(match: Match) -> str:
+    """A match's stored result as a sentence per seat: 'Seat 1, Alice: win, score 1, rank 1'."""
+    result = match.result
+    if not result:
+        return "-"
+    names = {p.seat: str(p.player) for p in match.participants.all()}
+    lines = [str(result.get("summary", ""))]
+    if "rated" in result:
+        lines.append("Rated." if result["rated"] else "Not rated.")
+    for seat in result.get("seats", []):
+        lines.append(
+            f"Seat {seat['seat'] + 1}, {names.get(seat['seat'], '?')}: {seat['outcome']}, "
+            f"score {seat['score']}, rank {seat['rank']}"
+        )
+    return "\n".join(line for line in lines if line)
 
 
 def _tick_rate(match: Match) -> int:
@@ -271,18 +452,95 @@ def _tick_rate(match: Match) -> int:
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin[Participant]):
+class ParticipantAdmin(ReadOnly, SeatDisplay, admin.ModelAdmin[Participant]):
     list_display = ("match", "player", "seat", "score", "outcome", "rating_delta", "joined_at")
     list_filter = ("outcome", ("joined_at", admin.DateFieldListFilter))
     search_fields = ("player__display_name", "match__id")
     list_select_related = ("match", "player")
-    raw_id_fields = ("match", "player")
-    readonly_fields = ("match", *PARTICIPANT_FIELDS)
+    fields = ("match", *PARTICIPANT_FIELDS, "rating_delta")
+    readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    @admin.display(description="Rating change")
-    def rating_delta(self, participant: Participant) -> str:
-        change = participant.rating_change
-        return "-" if change is None else f"{change:+.2f}"
+class ActorFilter(admin.SimpleListFilter):
+    """Filter by the operator's name as written, so deleted accounts still appear."""
+
+    title = "operator"
+    parameter_name = "actor"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        names = AuditEntry.objects.order_by("actor_name").values_list("actor_name", flat=True)
+        return [(name, name) for name in names.distinct()[:100]]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(actor_name=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnly, admin.ModelAdmin[AuditEntry]):
+    list_display = ("at", "actor_name", "action", "target_link", "reason", "details_words")
+    list_filter = ("action", ActorFilter, "target_type", ("at", admin.DateFieldListFilter))
+    search_fields = ("actor_name", "target_name", "target_id", "reason")
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    fields = (
+        "at",
+        "actor_name",
+        "actor",
+        "action",
+        "target_type",
+        "target_id",
+        "target_link",
+        "reason",
+        "details_words",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Target")
+    def target_link(self, entry: AuditEntry) -> str:
+        view = {"player": "admin:games_player_change", "match": "admin:games_match_change"}
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse(view[entry.target_type], args=[entry.target_id]),
+            entry.target_name,
+        )
+
+    @admin.display(description="Details")
+    def details_words(self, entry: AuditEntry) -> str:
+        if entry.details.get("permanent"):
+            return "permanent"
+        if "until" in entry.details:
+            end = services.format_ban_end(datetime.fromisoformat(entry.details["until"]))
+            return f"until {end}"
+        return "-"
+
+
+# Accounts and roles: superusers only, whatever permissions a group was given.
+class SuperuserOnly:
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+
+class AccountAdmin(SuperuserOnly, UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+class RoleAdmin(SuperuserOnly, GroupAdmin):
+    pass
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+admin.site.register(User, AccountAdmin)
+admin.site.register(Group, RoleAdmin)

@@ -1,4 +1,4 @@
-"""Players, matches and their participants: fields, constraints, indexes, query helpers.
+"""Players, matches, participants, replays and the audit log: fields, constraints, indexes.
 
 No rules live here. Every change of a match's status, result or ratings goes
 through `games.services`, which checks it and writes it in one transaction.
@@ -49,16 +49,27 @@ class Player(models.Model):
     is_banned = models.BooleanField(default=False)
     ban_reason = models.CharField(max_length=200, blank=True)
     banned_at = models.DateTimeField(null=True, blank=True)
+    # End of a temporary ban; None while banned: permanent. An expired ban is
+    # lifted where it is checked (games.services.players.check_can_play), not by a cron.
+    banned_until = models.DateTimeField(null=True, blank=True)
 
     objects = PlayerQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("ban_temporarily", "Can ban players for a time, and lift such bans"),
+            ("ban_permanently", "Can ban players permanently, and lift any ban"),
+        ]
         constraints = [
             # "Alice" and "alice" would be indistinguishable on a scoreboard.
             models.UniqueConstraint(Lower("display_name"), name="player_display_name_ci_unique"),
             models.CheckConstraint(
                 condition=Q(is_banned=False) | Q(banned_at__isnull=False),
                 name="player_banned_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(banned_until__isnull=True) | Q(is_banned=True),
+                name="player_ban_end_only_when_banned",
             ),
         ]
         indexes = [
@@ -71,6 +82,10 @@ class Player(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def ban_in_force(self) -> bool:
+        """Whether the player is banned now (a temporary ban past its end is not)."""
+        return self.is_banned and (self.banned_until is None or self.banned_until > timezone.now())
 
 
 class MatchStatus(models.TextChoices):
@@ -131,6 +146,7 @@ class Match(models.Model):
 
     class Meta:
         verbose_name_plural = "matches"
+        permissions = [("abort_match", "Can abort matches")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=MatchStatus.values), name="match_status_valid"
@@ -259,3 +275,76 @@ class Replay(models.Model):
     @staticmethod
     def pack(entries: list[list[Any]]) -> bytes:
         return zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 6)
+
+
+class AuditAction(models.TextChoices):
+    BAN = "ban", "Ban"
+    UNBAN = "unban", "Unban"
+    ABORT = "abort", "Abort match"
+
+
+class AuditLogIsAppendOnly(Exception):
+    """An audit entry was to be changed or deleted; the log only grows."""
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    # Append-only: the bulk paths that would bypass AuditEntry.save and delete.
+    def update(self, **kwargs: Any) -> int:
+        raise AuditLogIsAppendOnly("Audit entries are never changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("Audit entries are never deleted.")
+
+
+class AuditEntry(models.Model):
+    """One operator action: who, when, what, on what and why. Written by services only.
+
+    The operator's name is kept as text beside the link to their account, so the
+    entry still says who acted after the account is deleted (the link becomes null).
+    """
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # served by audit_actor_idx
+    )
+    actor_name = models.CharField(
+        max_length=150, help_text="The operator's username then; 'system' for scripts."
+    )
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=16, help_text="player or match")
+    target_id = models.CharField(max_length=64)
+    target_name = models.CharField(max_length=100, help_text="The target's name then.")
+    reason = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="audit_recent_idx"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_idx"),
+            models.Index(fields=["target_type", "target_id", "-at"], name="audit_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name}: {self.get_action_display()} {self.target_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit entries are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("Audit entries are never deleted.")

@@ -1,8 +1,12 @@
 """The admin as an operator uses it: changelists, search, filters, inlines and actions."""
 
-import pytest
+from datetime import timedelta
 
-from games.models import Match, MatchStatus, Player
+import pytest
+from django.utils import timezone
+
+from games import services
+from games.models import Match, MatchStatus, Player, Replay
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +22,9 @@ pytestmark = pytest.mark.django_db
         "/admin/games/match/?game=arena&status__exact=finished",
         "/admin/games/match/?q=Alice",
         "/admin/games/participant/?outcome__exact=win",
+        "/admin/games/auditentry/",
+        "/admin/games/auditentry/?action__exact=ban",
+        "/admin/games/match/live/",
     ],
 )
 def test_changelists_load_for_a_superuser(admin_client_, match_factory, alice, bob, url):
@@ -69,13 +76,33 @@ def test_ban_action_asks_for_a_reason_then_bans(admin_client_, alice, bob):
     assert confirm.status_code == 200 and "Ban players" in confirm.content.decode()
     assert not Player.objects.filter(is_banned=True).exists()
 
-    done = admin_client_.post(
-        "/admin/games/player/", {**form, "apply": "1", "reason": "match fixing"}, follow=True
-    )
+    apply = {**form, "apply": "1", "reason": "match fixing", "length": "permanent"}
+    done = admin_client_.post("/admin/games/player/", apply, follow=True)
     assert "Banned 2 player(s)." in done.content.decode()
     banned = Player.objects.filter(is_banned=True)
     assert {p.pk for p in banned} == {alice.pk, bob.pk}
     assert {p.ban_reason for p in banned} == {"match fixing"}
+    assert {p.banned_until for p in banned} == {None}
+    page = admin_client_.get("/admin/games/player/").content.decode()
+    assert "permanent" in page
+
+
+def test_ban_action_bans_for_the_length_chosen(admin_client_, alice):
+    form = {"action": "ban_players", "_selected_action": [alice.pk], "apply": "1"}
+    before = timezone.now()
+    admin_client_.post("/admin/games/player/", {**form, "reason": "spam", "length": "7d"})
+    alice.refresh_from_db()
+    assert alice.ban_in_force()
+    assert alice.banned_until - before == pytest.approx(timedelta(days=7), abs=timedelta(seconds=5))
+    page = admin_client_.get("/admin/games/player/").content.decode()
+    assert f"until {services.format_ban_end(alice.banned_until)}" in page
+
+
+def test_ban_form_offers_the_lengths(admin_client_, alice):
+    form = {"action": "ban_players", "_selected_action": [alice.pk]}
+    page = admin_client_.post("/admin/games/player/", form).content.decode()
+    for label in ("1 hour", "1 day", "7 days", "30 days", "Permanent"):
+        assert f">{label}</option>" in page
 
 
 def test_ban_action_requires_a_reason(admin_client_, alice):
@@ -86,8 +113,6 @@ def test_ban_action_requires_a_reason(admin_client_, alice):
 
 
 def test_unban_action(admin_client_, alice):
-    from games import services
-
     services.ban_player(alice, "oops")
     admin_client_.post(
         "/admin/games/player/", {"action": "unban_players", "_selected_action": [alice.pk]}
@@ -95,18 +120,29 @@ def test_unban_action(admin_client_, alice):
     assert not Player.objects.get(pk=alice.pk).is_banned
 
 
-def test_abort_action_aborts_live_matches_and_reports_finished_ones(admin_client_, match_factory):
+def test_abort_action_asks_for_a_reason_then_aborts_live_matches_only(admin_client_, match_factory):
     live = match_factory("arena", seats=2, status="active")
     done = match_factory(status="finished")
-    response = admin_client_.post(
-        "/admin/games/match/",
-        {"action": "abort_matches", "_selected_action": [str(live.pk), str(done.pk)]},
-        follow=True,
-    )
-    page = response.content.decode()
+    form = {"action": "abort_matches", "_selected_action": [str(live.pk), str(done.pk)]}
+    confirm = admin_client_.post("/admin/games/match/", form)
+    assert "Abort matches" in confirm.content.decode()
+    assert Match.objects.get(pk=live.pk).status == MatchStatus.ACTIVE
+
+    apply = {**form, "apply": "1", "reason": "server restart"}
+    page = admin_client_.post("/admin/games/match/", apply, follow=True).content.decode()
     assert "Aborted 1 match(es)." in page and str(done.pk)[:8] in page
-    assert Match.objects.get(pk=live.pk).status == MatchStatus.ABORTED
+    aborted = Match.objects.get(pk=live.pk)
+    assert aborted.status == MatchStatus.ABORTED
+    assert aborted.result == {"summary": "Aborted: stopped by an operator (server restart)"}
     assert Match.objects.get(pk=done.pk).status == MatchStatus.FINISHED
+
+
+def test_abort_action_requires_a_reason(admin_client_, match_factory):
+    live = match_factory("arena", seats=2, status="active")
+    form = {"action": "abort_matches", "_selected_action": [str(live.pk)], "apply": "1"}
+    response = admin_client_.post("/admin/games/match/", {**form, "reason": " "})
+    assert "This field is required" in response.content.decode()
+    assert Match.objects.get(pk=live.pk).status == MatchStatus.ACTIVE
 
 
 def test_admin_needs_staff(alice_client):
@@ -115,9 +151,6 @@ def test_admin_needs_staff(alice_client):
 
 
 def test_match_page_shows_its_replay(admin_client_, match_factory):
-    from games import services
-    from games.models import Replay
-
     match = match_factory(status="active")
     log = [[0, 0, {"column": 3}], [4, 1, {"column": 4}]]
     final = {"tick": 40, "board": []}
@@ -130,3 +163,39 @@ def test_match_page_shows_its_replay(admin_client_, match_factory):
     assert Replay.objects.get(match=match).entries() == log
     page = admin_client_.get(f"/admin/games/match/{match.pk}/change/").content.decode()
     assert "2 inputs over 40 ticks (4 s), 2 seats" in page
+
+
+def test_match_page_shows_the_result_in_words_and_ratings_rounded(
+    admin_client_, match_factory, alice, bob
+):
+    match = match_factory(players=[alice, bob], status="finished")
+    page = admin_client_.get(f"/admin/games/match/{match.pk}/change/").content.decode()
+    assert "Seat 0 wins.<br>Rated.<br>Seat 1, Alice: win, score 1, rank 1" in page
+    assert "Seat 2, Bob: loss, score 0, rank 2" in page
+    assert '"summary"' not in page  # not the stored JSON
+    seat = match.participants.get(player=alice)
+    compact = "".join(page.split())
+    assert f'field-rating_after_rounded"><p>{seat.rating_after:.2f}</p>' in compact
+    assert repr(seat.rating_after) not in page  # 3.253318548555445 is not shown
+
+
+def test_match_page_hides_the_runners_fence(admin_client_, match_factory):
+    match = match_factory(status="active")
+    page = admin_client_.get(f"/admin/games/match/{match.pk}/change/").content.decode()
+    assert "runner_fence" not in page and "Runner fence" not in page
+    assert 'name="status"' not in page and "Seed" in page
+
+
+def test_participants_list_shows_the_rating_change_rounded(admin_client_, match_factory):
+    match = match_factory(status="finished")
+    seat = match.participants.get(seat=0)
+    page = admin_client_.get("/admin/games/participant/").content.decode()
+    assert f"{seat.rating_change:+.2f}" in page and repr(seat.rating_after) not in page
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    icon = b"".join(response.streaming_content)
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an icon file
+    assert "max-age=86400" in response["Cache-Control"]

@@ -6,7 +6,8 @@ IMMEDIATE transaction mode serialises writers instead). The JSON API, the
 admin and the match runtime all call these functions, so they cannot diverge.
 
 The modules are split by noun: `errors`, `players`, `seating`, `queueing`,
-`lifecycle`, `results`, `ratings` (the rating maths, pure) and `announce`.
+`lifecycle`, `results`, `ratings` (the rating maths, pure), `moderation`
+(operator actions on matches), `audit` (the operators' log) and `announce`.
 This package re-exports every public function and error, so callers write
 `services.start_match(...)`.
 
@@ -34,6 +35,7 @@ from games.services.errors import (
     StaleRunner,
 )
 from games.services.lifecycle import LEGAL_TRANSITIONS, abort_match, start_match, take_runner_fence
+from games.services.moderation import abort_match_by_operator
 from games.services.players import (
     ban_player,
     check_can_play,
@@ -42,6 +44,8 @@ from games.services.players import (
     create_player,
     display_name_taken,
     ensure_player,
+    format_ban_end,
+    lift_expired_ban,
     touch_player,
     touch_player_if_stale,
     unban_player,
@@ -76,6 +80,7 @@ __all__ = [
     "ServiceError",
     "StaleRunner",
     "abort_match",
+    "abort_match_by_operator",
     "ban_player",
     "check_can_play",
     "check_can_queue",
@@ -87,9 +92,11 @@ __all__ = [
     "display_name_taken",
     "ensure_player",
     "finish_match",
+    "format_ban_end",
     "join_match",
     "join_private_match",
     "leave_waiting_match",
+    "lift_expired_ban",
     "match_is_rated",
     "play_now",
     "start_match",
