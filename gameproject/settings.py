@@ -416,13 +416,32 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 
 # --- Logging -------------------------------------------------------------------
 
+# "plain" (the default): one readable line per event. "json": one JSON object per line,
+# with the event's match, player, seat, channel and close code as keys (gameproject/logs.py).
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"skip_health_checks": {"()": "gameproject.logs.SkipHealthChecks"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "gameproject.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes logs every login at INFO (each new guest is one); failures and
-    # lockouts are warnings and still show.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes logs every login at INFO (each new guest is one); failures and
+        # lockouts are warnings and still show.
+        "axes": {"level": "WARNING"},
+        # Django's default configuration gives its loggers a console handler of their own
+        # under DEBUG, and they propagate to the root's too: every 4xx warning ("Not Found:
+        # /api/...") was printed twice. One handler for everything: the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # daphne's development server logs every request here; not the health checks,
+        # polled every second (in production daphne's access log is off: nginx logs).
+        "django.channels.server": {"filters": ["skip_health_checks"]},
+    },
 }
