@@ -190,11 +190,14 @@ def _create_match(request: HttpRequest) -> HttpResponse:
 
 
 @api_view("POST")
-def play_now(request: HttpRequest) -> HttpResponse:
-    """Join-or-create an open public match of a game: the lobby's "Play now"."""
+def quick_join(request: HttpRequest) -> HttpResponse:
+    """Join-or-create an open public match: "Play now" for a client without a lobby socket.
+
+    The queue fills such matches too, so this player meets those who queued.
+    """
     player = _acting_player(request)
     body = _body(request, PlayNowRequest)
-    match = services.play_now(player, body.game)
+    match = services.quick_join(player, body.game)
     match = access.get_visible_match(request.user, match.pk)
     return JsonResponse(match_json(match))
 

@@ -265,7 +265,7 @@ def test_player_detail(client, alice):
     assert client.get(f"/api/players/{alice.pk}/").json()["player"]["display_name"] == "Alice"
 
 
-# --- lobby and play now ---------------------------------------------------------------------
+# --- lobby and quick join ("Play now" without a lobby socket) -------------------------------
 
 
 def test_lobby_lists_open_matches_of_every_game(client, match_factory):
@@ -276,7 +276,7 @@ def test_lobby_lists_open_matches_of_every_game(client, match_factory):
     assert games["connect_four"]["open"] == [] and body["online"] == 0
 
 
-def test_play_now_joins_the_oldest_open_match_with_a_free_seat(match_factory, bob, stranger):
+def test_quick_join_joins_the_oldest_open_match_with_a_free_seat(match_factory, bob, stranger):
     older = match_factory("arena", seats=1, max_players=3)
     match_factory("arena", seats=1, max_players=3)
     joined = post(client_for(bob), "/api/play/", {"game": "arena"}).json()
@@ -286,13 +286,13 @@ def test_play_now_joins_the_oldest_open_match_with_a_free_seat(match_factory, bo
     assert again["id"] == str(older.id)
 
 
-def test_play_now_creates_a_match_when_none_is_open(bob):
+def test_quick_join_creates_a_match_when_none_is_open(bob):
     body = post(client_for(bob), "/api/play/", {"game": "connect_four"}).json()
     assert body["status"] == "waiting"
     assert [p["player"]["id"] for p in body["participants"]] == [bob.pk]
 
 
-def test_play_now_needs_a_known_game_and_a_login(client, bob):
+def test_quick_join_needs_a_known_game_and_a_login(client, bob):
     assert post(client, "/api/play/", {"game": "arena"}).status_code == 401
     response = post(client_for(bob), "/api/play/", {"game": "chess"})
     assert response.status_code == 400 and "Unknown game" in response.json()["error"]["message"]

@@ -1,6 +1,7 @@
 """The matchmaking queue: rating windows that widen with time, groups, leaving, expiry,
 recovery, what renewing reports, atomic steps under concurrency (on real Redis and in
-memory), and the service that turns a group into a match."""
+memory), queued players placed in open matches, and the services that turn a group into
+a match or seat it in an open one."""
 
 import asyncio
 import random
@@ -18,7 +19,9 @@ from games.matchmaking import (
     Renewal,
     rules_for,
 )
+from games.matchmaking.rules import places_in_open_matches
 from games.models import Match, MatchStatus, Participant
+from games.services import OpenMatch
 
 T0 = 1_700_000_000.0
 TTL, CLAIM = 15.0, 30.0
@@ -267,6 +270,80 @@ async def test_markers_no_socket_renews_go_with_a_later_finish(queue):
     assert await queue.renew([(1, entry(1).token)], later, TTL, CLAIM) == [Renewal.LAPSED]
 
 
+# --- Claiming queued players for an open match ------------------------------------------
+
+
+async def test_claimed_players_leave_the_queue_as_if_taken_into_a_group(queue):
+    await join(queue, entry(1), entry(2, at=T0 + 1), entry(3, at=T0 + 2))
+    assert await queue.claim([entry(1), entry(3, at=T0 + 2)], T0 + 3) == [
+        entry(1),
+        entry(3, at=T0 + 2),
+    ]
+    assert await queued_ids(queue) == [2]
+    assert await queue.leave(1, "", gone=False) == ("matching", "connect_four")
+    tokens = [(1, entry(1).token), (3, entry(3).token)]
+    assert await queue.renew(tokens, T0 + 4, TTL, CLAIM) == [Renewal.MATCHING] * 2
+    # Seated: finished, and reported once, as a group is.
+    await queue.finish([entry(1), entry(3, at=T0 + 2)], T0 + 5, TTL)
+    assert await queue.renew(tokens, T0 + 6, TTL, CLAIM) == [Renewal.FINISHED] * 2
+
+
+async def test_only_entries_still_queued_as_they_were_read_are_claimed(queue):
+    await join(queue, entry(1), entry(2), entry(3))
+    await queue.take("connect_four", T0, PAIRS)  # 1 and 2: another matcher's
+    await join(queue, Entry(3, "connect_four", "specific.new!tab", 25.0, T0 + 1))  # moved
+    assert await queue.claim([entry(1), entry(3), entry(4)], T0 + 2) == []
+    assert await queued_ids(queue) == [3]
+
+
+async def test_claimed_players_whose_seat_was_refused_go_back_with_their_wait(queue):
+    await join(queue, entry(1, at=T0), entry(2, at=T0 + 5))
+    claimed = await queue.claim([entry(1, at=T0)], T0 + 6)
+    await queue.requeue(claimed, T0 + 7, TTL)
+    assert await queue.queued("connect_four") == [entry(1, at=T0), entry(2, at=T0 + 5)]
+
+
+async def test_claimed_players_are_queued_again_if_their_claimer_dies(queue):
+    await join(queue, entry(1))
+    await queue.claim([entry(1)], T0)
+    assert await queue.renew([(1, entry(1).token)], T0 + CLAIM, TTL, CLAIM) == [Renewal.QUEUED]
+    assert await queued_ids(queue) == [1]
+
+
+async def test_the_queue_can_be_read_oldest_first_up_to_a_limit(queue):
+    await join(queue, entry(3, at=T0 + 2), entry(1, at=T0), entry(2, at=T0 + 1))
+    assert [e.player_id for e in await queue.queued("connect_four", 2)] == [1, 2]
+    assert await queue.queued("connect_four", 0) == []
+    assert await queued_ids(queue) == [1, 2, 3]
+
+
+def open_match(name, free=1, seated=(99,), rating=25.0, since=T0):
+    return OpenMatch(name, free, frozenset(seated), rating, since)
+
+
+def test_queued_players_fill_the_oldest_open_match_first_oldest_first():
+    waiting = [entry(1, at=T0), entry(2, at=T0 + 1), entry(3, at=T0 + 2)]
+    older, newer = open_match("older", free=2), open_match("newer", free=3)
+    plan = places_in_open_matches([older, newer], waiting, T0 + 2, PAIRS)
+    assert plan == [(older, waiting[:2]), (newer, waiting[2:])]
+
+
+def test_an_open_match_takes_players_within_the_rating_window_of_its_players():
+    # The match of a player rated 30 has waited 2 s (window 3); the queued players 1 s.
+    near, far = entry(1, rating=27.5, at=T0 + 1), entry(2, rating=26.0, at=T0 + 1)
+    match = open_match("m", free=2, rating=30.0, since=T0)
+    assert places_in_open_matches([match], [near, far], T0 + 2, PAIRS) == [(match, [near])]
+    # The window widens with the wait of whoever waited longer, as in a group.
+    assert places_in_open_matches([match], [near, far], T0 + 6, PAIRS) == [(match, [near, far])]
+
+
+def test_a_player_is_never_placed_in_a_match_they_sit_in():
+    mine = open_match("mine", seated=(1,))
+    assert places_in_open_matches([mine], [entry(1)], T0, PAIRS) == []
+    other = open_match("other")
+    assert places_in_open_matches([mine, other], [entry(1)], T0, PAIRS) == [(other, [entry(1)])]
+
+
 # --- Atomicity -------------------------------------------------------------------------------
 
 
@@ -464,3 +541,71 @@ def test_a_player_who_joined_a_match_in_progress_since_queueing_is_refused(
     }
     assert Match.objects.count() == 2  # nothing written: bob keeps his waiting seat
     assert waiting.participants.filter(player=bob).exists()
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_open_public_matches_are_those_waiting_with_a_free_seat(player_factory, match_factory):
+    strong, weak = player_factory(rating_mu=30.0), player_factory(rating_mu=20.0)
+    arena = match_factory("arena", players=[strong, weak], max_players=3)
+    match_factory("connect_four", seats=2)  # full
+    match_factory("connect_four", seats=1, is_private=True)
+    gone = match_factory("connect_four", seats=1)
+    services.abort_match(gone.pk, "Nobody came.")
+    lone = match_factory("connect_four", seats=1)
+    match_factory("connect_four", seats=2, status="active")
+    assert [m.match_id for m in services.open_public_matches("connect_four")] == [str(lone.pk)]
+    [found] = services.open_public_matches("arena")
+    assert found == OpenMatch(
+        str(arena.pk), 1, frozenset({strong.pk, weak.pk}), 25.0, arena.created_at.timestamp()
+    )
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_queued_players_are_seated_in_the_free_seats_of_an_open_match(
+    player_factory, match_factory
+):
+    waiting, alice, bob = player_factory(), player_factory(), player_factory()
+    open_ = match_factory("arena", players=[waiting], max_players=4)
+    elsewhere = match_factory("connect_four", players=[bob, player_factory()])
+    made = services.seat_queued_players(open_.pk, [alice.pk, bob.pk])
+    assert made == services.QueuedMatch(made.match, {}) and made.match is not None
+    assert made.match.pk == open_.pk
+    seats = list(open_.participants.order_by("seat").values_list("player_id", "seat"))
+    assert seats == [(waiting.pk, 0), (alice.pk, 1), (bob.pk, 2)]
+    assert not elsewhere.participants.filter(player=bob).exists()  # one match at a time
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["started", "filled", "aborted", "seated"])
+def test_a_match_that_can_no_longer_take_the_players_takes_nobody(
+    change, player_factory, match_factory
+):
+    alice, bob = player_factory(), player_factory()
+    open_ = match_factory("arena", seats=1, max_players=4)
+    if change == "started":
+        Match.objects.filter(pk=open_.pk).update(status=MatchStatus.ACTIVE)
+    elif change == "filled":
+        for _ in range(2):  # one seat left, for two players
+            services.join_match(player_factory(), open_.pk)
+    elif change == "aborted":
+        services.abort_match(open_.pk, "Nobody came.")
+    else:
+        services.join_match(bob, open_.pk)  # two seats left, but bob sits in it already
+    seated_before = set(open_.participants.values_list("player_id", flat=True))
+    made = services.seat_queued_players(open_.pk, [alice.pk, bob.pk])
+    assert made == services.QueuedMatch(None, {})
+    assert set(open_.participants.values_list("player_id", flat=True)) == seated_before
+
+
+@pytest.mark.pg
+@pytest.mark.django_db
+def test_a_banned_player_is_not_seated_in_an_open_match(player_factory, match_factory):
+    alice = player_factory()
+    services.ban_player(alice, "cheating")
+    open_ = match_factory("connect_four", seats=1)
+    made = services.seat_queued_players(open_.pk, [alice.pk])
+    assert made == services.QueuedMatch(None, {alice.pk: "You are banned: cheating"})
+    assert open_.participants.count() == 1

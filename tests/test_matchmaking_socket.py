@@ -1,5 +1,6 @@
 """Matchmaking over the lobby socket: queue, matched, unqueue, disconnect, refusals,
-a place in the queue lost without a match; on Redis and in single-process mode."""
+a place in the queue lost without a match, and players who pressed "Play now" without
+a socket met by those who queued; on Redis and in single-process mode."""
 
 import asyncio
 import time
@@ -179,6 +180,45 @@ async def test_the_lobby_accepts_the_json_subprotocol_that_browsers_offer():
     opened.append(communicator)
     connected, subprotocol = await communicator.connect(5)
     assert connected and subprotocol == "arcade.v1.json"
+
+
+# --- "Play now" without a socket (the JSON API's quick join) meets the queue ---------------
+
+
+async def seats_of(match_id):
+    seats = Match(pk=match_id).participants.order_by("seat").values_list("player_id", "seat")
+    return [pair async for pair in seats]
+
+
+@pytest.mark.usefixtures("either_backend")
+async def test_a_player_who_queues_is_seated_in_the_match_a_quick_join_opened(alice, bob):
+    opened_by_bob = await sync_to_async(services.quick_join)(bob, "connect_four")
+    a = await lobby(alice)
+    await a.send(type="queue", game="connect_four")
+    matched = (await a.until("matched"))["match"]
+    assert matched == {
+        "id": str(opened_by_bob.pk),
+        "game": "connect_four",
+        "url": f"/play/{opened_by_bob.pk}/",
+    }
+    assert await seats_of(opened_by_bob.pk) == [(bob.pk, 0), (alice.pk, 1)]
+    assert await queued_players() == []
+    assert await Match.objects.acount() == 1
+
+
+@pytest.mark.usefixtures("either_backend")
+async def test_a_queued_player_is_seated_in_a_match_a_quick_join_opens_later(alice, bob):
+    a = await lobby(alice)
+    await a.send(type="queue", game="connect_four")
+    await a.until("queued")
+    await get_supervisor().matchmaking.round(time.time())  # alone: still waiting
+    assert await queued_players() == [alice.pk]
+    opened_by_bob = await sync_to_async(services.quick_join)(bob, "connect_four")
+    # Nobody was waiting in a match, so bob opened one; the next round seats alice there.
+    matched = (await a.until("matched"))["match"]
+    assert matched["id"] == str(opened_by_bob.pk)
+    assert await seats_of(opened_by_bob.pk) == [(bob.pk, 0), (alice.pk, 1)]
+    assert await queued_players() == []
 
 
 # --- Refused while playing a match ---------------------------------------------------------

@@ -32,6 +32,13 @@ class QueueBackend(Protocol):
     async def take(self, game: str, now: float, rules: GroupRules) -> list[list[Entry]]:
         """Drop expired entries, then take groups out of the queue (each player once)."""
 
+    async def claim(self, entries: Sequence[Entry], now: float) -> list[Entry]:
+        """Take these entries out of the queue as `take` does, those still queued as they are.
+
+        For seating queued players in a match that waits for players; the rest of an
+        entry's way (requeue, finish, recovery if the claimer dies) is a group's.
+        """
+
     async def requeue(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
         """Put taken players back with their original wait (unless their socket closed)."""
 
@@ -42,5 +49,5 @@ class QueueBackend(Protocol):
         markers of sockets that never renewed again are dropped here.
         """
 
-    async def queued(self, game: str) -> list[Entry]:
-        """The queue of a game, oldest first (for tests and operators)."""
+    async def queued(self, game: str, limit: int | None = None) -> list[Entry]:
+        """The queue of a game, oldest first; the oldest `limit` only, if given."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -16,7 +18,16 @@ from games.cluster import redis as cluster_redis
 from games.matchmaking.backend import QueueBackend
 from games.matchmaking.memory_queue import MemoryQueue
 from games.matchmaking.redis_queue import RedisQueue
-from games.matchmaking.rules import LOST_PLACE_REASONS, Entry, Renewal, rules_for
+from games.matchmaking.rules import (
+    LOST_PLACE_REASONS,
+    OPEN_MATCHES_PER_ROUND,
+    QUEUED_PER_FILL,
+    Entry,
+    GroupRules,
+    Renewal,
+    places_in_open_matches,
+    rules_for,
+)
 from games.models import Player
 from games.runtime import messages
 from games.services.errors import MatchInProgress, NotQueued
@@ -135,11 +146,32 @@ class MatchmakingHub:
                 )
 
     async def round(self, now: float) -> None:
-        """Renew this process's entries, then form groups in the games they wait for."""
+        """Renew this process's entries, then form groups in the games they wait for.
+
+        Players left over take free seats in open public matches of their game: those
+        `services.quick_join` opens for a player without a lobby socket, so that both
+        ways of pressing "Play now" meet.
+        """
         await self._renew(now)
         for game in sorted({entry.game for entry in self.local.values()}):
-            for group in await self.queue().take(game, now, rules_for(game)):
-                await self._seat(group)
+            rules = rules_for(game)
+            for group in await self.queue().take(game, now, rules):
+                await self._seat(group, functools.partial(services.create_queued_match, game))
+            await self._fill_open_matches(game, now, rules)
+
+    async def _fill_open_matches(self, game: str, now: float, rules: GroupRules) -> None:
+        waiting = await self.queue().queued(game, QUEUED_PER_FILL)
+        if not waiting:
+            return
+        matches = await database_sync_to_async(services.open_public_matches)(
+            game, OPEN_MATCHES_PER_ROUND
+        )
+        for match, entries in places_in_open_matches(matches, waiting, now, rules):
+            # Some may have been taken since the read, by another process's matcher.
+            claimed = await self.queue().claim(entries, now)
+            if claimed:
+                seat = functools.partial(services.seat_queued_players, match.match_id)
+                await self._seat(claimed, seat)
 
     async def _renew(self, now: float) -> None:
         local = list(self.local.items())
@@ -158,12 +190,17 @@ class MatchmakingHub:
                 self.lost_place.add(token)
                 await _announce_lost_place(token, entry.game, LOST_PLACE_REASONS[state])
 
-    async def _seat(self, group: list[Entry]) -> None:
+    async def _seat(
+        self, group: list[Entry], make: Callable[[list[int]], services.QueuedMatch]
+    ) -> None:
+        """Seat a group taken from the queue with `make` (given the player ids, in order).
+
+        Seated: the entries are finished. Otherwise those refused are finished (and
+        told why), the others go back to the queue with their wait.
+        """
         game, ttl = group[0].game, settings.MATCHMAKING_TTL_SECONDS
         try:
-            made = await database_sync_to_async(services.create_queued_match)(
-                game, [entry.player_id for entry in group]
-            )
+            made = await database_sync_to_async(make)([entry.player_id for entry in group])
         except Exception:
             logger.exception("could not create a %s match for %s", game, group)
             await self.queue().requeue(group, time.time(), ttl)

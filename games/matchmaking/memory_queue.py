@@ -81,6 +81,15 @@ class MemoryQueue:
                 groups.append(group)
         return groups
 
+    async def claim(self, entries: Sequence[Entry], now: float) -> list[Entry]:
+        claimed = []
+        for entry in entries:
+            slot = self.slots.get(entry.player_id)
+            if slot is not None and slot.entry == entry and slot.state == "q":
+                slot.state, slot.stamp = "t", now
+                claimed.append(entry)
+        return claimed
+
     def _waiting(self, game: str) -> list[Entry]:
         queued = [s.entry for s in self.slots.values() if s.state == "q" and s.entry.game == game]
         # Redis orders equal scores by member, the player id as text; so does this.
@@ -118,5 +127,5 @@ class MemoryQueue:
                 del self.slots[entry.player_id]
                 self.finished[entry.token] = now + ttl
 
-    async def queued(self, game: str) -> list[Entry]:
-        return self._waiting(game)
+    async def queued(self, game: str, limit: int | None = None) -> list[Entry]:
+        return self._waiting(game)[:limit]

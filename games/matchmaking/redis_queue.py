@@ -193,6 +193,26 @@ return groups
 """
 
 
+# arg: now, then (player, token, queued_at) triples. Returns the players taken.
+_CLAIM = """
+local taken = {}
+local i = 2
+while arg(i) do
+  local player = arg(i)
+  local e = load(player)
+  if e and e[1] == 'q' and e[3] == arg(i + 1) and e[4] == arg(i + 2) then
+    e[1] = 't'
+    e[6] = arg(1)
+    store(player, e)
+    unlist(e[2], player)
+    taken[#taken + 1] = player
+  end
+  i = i + 3
+end
+return taken
+"""
+
+
 # arg: now, expires, then (player, token, queued_at) triples
 _REQUEUE = """
 local i = 3
@@ -317,6 +337,13 @@ class RedisQueue:
         )
         return [[_parse(_text(member)) for member in group] for group in groups]
 
+    async def claim(self, entries: Sequence[Entry], now: float) -> list[Entry]:
+        if not entries:
+            return []
+        taken = await self._run(_CLAIM, list(GAMES), [_number(now), *_identity(entries)])
+        ids = {int(_text(player)) for player in taken}
+        return [entry for entry in entries if entry.player_id in ids]
+
     async def requeue(self, entries: Sequence[Entry], now: float, ttl: float) -> None:
         if entries:
             await self._run(
@@ -329,10 +356,13 @@ class RedisQueue:
                 _FINISH, list(GAMES), [_number(now), _number(now + ttl), *_identity(entries)]
             )
 
-    async def queued(self, game: str) -> list[Entry]:
+    async def queued(self, game: str, limit: int | None = None) -> list[Entry]:
+        if limit is not None and limit <= 0:
+            return []
         client = cluster_redis.async_client()
+        last = -1 if limit is None else limit - 1
         players = cast(
-            list[bytes], await client.zrange(cluster_redis.key("mm", game, "waiting"), 0, -1)
+            list[bytes], await client.zrange(cluster_redis.key("mm", game, "waiting"), 0, last)
         )
         if not players:
             return []

@@ -1,19 +1,28 @@
-"""What a queue entry is, how players are grouped by rating, and the words for a lost place."""
+"""What a queue entry is, how players are grouped by rating (with each other, or with the
+players of an open match), and the words for a lost place."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
 from django.conf import settings
 
 from games.engine import get_game
+from games.services.queueing import OpenMatch
 
 # Bounds on one "take": how many of the oldest players anchor a search, and how many
 # groups one call returns. They keep a script short even with a long queue.
 ANCHORS_PER_TAKE = 500
 
 GROUPS_PER_TAKE = 50
+
+# Bounds on seating queued players in open matches, per game and round: the oldest
+# matches waiting for players, and the oldest queued players tried for them.
+OPEN_MATCHES_PER_ROUND = 20
+
+QUEUED_PER_FILL = 200
 
 
 class Renewal(IntEnum):
@@ -70,3 +79,32 @@ def rules_for(game: str) -> GroupRules:
         window_max=settings.MATCHMAKING_WINDOW_MAX,
         fill_seconds=settings.MATCHMAKING_FILL_SECONDS,
     )
+
+
+def places_in_open_matches(
+    matches: Sequence[OpenMatch], waiting: Sequence[Entry], now: float, rules: GroupRules
+) -> list[tuple[OpenMatch, list[Entry]]]:
+    """Which queued players (`waiting`, oldest first) take free seats in which open match.
+
+    The oldest match first, and for it the players who have waited longest whose
+    rating lies within the window of the mean rating of the players seated in it.
+    The window is a group's, anchored by whoever waited longer: the player, or the
+    match (since it was opened). A player is placed once, never in a match they
+    sit in already.
+    """
+    placed: set[int] = set()
+    plan: list[tuple[OpenMatch, list[Entry]]] = []
+    for match in matches:
+        chosen: list[Entry] = []
+        for entry in waiting:
+            if len(chosen) == match.free_seats:
+                break
+            if entry.player_id in placed or entry.player_id in match.seated:
+                continue
+            waited = now - min(entry.queued_at, match.waiting_since)
+            if abs(entry.rating - match.rating) <= rules.window(waited):
+                chosen.append(entry)
+                placed.add(entry.player_id)
+        if chosen:
+            plan.append((match, chosen))
+    return plan

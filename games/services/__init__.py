@@ -50,14 +50,21 @@ from games.services.players import (
     touch_player_if_stale,
     unban_player,
 )
-from games.services.queueing import QueuedMatch, check_can_queue, create_queued_match
+from games.services.queueing import (
+    OpenMatch,
+    QueuedMatch,
+    check_can_queue,
+    create_queued_match,
+    open_public_matches,
+    seat_queued_players,
+)
 from games.services.results import ReplayData, SeatResult, finish_match, match_is_rated
 from games.services.seating import (
     create_match,
     join_match,
     join_private_match,
     leave_waiting_match,
-    play_now,
+    quick_join,
 )
 
 __all__ = [
@@ -73,6 +80,7 @@ __all__ = [
     "MatchNotJoinable",
     "NotQueued",
     "NotReady",
+    "OpenMatch",
     "PlayerBanned",
     "QueuedMatch",
     "ReplayData",
@@ -98,7 +106,9 @@ __all__ = [
     "leave_waiting_match",
     "lift_expired_ban",
     "match_is_rated",
-    "play_now",
+    "open_public_matches",
+    "quick_join",
+    "seat_queued_players",
     "start_match",
     "take_runner_fence",
     "touch_player",

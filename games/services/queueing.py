@@ -1,12 +1,15 @@
-"""What the matchmaking queue asks of the database: may a player queue, and seat a group at once."""
+"""What the matchmaking queue asks of the database: may a player queue, which public matches
+wait for players, and seat a group at once (in a new match, or in an open one)."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
+from django.db.models import Avg, Count, F, Q
 
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
@@ -67,16 +70,7 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
             f"{rules.max_players} different players, not {ids}."
         )
     with transaction.atomic():
-        # Locked in id order, so two groups sharing a player cannot deadlock.
-        locked = Player.objects.select_for_update(of=("self",)).select_related("user")
-        players = {p.pk: p for p in locked.filter(pk__in=ids).order_by("pk")}
-        # Their waiting matches are locked before the check below, so one that starts
-        # meanwhile is seen there as in progress instead of kept alongside the new one.
-        _lock_waiting_matches(ids)
-        playing = _matches_in_progress(ids)
-        refused = {
-            pid: reason for pid in ids if (reason := _why_unable(players.get(pid), pid in playing))
-        }
+        players, refused = _lock_and_check(ids)
         if refused:
             return QueuedMatch(None, refused)
         for pid in ids:
@@ -96,6 +90,103 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
         return QueuedMatch(match, {})
 
 
+@dataclass(frozen=True)
+class OpenMatch:
+    """A public match waiting for players, as the queue sees it: a place for queued players."""
+
+    match_id: str
+    free_seats: int
+    seated: frozenset[int]  # player ids
+    rating: float  # the mean openskill mu of the players seated
+    waiting_since: float  # wall-clock seconds: when it was opened
+
+
+def open_public_matches(game: str, limit: int = 20) -> list[OpenMatch]:
+    """The oldest public matches of `game` that wait for players and have a free seat.
+
+    `quick_join` (the JSON API's "Play now") and `POST /api/matches/` open them; the
+    queue seats its players in them (`seat_queued_players`), so that a player who
+    pressed "Play now" without a lobby socket meets those who queued on one. Two
+    queries, none when no match is open.
+    """
+    matches = list(
+        Match.objects.open_lobby(game)
+        .annotate(seated_count=Count("participants"), rating=Avg("participants__player__rating_mu"))
+        .filter(seated_count__gt=0, seated_count__lt=F("max_players"))
+        .values_list("pk", "max_players", "seated_count", "rating", "created_at")[:limit]
+    )
+    if not matches:
+        return []
+    seated: dict[Any, set[int]] = {pk: set() for pk, *_ in matches}
+    for match_id, player_id in Participant.objects.filter(match_id__in=seated).values_list(
+        "match_id", "player_id"
+    ):
+        seated[match_id].add(player_id)
+    return [
+        OpenMatch(str(pk), seats - count, frozenset(seated[pk]), rating, created.timestamp())
+        for pk, seats, count, rating, created in matches
+    ]
+
+
+def seat_queued_players(match_id: Any, player_ids: Sequence[int]) -> QueuedMatch:
+    """Seat players the matchmaking queue took in an open public match, in its lowest free seats.
+
+    The same transaction and the same refusals as `create_queued_match`, with the
+    match locked along with the players' waiting matches. If the match can no
+    longer take them all (it started, filled, went private or is gone, or one of
+    them sits in it already), nothing is written and the answer has no match and
+    nobody refused: the caller puts them back in the queue. Every player hears the
+    match's id after commit, on their lobby sockets, as from a match the queue made.
+    """
+    ids = list(player_ids)
+    if not ids or len(set(ids)) != len(ids):
+        raise InvalidRequest(f"Seat different players, not {ids}.")
+    with transaction.atomic():
+        players, refused = _lock_and_check(ids, also=match_id)
+        match = Match.objects.filter(pk=match_id).first()
+        free = _free_seats(match, ids) if match is not None else []
+        if match is None or len(free) < len(ids):
+            return QueuedMatch(None, {})
+        if refused:
+            return QueuedMatch(None, refused)
+        for pid in ids:
+            _give_up_waiting_seats(players[pid])
+        Participant.objects.bulk_create(
+            Participant(match=match, player=players[pid], seat=seat)
+            for seat, pid in zip(free, ids, strict=False)
+        )
+        announce.lobby_change_on_commit()
+        announce.matched_on_commit(match.pk, match.game, ids)
+        return QueuedMatch(match, {})
+
+
+def _free_seats(match: Match, player_ids: Collection[int]) -> list[int]:
+    """The free seats of an open public match, lowest first; none if any of them sits in it."""
+    if match.status != MatchStatus.WAITING or match.is_private:
+        return []
+    seated = dict(match.participants.values_list("player_id", "seat"))
+    if seated.keys() & set(player_ids):
+        return []
+    return [seat for seat in range(match.max_players) if seat not in seated.values()]
+
+
+def _lock_and_check(
+    ids: Sequence[int], also: Any = None
+) -> tuple[dict[int, Player], dict[int, str]]:
+    """Lock the players and their waiting matches (and match `also`); who may not play, and why."""
+    # Locked in id order, so two groups sharing a player cannot deadlock.
+    locked = Player.objects.select_for_update(of=("self",)).select_related("user")
+    players = {p.pk: p for p in locked.filter(pk__in=ids).order_by("pk")}
+    # Their waiting matches are locked before the check below, so one that starts
+    # meanwhile is seen there as in progress instead of kept alongside the new one.
+    _lock_waiting_matches(ids, also)
+    playing = _matches_in_progress(ids)
+    refused = {
+        pid: reason for pid in ids if (reason := _why_unable(players.get(pid), pid in playing))
+    }
+    return players, refused
+
+
 def _why_unable(player: Player | None, playing: bool) -> str:
     """Why this player cannot be seated now, or "" if they can."""
     if player is None:
@@ -109,14 +200,16 @@ def _why_unable(player: Player | None, playing: bool) -> str:
     return ""
 
 
-def _lock_waiting_matches(player_ids: Collection[int]) -> None:
-    """Lock the waiting matches these players sit in, in id order (no deadlock between two).
+def _lock_waiting_matches(player_ids: Collection[int], also: Any = None) -> None:
+    """Lock the waiting matches these players sit in, and match `also` if it is waiting,
+    in id order (no deadlock between two).
 
     A match that starts while this waits for its lock is no longer waiting when it
     gets it: PostgreSQL checks the condition again on the row it locks.
     """
     seats = Participant.objects.filter(player_id__in=player_ids).values("match_id")
-    waiting = Match.objects.filter(status=MatchStatus.WAITING, pk__in=seats)
+    wanted = Q(pk__in=seats) | Q(pk=also) if also is not None else Q(pk__in=seats)
+    waiting = Match.objects.filter(wanted, status=MatchStatus.WAITING)
     list(waiting.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 

@@ -75,12 +75,15 @@ def join_match(player: Player, match_id: Any) -> Participant:
         return _seat(player, match)
 
 
-def play_now(player: Player, game: str) -> Match:
-    """Put the player into a public match of `game` as fast as possible.
+def quick_join(player: Player, game: str) -> Match:
+    """Put the player into a public match of `game` at once: "Play now" without a lobby socket.
 
     Their own waiting match if they have one, else the oldest open match with a
-    free seat, else a new one. This is the JSON API's "Play now"; the lobby
-    socket's rating-based queue (`games.matchmaking`) ends in `create_queued_match`.
+    free seat, else a new one. The site's "Play now" is the matchmaking queue on
+    the lobby socket (`games.matchmaking`); this is its fallback (`POST /api/play/`)
+    for a client whose socket cannot open. The queue fills the free seats of open
+    public matches with the players it has not grouped (`seat_queued_players`), so
+    a player who quick-joined meets a queued one, whoever came first.
     """
     check_can_play(player)
     _rules(game)
