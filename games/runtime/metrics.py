@@ -23,13 +23,22 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from games.cluster import redis as cluster_redis
 
 logger = logging.getLogger(__name__)
+
+# No *_created series: a second series per counter that no query of ours reads.
+disable_created_metrics()
 
 # --- Counted where it happens -----------------------------------------------------------
 
