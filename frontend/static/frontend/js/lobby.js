@@ -1,7 +1,6 @@
 // The lobby: "Play now", private matches, join by code, and a list that refreshes itself.
 import { api, ensureSession } from "./api.js";
-import { Matchmaker } from "./matchmaking.js";
-import { MatchConnection } from "./net.js";
+import { Matchmaker, lobbySocket, playNow } from "./matchmaking.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 3000;
@@ -15,16 +14,18 @@ async function go(promise) {
   }
 }
 
-// "Play now" queues on the lobby socket (below) to be matched by rating; while the
-// socket is down, the JSON API joins the oldest open match or opens one.
+// "Play now" queues on the lobby socket (below) to be matched by rating; only while the
+// socket cannot open does the JSON API's quick join seat the player in an open match
+// (which the queue fills too) or open one.
 document.querySelectorAll("[data-play-now]").forEach((button) =>
   button.addEventListener("click", async () => {
-    const game = button.dataset.playNow;
     button.disabled = true;
     $("lobby-error").textContent = "";
-    await ensureSession();
-    if (!((await socketOpen()) && matchmaker.search(game))) {
-      await go(api("/api/play/", { method: "POST", body: { game } }));
+    try {
+      const match = await playNow(matchmaker, button.dataset.playNow);
+      if (match) window.location.href = `/play/${match.id}/`;
+    } catch (error) {
+      $("lobby-error").textContent = error.message;
       button.disabled = false;
     }
   }),
@@ -33,24 +34,6 @@ document.querySelectorAll("[data-play-now]").forEach((button) =>
 document.querySelectorAll("[data-cancel-queue]").forEach((button) =>
   button.addEventListener("click", () => matchmaker.cancel()),
 );
-
-/** Whether the lobby socket is open, waiting a moment while it connects (at page load). */
-function socketOpen(ms = 2000) {
-  if (live) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const opened = (e) => {
-      if (e.detail.state !== "open") return;
-      clearTimeout(timer);
-      socket.removeEventListener("status", opened);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      socket.removeEventListener("status", opened);
-      resolve(false);
-    }, ms);
-    socket.addEventListener("status", opened);
-  });
-}
 
 function renderSearch({ state, game, match, message }) {
   const searching = (key) => state === "searching" && key === game;
@@ -132,8 +115,7 @@ async function poll() {
 }
 
 // The lobby socket pushes changes; while it is down, poll instead.
-const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-const socket = new MatchConnection(`${scheme}://${window.location.host}/ws/lobby/`, { binary: false, pingMs: 15000 });
+const socket = lobbySocket();
 let live = false;
 socket.addEventListener("frame", (e) => {
   if (e.detail.type === "lobby") render(e.detail);

@@ -1,6 +1,7 @@
 // The match page: connects, draws the game, HUD, chat, overlays, result.
 import { api } from "./api.js";
 import { COMPACT, VIEWS } from "./games/index.js";
+import { PlayAgain } from "./matchmaking.js";
 import { MatchConnection, matchSocketUrl } from "./net.js";
 
 const root = document.querySelector("[data-match]");
@@ -179,14 +180,8 @@ $("chat-form").addEventListener("submit", (e) => {
   if (text && connection.send({ type: "chat", text })) $("chat-input").value = "";
 });
 
-$("play-again").addEventListener("click", async () => {
-  try {
-    const match = await api("/api/play/", { method: "POST", body: { game } });
-    window.location.href = `/play/${match.id}/`;
-  } catch (error) {
-    toast(error.message);
-  }
-});
+// "Play again" queues for the same game, as the lobby's "Play now" does.
+new PlayAgain(game, { button: $("play-again"), cancel: $("play-again-cancel"), say: toast });
 
 connection.addEventListener("backpressure", (e) => show("poor-connection", e.detail.backedUp));
 connection.addEventListener("frame", onFrame);

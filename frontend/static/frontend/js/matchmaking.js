@@ -1,5 +1,11 @@
-// "Play now" through the matchmaking queue on the lobby socket: search, cancel, matched.
+// "Play now" through the matchmaking queue on the lobby socket: search, cancel, matched;
+// the same for "Play again" on a match page. Without a socket, the JSON API's quick join.
 // Plain ES module, no build step. The messages are in docs/protocol.md ("The lobby socket").
+import { api, ensureSession } from "./api.js";
+import { MatchConnection } from "./net.js";
+
+// How long "Play now" waits for the lobby socket to open before it uses the JSON API.
+const OPEN_WAIT_MS = 2000;
 
 /**
  * The player's place in a matchmaking queue, kept over a lobby socket (a MatchConnection).
@@ -88,5 +94,88 @@ export class Matchmaker extends EventTarget {
     this.dispatchEvent(
       new CustomEvent("change", { detail: { state, game: this.game, match: this.match, message } }),
     );
+  }
+}
+
+/** A lobby socket for this page's site (JSON frames; a ping now and then keeps it open). */
+export function lobbySocket() {
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  return new MatchConnection(`${scheme}://${window.location.host}/ws/lobby/`, { binary: false, pingMs: 15000 });
+}
+
+/** Whether `connection` is open, waiting up to `ms` while it connects. */
+export function whenOpen(connection, ms = OPEN_WAIT_MS) {
+  if (connection.ws && connection.ws.readyState === 1) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const opened = (e) => {
+      if (e.detail.state !== "open") return;
+      clearTimeout(timer);
+      connection.removeEventListener("status", opened);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      connection.removeEventListener("status", opened);
+      resolve(false);
+    }, ms);
+    connection.addEventListener("status", opened);
+  });
+}
+
+/**
+ * "Play now" for `game`: search in the queue on the matchmaker's lobby socket, or, if
+ * it does not open in time, the JSON API's quick join (POST /api/play/), whose open
+ * matches the queue fills too. Resolves with null while searching (the matchmaker's
+ * "change" events tell the rest), or with the match the quick join seated the player in.
+ */
+export async function playNow(matchmaker, game, { wait = OPEN_WAIT_MS } = {}) {
+  await ensureSession();
+  if ((await whenOpen(matchmaker.connection, wait)) && matchmaker.search(game)) return null;
+  return api("/api/play/", { method: "POST", body: { game } });
+}
+
+/**
+ * "Play again" on a match page: the lobby's "Play now" for the same game, on a lobby
+ * socket opened at the first press. `button` shows "Searching…" meanwhile, `cancel`
+ * leaves the queue, `say(text)` shows why a search ended; a match found opens its page.
+ */
+export class PlayAgain {
+  constructor(game, { button, cancel, say, socket = lobbySocket, go = (url) => window.location.assign(url), wait = OPEN_WAIT_MS }) {
+    this.game = game;
+    this.wait = wait;
+    this.button = button;
+    this.cancel = cancel;
+    this.say = say;
+    this.socket = socket;
+    this.go = go;
+    this.matchmaker = null;
+    this.label = button.textContent;
+    button.addEventListener("click", () => this.press());
+    cancel.addEventListener("click", () => this.matchmaker?.cancel());
+  }
+
+  async press() {
+    this.button.disabled = true;
+    try {
+      if (!this.matchmaker) {
+        await ensureSession(); // first, so the socket opens with the session
+        this.matchmaker = new Matchmaker(this.socket());
+        this.matchmaker.addEventListener("change", (e) => this._render(e.detail));
+        this.matchmaker.connection.connect();
+      }
+      const match = await playNow(this.matchmaker, this.game, { wait: this.wait });
+      if (match) this.go(`/play/${match.id}/`);
+    } catch (error) {
+      this.say(error.message);
+      this.button.disabled = false;
+    }
+  }
+
+  _render({ state, match, message }) {
+    if (state === "matched") return this.go(match.url);
+    const searching = state === "searching";
+    this.button.textContent = searching ? "Searching…" : this.label;
+    this.button.disabled = searching;
+    this.cancel.hidden = !searching;
+    if (message) this.say(message);
   }
 }
