@@ -1,6 +1,7 @@
-"""ASGI entry point: HTTP and WebSocket from one daphne process.
+"""ASGI entry point: HTTP and WebSocket from one server process.
 
-daphne gameproject.asgi:application
+daphne gameproject.asgi:application          (the default, documented first)
+uvicorn gameproject.asgi:application --lifespan on ...   (see docs/deploy.md)
 """
 
 import gc
@@ -17,6 +18,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from gameproject.lifespan import lifespan  # noqa: E402
 from games.routing import websocket_urlpatterns  # noqa: E402
 from games.sockets.base import SocketAuthMiddlewareStack  # noqa: E402
 
@@ -59,5 +61,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             SocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
+        # uvicorn only (daphne sends no lifespan events): SIGTERM drains, metrics start.
+        "lifespan": lifespan,
     }
 )

@@ -1,10 +1,11 @@
-"""Graceful drain of a daphne process on SIGTERM, for deploys and rolling restarts.
+"""Graceful drain of a server process on SIGTERM, for deploys and rolling restarts.
 
 daphne's own SIGTERM handling stops the reactor and cancels every connection
-without a close frame or `disconnect()`. Instead, this process first hands its
-matches over (final checkpoint, lease released, so another process adopts them
-at once), closes its sockets with 4012 so clients reconnect, and then lets
-daphne stop as before. The drain is bounded by DRAIN_SECONDS.
+without a close frame or `disconnect()`; uvicorn's closes every WebSocket with
+1012 before anything could hand the matches over. Instead, this process first
+hands its matches over (final checkpoint, lease released, so another process
+adopts them at once), closes its sockets with 4012 so clients reconnect, and
+then lets the server stop as it would have. The drain is bounded by DRAIN_SECONDS.
 """
 
 from __future__ import annotations
@@ -38,10 +39,44 @@ def _install(reactor: Any) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-async def _drain_then_stop(reactor: Any) -> None:
+def install_for_uvicorn() -> None:
+    """Take over SIGTERM from uvicorn: drain, then hand the signal to uvicorn's handler.
+
+    Called at lifespan start-up, when uvicorn's own handler is installed (it
+    installs it before start-up and restores the one before it at exit). A second
+    SIGTERM while draining goes to uvicorn at once.
+    """
+    loop = asyncio.get_running_loop()
+    uvicorn_handler = signal.getsignal(signal.SIGTERM)
+    draining = False
+
+    def stop(signum: int, frame: Any) -> None:
+        if callable(uvicorn_handler):
+            uvicorn_handler(signum, frame)
+
+    async def drain_then_stop(signum: int, frame: Any) -> None:
+        await _drain()
+        stop(signum, frame)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        nonlocal draining
+        if draining:
+            stop(signum, frame)
+            return
+        draining = True
+        loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop(signum, frame)))
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+async def _drain() -> None:
     logger.warning("SIGTERM: draining matches before shutdown")
     try:
         await asyncio.wait_for(get_supervisor().drain(CloseCode.RESTARTING), settings.DRAIN_SECONDS)
     except Exception:
         logger.exception("drain did not finish cleanly; stopping anyway")
+
+
+async def _drain_then_stop(reactor: Any) -> None:
+    await _drain()
     reactor.stop()

@@ -1,8 +1,13 @@
-"""Fixtures of the end-to-end tests: real daphne processes on a real Redis."""
+"""Fixtures of the end-to-end tests: real server processes on a real Redis.
+
+`site` and `two_sites` run daphne; a module whose tests are the core that must
+hold under every supported server overrides `server_kind` with
+`params=SERVERS` (see test_match_over_servers.py), and its tests run under each.
+"""
 
 import pytest
 
-from tests.e2e.servers import daphne, prepare, production_env
+from tests.e2e.servers import prepare, production_env, serve
 
 PRESENCE_HEARTBEAT, PRESENCE_TTL = 1, 3
 
@@ -23,17 +28,22 @@ def redis_env(tmp_path, redis_url, redis_prefix):
 
 
 @pytest.fixture
-def site(tmp_path, redis_url, redis_prefix):
+def server_kind():
+    return "daphne"
+
+
+@pytest.fixture
+def site(tmp_path, redis_url, redis_prefix, server_kind):
     env = redis_env(tmp_path, redis_url, redis_prefix)
     prepare(env)
-    with daphne(env) as port:
+    with serve(env, server=server_kind) as port:
         yield f"127.0.0.1:{port}", f"127.0.0.1:{port}", tmp_path / "db.sqlite3"
 
 
 @pytest.fixture
-def two_sites(tmp_path, redis_url, redis_prefix):
-    """Two daphne processes sharing one database and one Redis, as behind a load balancer."""
+def two_sites(tmp_path, redis_url, redis_prefix, server_kind):
+    """Two server processes sharing one database and one Redis, as behind a load balancer."""
     env = redis_env(tmp_path, redis_url, redis_prefix)
     prepare(env)
-    with daphne(env) as first, daphne(env) as second:
+    with serve(env, server=server_kind) as first, serve(env, server=server_kind) as second:
         yield f"127.0.0.1:{first}", f"127.0.0.1:{second}", tmp_path / "db.sqlite3"

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import ssl
 import urllib.request
 from typing import Any
 
 
 class SiteClient:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, context: ssl.SSLContext | None = None) -> None:
+        """`context`: the TLS context that trusts the test server's certificate (https)."""
         self.base = base
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        handlers: list[Any] = [urllib.request.HTTPCookieProcessor(self.jar)]
+        if context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=context))
+        self.opener = urllib.request.build_opener(*handlers)
+        # Over HTTPS Django's CSRF check wants the request's origin, as a browser sends it.
+        self.origin = {"Origin": base} if base.startswith("https://") else {}
 
     def cookie(self, name: str) -> str:
         for cookie in self.jar:
@@ -28,7 +35,11 @@ class SiteClient:
         request = urllib.request.Request(
             self.base + path,
             data=json.dumps(body or {}).encode(),
-            headers={"Content-Type": "application/json", "X-CSRFToken": self.cookie("csrftoken")},
+            headers={
+                "Content-Type": "application/json",
+                "X-CSRFToken": self.cookie("csrftoken"),
+                **self.origin,
+            },
             method="POST",
         )
         with self.opener.open(request, timeout=10) as response:
@@ -37,6 +48,7 @@ class SiteClient:
     def play_as_guest(self) -> dict[str, Any]:
         self.opener.open(self.base + "/", timeout=10).read()  # sets the CSRF cookie
         form = f"csrfmiddlewaretoken={self.cookie('csrftoken')}".encode()
-        self.opener.open(urllib.request.Request(self.base + "/guest/", data=form), timeout=10)
+        guest = urllib.request.Request(self.base + "/guest/", data=form, headers=self.origin)
+        self.opener.open(guest, timeout=10)
         player: dict[str, Any] = self.get_json("/api/me/")["player"]
         return player

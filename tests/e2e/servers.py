@@ -1,4 +1,5 @@
-"""Start real daphne processes for end-to-end tests and wait until they listen."""
+"""Start real server processes (daphne, or uvicorn) for end-to-end tests and wait until
+they listen."""
 
 from __future__ import annotations
 
@@ -32,13 +33,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}")
+            raise RuntimeError(f"the server exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)  # polling a port: there is no event to wait on
-    raise TimeoutError(f"daphne did not listen on {port} within {timeout} s")
+    raise TimeoutError(f"the server did not listen on {port} within {timeout} s")
 
 
 def production_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -72,6 +73,10 @@ def prepare(env: dict[str, str]) -> None:
 RUNNING: dict[int, subprocess.Popen[bytes]] = {}
 
 
+# The servers the application is supported under; the core end-to-end tests run under both.
+SERVERS = ("daphne", "uvicorn")
+
+
 @contextmanager
 def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None) -> Iterator[int]:
     """Run `daphne gameproject.asgi:application` on a free port; yield the port.
@@ -79,15 +84,28 @@ def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None
     With `tls` (key file, certificate file) daphne serves HTTPS and WSS itself
     through its TLS endpoint.
     """
+    with serve(env, *args, tls=tls) as port:
+        yield port
+
+
+@contextmanager
+def serve(
+    env: dict[str, str],
+    *args: str,
+    server: str = "daphne",
+    tls: tuple[Path, Path] | None = None,
+    pings: tuple[float, float] | None = None,
+) -> Iterator[int]:
+    """Run the application under `server` (daphne or uvicorn) on a free port; yield the port.
+
+    `pings` is (interval, timeout) of the server's WebSocket pings; `args` are the
+    server's own further flags. The uvicorn command line is the one deploy/ uses.
+    """
     port = free_port()
-    log = open(Path(env["STATIC_ROOT"]).parent / f"daphne-{port}.log", "wb")  # noqa: SIM115
-    if tls is None:
-        listen = ["-b", "127.0.0.1", "-p", str(port)]
-    else:
-        key, cert = tls
-        listen = ["-e", f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"]
+    log = open(Path(env["STATIC_ROOT"]).parent / f"{server}-{port}.log", "wb")  # noqa: SIM115
+    command = _command(server, port, tls, pings)
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", *listen, *args, "gameproject.asgi:application"],
+        [*command, *args, "gameproject.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -106,3 +124,28 @@ def daphne(env: dict[str, str], *args: str, tls: tuple[Path, Path] | None = None
             process.kill()
             process.wait()
         log.close()
+
+
+def _command(
+    server: str, port: int, tls: tuple[Path, Path] | None, pings: tuple[float, float] | None
+) -> list[str]:
+    if server == "daphne":
+        if tls is None:
+            command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        else:
+            key, cert = tls
+            endpoint = f"ssl:{port}:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+            command = [sys.executable, "-m", "daphne", "-e", endpoint]
+        if pings:
+            command += ["--ping-interval", str(pings[0]), "--ping-timeout", str(pings[1])]
+        return command
+    if server == "uvicorn":
+        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--ws", "websockets", "--lifespan", "on", "--no-access-log"]
+        if tls is not None:
+            key, cert = tls
+            command += ["--ssl-keyfile", str(key), "--ssl-certfile", str(cert)]
+        if pings:
+            command += ["--ws-ping-interval", str(pings[0]), "--ws-ping-timeout", str(pings[1])]
+        return command
+    raise ValueError(f"unknown server {server!r}; supported: {SERVERS}")

@@ -16,7 +16,7 @@ from tests.e2e.conftest import redis_env
 from tests.e2e.http_client import SiteClient
 from tests.e2e.servers import ROOT
 from tests.e2e.test_failover import socket_to
-from tests.e2e.test_match_over_daphne import next_frame
+from tests.e2e.test_match_over_servers import next_frame
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from deploy import cluster as deploy_cluster
 from tests.e2e.http_client import SiteClient
 from tests.e2e.lifetime import registrations
-from tests.e2e.test_match_over_daphne import next_frame
+from tests.e2e.test_match_over_servers import next_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 60

@@ -7,11 +7,17 @@ import signal
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.servers import RUNNING
+from tests.e2e.servers import RUNNING, SERVERS
 from tests.e2e.test_failover import four_moves_on_two_processes, move, socket_to
-from tests.e2e.test_match_over_daphne import next_frame
+from tests.e2e.test_match_over_servers import next_frame
 
 EXIT_BOUND = 15.0  # DRAIN_SECONDS (10) plus daphne's own shutdown
+
+
+@pytest.fixture(params=SERVERS)
+def server_kind(request):
+    """The core of the end-to-end suite: this module runs under each supported server."""
+    return request.param
 
 
 async def test_sigterm_hands_the_match_over_and_the_players_finish_it(two_sites):

@@ -10,8 +10,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.http_client import SiteClient
-from tests.e2e.servers import RUNNING
-from tests.e2e.test_match_over_daphne import next_frame
+from tests.e2e.servers import RUNNING, SERVERS
+from tests.e2e.test_match_over_servers import next_frame
 
 ADOPTION_BOUND = 5.0  # seconds from the kill until the match runs again
 
@@ -50,6 +50,12 @@ async def four_moves_on_two_processes(first, second):
         await move({0: a, 1: b}, b, n, column)
     await next_frame(b, "state", lambda f: f["state"]["moves"] == 4)
     return match, alice, bob, a, b
+
+
+@pytest.fixture(params=SERVERS)
+def server_kind(request):
+    """The core of the end-to-end suite: this module runs under each supported server."""
+    return request.param
 
 
 async def test_a_match_continues_after_its_process_is_killed(two_sites):

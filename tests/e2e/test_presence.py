@@ -12,7 +12,7 @@ from tests.e2e.conftest import PRESENCE_TTL
 from tests.e2e.http_client import SiteClient
 from tests.e2e.servers import RUNNING
 from tests.e2e.test_failover import socket_to
-from tests.e2e.test_match_over_daphne import next_frame
+from tests.e2e.test_match_over_servers import next_frame
 
 
 @pytest.fixture

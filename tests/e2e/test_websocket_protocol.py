@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from games.engine import arena_wire
 from tests.e2e.http_client import SiteClient
 from tests.e2e.netproxy import CuttableProxy
-from tests.e2e.servers import daphne, prepare, production_env, unique_prefix
+from tests.e2e.servers import SERVERS, prepare, production_env, serve, unique_prefix
 
 TIMEOUT = 10
 # daphne pings a socket idle this long, and drops it if no pong comes within the timeout.
@@ -21,8 +21,9 @@ UNACKED_LIMIT = 8
 ARENA_RATE = 20
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, redis_url):
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request, tmp_path_factory, redis_url):
+    """One server process per supported server: the protocol is the same under each."""
     tmp = tmp_path_factory.mktemp("protocol")
     prefix = unique_prefix("proto")
     env = production_env(
@@ -36,8 +37,7 @@ def server(tmp_path_factory, redis_url):
         MAX_UNACKED_STATES=str(UNACKED_LIMIT),
     )
     prepare(env)
-    pings = ["--ping-interval", str(PING_INTERVAL), "--ping-timeout", str(PING_TIMEOUT)]
-    with daphne(env, *pings) as port:
+    with serve(env, server=request.param, pings=(PING_INTERVAL, PING_TIMEOUT)) as port:
         yield f"127.0.0.1:{port}"
 
 

@@ -1,15 +1,44 @@
-"""A whole Connect Four match between two real WebSocket clients, against a real daphne
-process on the Redis channel layer: one client on its session cookie, one on a ticket."""
+"""Whole matches between real WebSocket clients, against real server processes on the
+Redis channel layer: one client on its session cookie, one on a ticket; over ws and
+over wss. The core of the end-to-end suite: every test here runs under each
+supported server (daphne and uvicorn)."""
 
 import asyncio
 import json
 import sqlite3
+import ssl
 
+import pytest
+import trustme
 from websockets.asyncio.client import connect
 
+from tests.e2e.conftest import redis_env
 from tests.e2e.http_client import SiteClient
+from tests.e2e.servers import SERVERS, prepare, serve
 
 TIMEOUT = 10
+
+
+@pytest.fixture(params=SERVERS)
+def server_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def tls_site(tmp_path, redis_url, redis_prefix, server_kind):
+    """One server process serving HTTPS and WSS itself, and a TLS context that trusts it."""
+    authority = trustme.CA()
+    cert = authority.issue_cert("127.0.0.1", "localhost")
+    key_file, cert_file = tmp_path / "key.pem", tmp_path / "cert.pem"
+    cert.private_key_pem.write_to_path(key_file)
+    cert.cert_chain_pems[0].write_to_path(cert_file)
+    env = redis_env(tmp_path, redis_url, redis_prefix)
+    env.update(SESSION_COOKIE_SECURE="true", CSRF_COOKIE_SECURE="true")
+    prepare(env)
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    with serve(env, server=server_kind, tls=(key_file, cert_file)) as port:
+        yield f"127.0.0.1:{port}", tmp_path / "db.sqlite3", context
 
 
 async def next_frame(ws, kind, test=lambda f: True):
@@ -24,24 +53,31 @@ async def test_two_websocket_clients_play_a_match_to_the_end(site):
     await play_a_match(*site)
 
 
-async def test_players_on_two_daphne_processes_play_one_match(two_sites):
+async def test_players_on_two_server_processes_play_one_match(two_sites):
     await play_a_match(*two_sites)
 
 
-async def play_a_match(host, other_host, database):
-    """Alice plays through `host`, Bob through `other_host`."""
-    alice, bob = SiteClient(f"http://{host}"), SiteClient(f"http://{other_host}")
+async def test_two_clients_play_a_match_over_wss(tls_site):
+    host, database, context = tls_site
+    await play_a_match(host, host, database, context)
+
+
+async def play_a_match(host, other_host, database, tls=None):
+    """Alice plays through `host`, Bob through `other_host`; over TLS with a `tls` context."""
+    http, ws = ("https", "wss") if tls else ("http", "ws")
+    alice = SiteClient(f"{http}://{host}", tls)
+    bob = SiteClient(f"{http}://{other_host}", tls)
     alice.play_as_guest()
     bob.play_as_guest()
     match = alice.post_json("/api/matches/", {"game": "connect_four"})
     bob.post_json(f"/api/matches/{match['id']}/join/")
     ticket = bob.post_json(f"/api/matches/{match['id']}/ticket/")["url"]
 
-    url = f"ws://{host}/ws/match/{match['id']}/"
-    cookie = f"sessionid={alice.cookie('sessionid')}"
+    url = f"{ws}://{host}/ws/match/{match['id']}/"
+    cookie = {"Cookie": f"sessionid={alice.cookie('sessionid')}"}
     async with (
-        connect(url, origin=f"http://{host}", additional_headers={"Cookie": cookie}) as a,
-        connect(f"ws://{other_host}{ticket}", origin=f"http://{other_host}") as b,
+        connect(url, origin=f"{http}://{host}", additional_headers=cookie, ssl=tls) as a,
+        connect(f"{ws}://{other_host}{ticket}", origin=f"{http}://{other_host}", ssl=tls) as b,
     ):
         seats = {}
         for ws in (a, b):
