@@ -1,4 +1,5 @@
-"""Matchmaking across daphne processes: no player double-booked, and no place lost unseen.
+"""Matchmaking across daphne processes: no player double-booked, no place lost unseen, and
+"Play now" without a lobby socket meeting a player queued on another process.
 
 Three daphne processes share one Redis and one database file. Thirty players,
 spread over the three, queue at the same moment over their lobby sockets, for
@@ -238,3 +239,36 @@ async def test_players_whose_process_stalled_past_their_places_are_told_when_it_
         # Bob's process kept his place renewed: he is still searching.
         await bob.send(json.dumps({"type": "ping", "id": 1}))
         assert "unqueued" not in [f["type"] for f in await frames_until(bob, "pong")]
+
+
+@pytest.fixture
+def two_sites(tmp_path, redis_url, redis_prefix):
+    env = redis_env(tmp_path, redis_url, redis_prefix)
+    prepare(env)
+    with daphne(env) as a, daphne(env) as b:
+        yield f"127.0.0.1:{a}", f"127.0.0.1:{b}"
+
+
+@pytest.mark.parametrize("first", ["quick join", "queue"])
+async def test_a_quick_join_on_one_process_meets_a_player_queued_on_another(two_sites, first):
+    # "Play now" without a lobby socket (POST /api/play/) on one process, with one on
+    # the other; whoever comes first, they end in the same match.
+    queueing, quick = two_sites
+    joiner = SiteClient(f"http://{quick}")
+    joiner_id = joiner.play_as_guest()["id"]
+    async with contextlib.AsyncExitStack() as stack:
+        if first == "quick join":
+            opened = await asyncio.to_thread(
+                joiner.post_json, "/api/play/", {"game": "connect_four"}
+            )
+            ws = await queued_lobby_socket(stack, queueing, "connect_four")
+        else:
+            ws = await queued_lobby_socket(stack, queueing, "connect_four")
+            opened = await asyncio.to_thread(
+                joiner.post_json, "/api/play/", {"game": "connect_four"}
+            )
+        assert [p["player"]["id"] for p in opened["participants"]] == [joiner_id]
+        matched = (await frames_until(ws, "matched"))[-1]["match"]
+    assert matched["id"] == opened["id"]
+    seated = joiner.get_json(f"/api/matches/{opened['id']}/")["participants"]
+    assert len(seated) == 2 and seated[0]["player"]["id"] == joiner_id
