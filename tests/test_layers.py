@@ -66,6 +66,15 @@ RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     ("games.matchmaking", ("games.sockets", "games.runtime.process", "games.runtime.match"), {}),
     # Consumers reach the database only through access checks and services.
     ("games.sockets", ("games.models", "games.views", "games.admin"), {}),
+    # The parts of a match runner are synchronous and do no I/O: the runner awaits.
+    *[
+        (
+            f"games.runtime.match.{part}",
+            (*FRAMEWORKS, "games.cluster", "games.services", "games.runtime.fanout"),
+            {},
+        )
+        for part in ("roster", "encoder", "checkpointing", "schedule", "ops")
+    ],
 ]
 
 

@@ -11,7 +11,6 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-import msgspec
 import msgspec.inspect as mi
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,79 +18,14 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from games import protocol
-from games.cluster.leases import Lease
 from games.engine import GAMES, get_game
 from games.engine.base import InvalidInput
 from games.engine.replay import replay
-from games.runtime.match.ports import MatchInfo, SeatRow
+from games.runtime.match import ops
 from games.runtime.match.runner import BROKEN_REASON, MAX_FAILED_TICKS, MatchRunner
 from games.sockets.match import MatchConsumer
+from tests.runtime.fakes import SEATS, Checkpoints, started
 from tests.secret_game import BrokenGame, SecretGame
-
-SEATS = [SeatRow(0, 101, "Ann"), SeatRow(1, 102, "Ben")]
-
-
-class Transport:
-    fence = None
-
-    def __init__(self) -> None:
-        self.frames: list[tuple[list[str], str, dict[str, Any]]] = []
-        self.ended: list[str] = []
-
-    async def deliver(self, channels: Any, kind: str, **fields: Any) -> None:
-        self.frames.append((list(channels), kind, fields))
-
-    async def broadcast_end(self, text: str) -> None:
-        self.ended.append(text)
-
-    async def request_rejoin(self) -> None:
-        pass
-
-    def errors(self) -> list[dict[str, Any]]:
-        texts = [f["text"] for _, kind, f in self.frames if kind == "match.frame"]
-        return [frame for frame in map(json.loads, texts) if frame["type"] == "error"]
-
-
-class Store:
-    def __init__(self) -> None:
-        self.aborted: str | None = None
-        self.finished: str | None = None
-
-    async def start(self, match_id: str, present: list[int], fence: int | None) -> list[SeatRow]:
-        return SEATS
-
-    async def finish(self, match_id: str, results: Any, summary: str, replay: Any, fence: Any):
-        self.finished = summary
-        return {"summary": summary}
-
-    async def abort(self, match_id: str, reason: str, fence: int | None) -> None:
-        self.aborted = reason
-
-    async def leave(self, match_id: str, player_id: int) -> None:
-        pass
-
-
-class Checkpoints:
-    """Keeps checkpoints as the bytes games.cluster.checkpoints writes to Redis (msgpack)."""
-
-    def __init__(self) -> None:
-        self.payload: bytes | None = None
-        self.chunks: list[bytes] = []
-        self.deleted = False
-
-    async def save(self, lease: Lease, payload: dict[str, Any], new_log: list[list[Any]]) -> bool:
-        self.payload = msgspec.msgpack.encode(payload)
-        if new_log:
-            self.chunks.append(msgspec.msgpack.encode(new_log))
-        return True
-
-    async def delete(self, match_id: str) -> None:
-        self.deleted = True
-
-    def load(self) -> tuple[dict[str, Any], list[list[Any]]]:
-        assert self.payload is not None
-        log = [entry for chunk in self.chunks for entry in msgspec.msgpack.decode(chunk)]
-        return msgspec.msgpack.decode(self.payload), log
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -99,36 +33,6 @@ def test_games():
     GAMES["secret"], GAMES["broken"] = SecretGame(), BrokenGame()
     yield
     del GAMES["secret"], GAMES["broken"]
-
-
-def new_runner(game: str, settings: dict[str, Any] | None = None) -> MatchRunner:
-    info = MatchInfo(
-        id=f"test-{game}",
-        game=game,
-        status="waiting",
-        settings=get_game(game).settings(settings or {}),
-        seed=1234,
-        max_players=2,
-        seats=SEATS,
-    )
-    return MatchRunner(
-        info,
-        Transport(),
-        Store(),
-        lease=Lease(info.id, "here", 1),
-        checkpoints=Checkpoints(),
-    )
-
-
-async def started(game: str, settings: dict[str, Any] | None = None) -> MatchRunner:
-    runner = new_runner(game, settings)
-    for seat in SEATS:
-        base = {"player_id": seat.player_id, "channel": f"socket-{seat.seat}"}
-        runner.post({"op": "join", "seat": seat.seat, "name": seat.name, **base})
-        runner.post({"op": "ready", **base})
-    await runner._step()
-    assert runner.status == "active"
-    return runner
 
 
 def socket_input(runner: MatchRunner, seat: int, frame: str) -> str:
@@ -148,10 +52,7 @@ def socket_input(runner: MatchRunner, seat: int, frame: str) -> str:
         assert f"`{exc.field}`" in exc.reason  # the error frame names the field
         return protocol.ErrorCode.INVALID
     player = SEATS[seat].player_id
-    runner.post(
-        {"op": "input", "player_id": player, "channel": f"socket-{seat}", "data": data}
-        | {"ack": message.ack}
-    )
+    runner.post(ops.Input(player, f"socket-{seat}", data, message.ack))
     return ""
 
 
@@ -165,7 +66,7 @@ async def assert_checkpoint_restores(runner: MatchRunner) -> None:
     replays from the seed to the same state."""
     game, checkpoints = runner.game, runner.checkpoints
     assert isinstance(checkpoints, Checkpoints)
-    runner._last_checkpoint_tick = -runner.tick_rate  # due now (as a hand-over forces it)
+    runner.checkpointer.force()  # due now, as a hand-over forces it
     await runner._maybe_checkpoint(moved=False)
     payload, log = checkpoints.load()
     restored = game.restore(payload["state"])
@@ -269,7 +170,7 @@ async def play(game: str, ticks: list[list[tuple[int, str]]]) -> None:
         for seat, frame in frames:
             socket_input(runner, seat, frame)
         tick = runner.game.current_tick(runner.state)
-        await runner._guarded_step()
+        await runner.guarded_step()
         if runner.status != "active":
             # Only the rules end a match: a won game of valid moves, never an abort.
             assert runner.store.aborted is None and runner.store.finished
@@ -294,16 +195,19 @@ inbox_messages = st.one_of(
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.lists(inbox_messages, max_size=4), max_size=8))
 def test_arbitrary_messages_in_the_runners_inbox_never_stop_the_match(ticks):
-    """Inputs from other processes come over Redis: the runner checks them again."""
+    """Operations from other processes come over Redis: their process decodes them (and
+    drops what does not decode), the runner checks the inputs again."""
     before = [errors("arena", "step"), errors("arena", "input")]
 
     async def scenario():
         runner = await started("arena")
         for messages in ticks:
             for message in messages:
-                runner.post(message)
+                op = ops.from_wire(message)
+                if op is not None:
+                    runner.post(op)
             tick = runner.game.current_tick(runner.state)
-            await runner._guarded_step()
+            await runner.guarded_step()
             assert runner.status == "active"
             assert runner.game.current_tick(runner.state) == tick + 1
         await assert_checkpoint_restores(runner)
@@ -320,8 +224,8 @@ def test_an_invalid_input_from_another_process_is_refused_by_the_runner():
             {"seq": 2, "x": 2**70},
             {"seq": 3, "pad": "x" * 4096},
         ):
-            runner.post({"op": "input", "player_id": 101, "channel": "socket-0", "data": data})
-            await runner._guarded_step()
+            runner.post(ops.Input(101, "socket-0", data))
+            await runner.guarded_step()
         await assert_checkpoint_restores(runner)
         return runner
 
@@ -340,7 +244,7 @@ def test_only_the_validated_fields_are_logged_and_checkpointed():
         runner = await started("arena")
         frame = {"type": "input", "data": {"seq": 1, "mx": 1, "fire": True}}
         assert socket_input(runner, 0, json.dumps(frame)) == ""
-        await runner._guarded_step()
+        await runner.guarded_step()
         await assert_checkpoint_restores(runner)
         return runner
 
@@ -365,8 +269,8 @@ def test_an_input_that_raises_is_dropped_logged_once_and_counted(caplog):
         post_guess(runner, 0, 1111)
         post_guess(runner, 1, 2222)
         with caplog.at_level(logging.ERROR, logger="games.runtime.match.runner"):
-            await runner._guarded_step()
-            await runner._guarded_step()
+            await runner.guarded_step()
+            await runner.guarded_step()
         return runner
 
     runner = run(scenario())
@@ -387,7 +291,7 @@ def test_a_tick_that_keeps_raising_aborts_the_match_in_words(failing):
         runner = await started("broken", {"ticks": 1000})
         post_guess(runner, 0, 9000 + failing)
         for _ in range(failing + 3):
-            await runner._guarded_step()
+            await runner.guarded_step()
         return runner
 
     runner = run(scenario())
@@ -418,8 +322,8 @@ def test_a_move_is_checkpointed_before_any_player_sees_it():
             await deliver(channels, kind, **fields)
 
         runner.checkpoints.save, runner.transport.deliver = saving, delivering
-        runner.post({"op": "input", "player_id": 101, "channel": "socket-0", "data": {"column": 3}})
-        await runner._step()
+        runner.post(ops.Input(101, "socket-0", {"column": 3}))
+        await runner.step()
         return order
 
     assert run(scenario()) == ["checkpoint", "state"]

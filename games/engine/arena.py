@@ -227,6 +227,13 @@ class Arena(Game[ArenaState]):
         state.finished, state.reason = True, reason
         state.bullets = []
 
+    def neutral_input(self, state: ArenaState, seat: int) -> ArenaInput | None:
+        """No movement and no fire, the aim kept; it takes the seat's next sequence number."""
+        ship = state.ships[seat]
+        if state.finished or ship.removed or ship.last_seq >= MAX_SEQ:
+            return None
+        return ArenaInput(seq=ship.last_seq + 1)
+
     def remove_seat(self, state: ArenaState, seat: int) -> list[Event]:
         ship = state.ships[seat]
         if ship.removed or state.finished:

@@ -194,6 +194,16 @@ class Game(ABC, Generic[StateT]):
     def remove_seat(self, state: StateT, seat: int) -> list[Event]:
         """Apply the abandonment rule to a seat whose player left for good."""
 
+    def neutral_input(self, state: StateT, seat: int) -> Any | None:
+        """The input that holds `seat` still while its player's socket is gone, or None.
+
+        The server applies it (and logs it, like any input) when the socket drops,
+        so that controls which persist until the next input do not play on without
+        the player. None, the default, applies nothing: right for games where
+        nothing happens without a move.
+        """
+        return None
+
     @abstractmethod
     def outcome(self, state: StateT) -> Outcome | None:
         """The final outcome once the match is over, else None."""

@@ -32,6 +32,7 @@ from games.runtime import messages
 from games.runtime.cleanup import Cleanup
 from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets, receive_states
 from games.runtime.lobby_feed import LobbyHub
+from games.runtime.match import ops
 from games.runtime.match.runner import MatchRunner
 from games.runtime.match.store import DatabaseStore
 from games.services.errors import StaleRunner
@@ -76,7 +77,7 @@ class MatchSupervisor:
         self._holdoff_until = 0.0
         self._recovery = asyncio.Event()  # set (and replaced) whenever Redis is back
         self._orphaned: dict[str, float] = {}  # active, unrun, no checkpoint: since when
-        self._held: dict[str, collections.deque[dict[str, Any]]] = {}  # ops awaiting Redis
+        self._held: dict[str, collections.deque[ops.Operation]] = {}  # ops awaiting Redis
         self._outbox: dict[str, list[dict[str, Any]]] = {}
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
@@ -102,8 +103,10 @@ class MatchSupervisor:
         return {
             "supervisor": len(self.local.by_channel),
             "supervisor_matches": len(self.attached),
-            "runner_seats": sum(1 for r in runners for s in list(r.slots.values()) if s.channel),
-            "runner_spectators": sum(len(r.spectators) for r in runners),
+            "runner_seats": sum(
+                1 for r in runners for s in list(r.roster.seats.values()) if s.channel
+            ),
+            "runner_spectators": sum(len(r.roster.spectators) for r in runners),
             "lobby": len(self.lobby.sockets),
             "matchmaking": len(self.matchmaking.local),
             "presence": len(self.presence.connections),
@@ -111,7 +114,7 @@ class MatchSupervisor:
         }
 
     def detach(
-        self, match_id: str, consumer: Any, leave: dict[str, Any] | None = None
+        self, match_id: str, consumer: Any, leave: ops.Leave | None = None
     ) -> Callable[[], Awaitable[object]] | None:
         """The socket is gone: forget it here, and hand its `leave` to the match's runner.
 
@@ -135,7 +138,7 @@ class MatchSupervisor:
             return None  # one process, and no runner here: nobody runs the match
         layer = get_channel_layer()
         assert layer is not None
-        return functools.partial(layer.send, messages.runner_channel(match_id), leave)
+        return functools.partial(layer.send, messages.runner_channel(match_id), ops.to_wire(leave))
 
     async def drain(self, close_code: int) -> None:
         """Hand every match of this process over and close its sockets (SIGTERM, deploys).
@@ -177,7 +180,7 @@ class MatchSupervisor:
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
 
-    async def post(self, match_id: str, message: dict[str, Any], *, lossy: bool = False) -> None:
+    async def post(self, match_id: str, op: ops.Operation, *, lossy: bool = False) -> None:
         """Deliver an operation to the match's runner, starting one here if nobody runs it.
 
         To a runner in another process, `lossy` operations (real-time inputs, superseded
@@ -189,29 +192,29 @@ class MatchSupervisor:
         if runner is None and not self._known_remote(match_id):
             runner = await self._ensure_runner(match_id)
         if runner is not None:
-            runner.post(message)
+            runner.post(op)
             return
         if not lossy or self.fanout is None:
-            await self._send_reliably(match_id, message)
+            await self._send_reliably(match_id, op)
             return
         outbox = self._outbox.get(match_id)
         if outbox is None:
             self._outbox[match_id] = outbox = []
             asyncio.get_running_loop().call_later(BATCH_SECONDS, self._flush, match_id)
-        outbox.append(message)
+        outbox.append(ops.to_wire(op))
 
-    async def _send_reliably(self, match_id: str, message: dict[str, Any]) -> None:
+    async def _send_reliably(self, match_id: str, op: ops.Operation) -> None:
         held = self._held.get(match_id)
         if held is not None:
-            held.append(message)  # behind the older ones: a runner sees them in order
+            held.append(op)  # behind the older ones: a runner sees them in order
             return
         layer = get_channel_layer()
         assert layer is not None
         try:
-            await layer.send(messages.runner_channel(match_id), message)
+            await layer.send(messages.runner_channel(match_id), ops.to_wire(op))
         except cluster_redis.ERRORS as exc:
             cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
-            self._held[match_id] = collections.deque([message], maxlen=HELD_OPERATIONS)
+            self._held[match_id] = collections.deque([op], maxlen=HELD_OPERATIONS)
             self._spawn(self._send_held(match_id))
 
     async def _send_held(self, match_id: str) -> None:
@@ -227,7 +230,7 @@ class MatchSupervisor:
                     if runner is not None:  # the match moved here meanwhile
                         runner.post(held[0])
                     else:
-                        await layer.send(messages.runner_channel(match_id), held[0])
+                        await layer.send(messages.runner_channel(match_id), ops.to_wire(held[0]))
                     held.popleft()
             except cluster_redis.ERRORS as exc:
                 cluster_redis.outage.failed(f"an operation for match {match_id}", exc)
@@ -390,7 +393,9 @@ class MatchSupervisor:
                     cluster_redis.outage.failed(f"the queue of match {runner.match_id}", exc)
                     await asyncio.sleep(RETRY_SECONDS)  # a retry backoff
                     continue
-                runner.post(message)
+                op = ops.from_wire(message, source=f"the queue of match {runner.match_id}")
+                if op is not None:
+                    runner.post(op)
 
     async def _listen_inputs(self, runner: MatchRunner, fanout: Fanout) -> None:
         """Post to the runner the batches of inputs other processes publish on its topic."""
@@ -405,8 +410,8 @@ class MatchSupervisor:
                 if getting not in done:
                     getting.cancel()
                     break
-                for operation in getting.result()["messages"]:
-                    runner.post(operation)
+                for op in _batched(getting.result(), runner.match_id):
+                    runner.post(op)
         finally:
             fanout.unsubscribe(topic, queue)
 
@@ -576,6 +581,16 @@ class MatchSupervisor:
             task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+def _batched(batch: object, match_id: str) -> list[ops.Operation]:
+    """The operations in a batch of inputs from another process; malformed ones dropped."""
+    wire = batch.get("messages") if isinstance(batch, dict) else None
+    if not isinstance(wire, list):
+        logger.warning("dropped a malformed batch of inputs for match %s: %.200r", match_id, batch)
+        return []
+    source = f"a batch of inputs for match {match_id}"
+    return [op for op in (ops.from_wire(m, source=source) for m in wire) if op is not None]
 
 
 _supervisor: MatchSupervisor | None = None

@@ -22,6 +22,7 @@ from games.engine import get_game
 from games.engine.base import InvalidInput
 from games.protocol import CloseCode, ErrorCode
 from games.runtime import messages
+from games.runtime.match import ops
 from games.runtime.match.store import DatabaseStore
 from games.runtime.process import get_supervisor
 from games.sockets.base import CLOSED_ERRORS, GameSocketConsumer
@@ -127,10 +128,13 @@ class MatchConsumer(GameSocketConsumer):
     async def _join(self) -> None:
         assert self.connection is not None
         await self._post(
-            "join",
-            seat=self.connection.seat,
-            name=self.connection.display_name,
-            subprotocol=self.subprotocol,
+            ops.Join(
+                self.connection.player_id,
+                self.channel_name,
+                seat=self.connection.seat,
+                name=self.connection.display_name,
+                subprotocol=self.subprotocol,
+            )
         )
 
     async def _identify(self) -> Any:
@@ -190,9 +194,9 @@ class MatchConsumer(GameSocketConsumer):
             self.attached = False
             # Nothing to tell a runner after the result, or while this process hands over.
             quiet = self.over or supervisor.draining
-            sending = supervisor.detach(
-                self.match_id, self, leave=None if quiet else self._operation("leave")
-            )
+            assert self.connection is not None
+            leave = ops.Leave(self.connection.player_id, self.channel_name)
+            sending = supervisor.detach(self.match_id, self, leave=None if quiet else leave)
             if sending is not None:
                 self._remove_later(f"the leave of {self.channel_name} to its runner", sending)
 
@@ -222,10 +226,10 @@ class MatchConsumer(GameSocketConsumer):
         elif isinstance(message, protocol.Chat):
             await self._chat(message)
         elif isinstance(message, protocol.Ready):
-            await self._post("ready")
+            await self._ready()
         elif isinstance(message, protocol.Resync):
             self._forget_acknowledgements()  # the client starts over from a full state
-            await self._post("resync")
+            await self._post(ops.Resync(self.connection.player_id, self.channel_name))
 
     def _acknowledge(self, tick: int) -> bool:
         """The client has the state of `tick`: deltas may start from it (it is the newest).
@@ -263,7 +267,18 @@ class MatchConsumer(GameSocketConsumer):
             except InvalidInput as exc:
                 await self._strike(ErrorCode.INVALID, exc.reason)
                 return
-            await self._post("input", lossy=self.lossy_inputs, data=data, ack=message.ack)
+            op = ops.Input(self.connection.player_id, self.channel_name, data, message.ack)
+            await self._post(op, lossy=self.lossy_inputs)
+
+    async def _ready(self) -> None:
+        assert self.connection is not None
+        if self.connection.seat is None:
+            await self._error(
+                ErrorCode.INVALID,
+                "Only seated players can be ready: you are watching this match.",
+            )
+            return
+        await self._post(ops.Ready(self.connection.player_id, self.channel_name))
 
     def _game_input(self, raw: Any) -> dict[str, Any]:
         """Only what fits the game's input schema goes on: the runner applies and logs it."""
@@ -302,17 +317,8 @@ class MatchConsumer(GameSocketConsumer):
     async def _error(self, code: str, message: str) -> None:
         await self.send(text_data=protocol.error(code, message))
 
-    async def _post(self, op: str, *, lossy: bool = False, **fields: Any) -> None:
-        await get_supervisor().post(self.match_id, self._operation(op, **fields), lossy=lossy)
-
-    def _operation(self, op: str, **fields: Any) -> dict[str, Any]:
-        assert self.connection is not None
-        return {
-            "op": op,
-            "player_id": self.connection.player_id,
-            "channel": self.channel_name,
-            **fields,
-        }
+    async def _post(self, op: ops.Operation, *, lossy: bool = False) -> None:
+        await get_supervisor().post(self.match_id, op, lossy=lossy)
 
     # --- Events from the runner and services -------------------------------------------------
 

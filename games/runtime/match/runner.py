@@ -1,23 +1,29 @@
-"""One authority per match: the engine state, the fixed-rate loop, inputs, presence, the end.
+"""One authority per match: the engine state, the fixed-rate loop, the validation order,
+the lifecycle (waiting -> active -> finished or aborted).
 
 A runner lives in a daphne process under the process's MatchSupervisor, never
 inside a player's consumer, so the match does not depend on which socket
-hosts it. Consumers post operations to it (directly in the same process, over
-the runner's channel from other processes); it answers with frames encoded
-once and sent through its transport.
+hosts it. Consumers post typed operations to it (`ops`: directly in the same
+process, over the runner's channel from other processes); it handles them at
+its next tick, one method per kind, and answers with frames encoded once and
+sent through its transport.
+
+The parts it is made of are synchronous and do no I/O: the seats (`roster`),
+the state encoder (`encoder`), the checkpoint policy (`checkpointing`) and the
+tick schedule (`schedule`). The runner does the awaiting: the store, the
+transport and the checkpoints it is handed (`ports`).
 
 Order of checks for an input (the engine validates last): the sender holds a
-seat, the match is active, the seat is still in play, then the rules.
+seat, the match is active, the seat is still in play and this is its socket,
+then the rules (the turn, legality, a stale sequence number).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -28,7 +34,11 @@ from games.cluster.leases import Lease
 from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
 from games.runtime import metrics
+from games.runtime.match import ops
+from games.runtime.match.checkpointing import Checkpointer
+from games.runtime.match.encoder import StateEncoder
 from games.runtime.match.ports import Checkpoints, MatchInfo, Restored, SeatRow, Store, Transport
+from games.runtime.match.roster import Roster, Seat
 from games.runtime.match.schedule import TickSchedule
 from games.services.errors import NotReady, StaleRunner
 from games.services.results import ReplayData, SeatResult
@@ -37,8 +47,6 @@ logger = logging.getLogger(__name__)
 
 # A waiting match with nobody connected stops its runner after this long (it stays in the lobby).
 IDLE_STOP_SECONDS = 30.0
-# Compact states kept as bases for deltas: a client acknowledging an older one gets full states.
-DELTA_HISTORY_TICKS = 64
 # Before the start, a seat whose player is not connected for this long is given up, so
 # a reserved but empty seat cannot hold a match back (a page reload is much quicker).
 WAITING_SEAT_SECONDS = 10.0
@@ -46,30 +54,7 @@ WAITING_SEAT_SECONDS = 10.0
 # (unrated) instead of retried for ever, or re-adopted into the same crash.
 MAX_FAILED_TICKS = 3
 BROKEN_REASON = "the game stopped working because of an error on the server"
-
-
-@dataclass
-class Slot:
-    """A seated player as the runner sees them."""
-
-    seat: int
-    player_id: int
-    name: str
-    channel: str | None = None
-    ready: bool = False
-    disconnected_at: float | None = None
-    abandoned: bool = False
-    acked: int | None = None  # the newest state tick its client acknowledged
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "seat": self.seat,
-            "player_id": self.player_id,
-            "name": self.name,
-            "connected": self.channel is not None,
-            "ready": self.ready,
-            "abandoned": self.abandoned,
-        }
+EVERYONE_LEFT_REASON = "every player left"
 
 
 class MatchRunner:
@@ -98,14 +83,12 @@ class MatchRunner:
         self.clock = clock
         self.on_stop = on_stop
         self.status = info.status
-        self.slots: dict[int, Slot] = {
-            s.player_id: Slot(s.seat, s.player_id, s.name) for s in info.seats
-        }
-        self.spectators: set[str] = set()
-        # Each known socket's subprotocol: states are encoded only in the ones in use.
-        self.encodings: dict[str, str] = {}
+        self.roster = Roster(info.seats)
+        self.encoder = StateEncoder(self.game, self.tick_rate)
+        self.checkpointer = Checkpointer(self.game, self.tick_rate)
+        self.checkpoints = checkpoints
         self.state: Any = None
-        self.inbox: list[dict[str, Any]] = []
+        self.inbox: list[ops.Operation] = []
         self.pending: dict[int, tuple[Any, str | None]] = {}  # seat -> (game Input, channel)
         self.log: list[list[Any]] = []
         self.lost = False
@@ -113,13 +96,10 @@ class MatchRunner:
         self._stopping = False
         self._start_attempted_for: frozenset[int] | None = None
         self._idle_since: float | None = self.clock()
-        self._last_broadcast_tick = -1
-        self._compact_history: dict[int, Any] = {}  # tick -> the game's compact snapshot
-        self.checkpoints = checkpoints
-        self._saved_log = 0
-        self._last_checkpoint_tick = 0
+        # The game ended while no seated player was connected: the result waits for one
+        # to come back (then it counts) or for the grace period to end (then: aborted).
+        self._result_held = False
         self._adopted = restored is not None
-        self._checkpoints_failing = False  # Redis was unreachable at the last checkpoint
         self._failed_ticks = 0  # the game's tick raised in this many ticks in a row
         self._failed_steps = 0  # the runner's step raised in this many ticks in a row
         self._failed_inputs = 0  # inputs the game raised on (each was dropped)
@@ -129,18 +109,20 @@ class MatchRunner:
 
     def _adopt(self, payload: dict[str, Any], log: list[list[Any]]) -> None:
         """Continue from the checkpoint of a process that died; everyone gets the grace period."""
-        now = self.clock()
         self.state = self.game.restore(payload["state"])
         self.status = "active"
         self.log = log
-        self._saved_log = len(log)
-        self._last_checkpoint_tick = self.game.current_tick(self.state)
-        self.slots = {
-            s["player_id"]: Slot(
-                s["seat"], s["player_id"], s["name"], disconnected_at=now, abandoned=s["abandoned"]
-            )
-            for s in payload["slots"]
-        }
+        self.checkpointer.continue_from(self.game.current_tick(self.state), len(log))
+        self.roster.restore(payload["slots"], self.clock())
+        # No seat has a socket here yet: each holds still until its player is back.
+        for seat in self.roster.seats.values():
+            if not seat.abandoned:
+                self._hold_still(seat)
+
+    @property
+    def seats(self) -> dict[int, Seat]:
+        """The seated players by player id (the roster's)."""
+        return self.roster.seats
 
     # --- Life ---------------------------------------------------------------------
 
@@ -149,9 +131,9 @@ class MatchRunner:
             self._run(), name=f"runner {self.match_id}"
         )
 
-    def post(self, message: dict[str, Any]) -> None:
+    def post(self, op: ops.Operation) -> None:
         """Queue an operation from a consumer; handled at the next tick."""
-        self.inbox.append(message)
+        self.inbox.append(op)
 
     def stop(self) -> None:
         self._stopping = True
@@ -183,16 +165,16 @@ class MatchRunner:
                 )
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self._guarded_step()
+            await self.guarded_step()
 
-    async def _guarded_step(self) -> None:
+    async def guarded_step(self) -> None:
         """One step; an exception ends only this tick, so the match goes on at the next.
 
         The game's own faults are handled closer (inputs, ticks); this catches the
         rest. Logged with its traceback once per run of failures, not once per tick.
         """
         try:
-            await self._step()
+            await self.step()
         except Exception:
             self._failed_steps += 1
             metrics.RUNNER_ERRORS.labels(self.info.game, "step").inc()
@@ -207,11 +189,14 @@ class MatchRunner:
             )
             self._failed_steps = 0
 
-    async def _step(self) -> None:
+    async def step(self) -> None:
+        """One tick: the operations received since the last, then the match moves on."""
         if self._adopted:
             # Sockets on other processes were talking to the dead runner: ask them to join again.
             self._adopted = False
-            logger.warning("adopted match %s at tick %s", self.match_id, self._last_checkpoint_tick)
+            logger.warning(
+                "adopted match %s at tick %s", self.match_id, self.checkpointer.last_tick
+            )
             await self.transport.request_rejoin()
         await self._handle_inbox()
         if self._stopping:
@@ -227,92 +212,95 @@ class MatchRunner:
 
     async def _handle_inbox(self) -> None:
         inbox, self.inbox = self.inbox, []
-        for message in inbox:
+        for op in inbox:
             # Operations come from other processes too: one that cannot be handled is
             # dropped on its own, never with the rest of the inbox or the runner.
             try:
-                await self._handle(message)
+                await self.handle(op)
             except Exception:
                 metrics.RUNNER_ERRORS.labels(self.info.game, "inbox").inc()
                 logger.exception(
                     "match %s: dropped an operation it could not handle: %.200r",
                     self.match_id,
-                    message,
+                    op,
                 )
 
-    async def _handle(self, message: dict[str, Any]) -> None:
-        op = message.get("op")
-        if op == "join":
-            await self._join(message)
-        elif op == "leave":
-            await self._leave(message)
-        elif op == "ready":
-            await self._ready(message)
-        elif op == "input":
-            await self._queue_input(message)
-        elif op == "resync":
-            await self._send(message["channel"], self._welcome(message))
-        elif op == "aborted":
-            self.stop()
+    async def handle(self, op: ops.Operation) -> None:
+        """Hand one operation to its method."""
+        match op:
+            case ops.Input():
+                await self.input(op)
+            case ops.Join():
+                await self.join(op)
+            case ops.Leave():
+                await self.leave(op)
+            case ops.Ready():
+                await self.ready(op)
+            case ops.Resync():
+                await self.resync(op)
+            case ops.Aborted():
+                self.aborted(op)
 
-    async def _join(self, message: dict[str, Any]) -> None:
-        channel = message["channel"]
-        self.encodings[channel] = message.get("subprotocol") or protocol.SUBPROTOCOL_JSON
-        slot = self.slots.get(message["player_id"])
-        if slot is None and self.status == "waiting" and message.get("seat") is not None:
-            # Seated through the lobby after this runner loaded the match.
-            slot = Slot(message["seat"], message["player_id"], message["name"])
-            self.slots[slot.player_id] = slot
-        if slot is None:
-            self.spectators.add(channel)
-        else:
-            if slot.channel and slot.channel != channel:
-                await self._close(slot.channel, protocol.CloseCode.SUPERSEDED)
-            slot.channel, slot.disconnected_at, slot.acked = channel, None, None
+    async def join(self, op: ops.Join) -> None:
+        """A socket joins: it gets a welcome, everyone the new players list. A seat's
+        earlier socket is closed (4010): a player plays a seat from one socket."""
+        joined = self.roster.join(op, waiting=self.status == "waiting")
+        if joined.superseded:
+            await self._close(joined.superseded, protocol.CloseCode.SUPERSEDED)
         self._idle_since = None
-        await self._send(channel, self._welcome(message))
+        await self._send(op.channel, self._welcome(op.player_id, op.subprotocol))
         await self._broadcast_players()
 
-    async def _leave(self, message: dict[str, Any]) -> None:
-        channel = message["channel"]
-        self.spectators.discard(channel)
-        self.encodings.pop(channel, None)
-        slot = self.slots.get(message["player_id"])
-        if slot is None or slot.channel != channel:
+    async def leave(self, op: ops.Leave) -> None:
+        """A socket is gone. Its seat holds still (the game's neutral input) and keeps its
+        place for the grace period."""
+        seat = self.roster.leave(op.player_id, op.channel, self.clock())
+        if seat is None:
             return  # a spectator, or a socket that was already superseded
-        slot.channel = None
-        slot.ready = False
-        slot.disconnected_at = self.clock()
-        if not self._anyone_connected():
+        if self.status == "active":
+            self._hold_still(seat)
+        if not self.roster.anyone_connected():
             self._idle_since = self.clock()
         await self._broadcast_players()
 
-    async def _ready(self, message: dict[str, Any]) -> None:
-        slot = self.slots.get(message["player_id"])
-        if slot is not None and self.status == "waiting" and not slot.ready:
-            slot.ready = True
+    async def ready(self, op: ops.Ready) -> None:
+        if self.status == "waiting" and self.roster.mark_ready(op.player_id):
             await self._broadcast_players()
 
-    async def _queue_input(self, message: dict[str, Any]) -> None:
-        channel = message.get("channel")
-        slot = self.slots.get(message["player_id"])
-        if slot is None:
-            await self._error(channel, protocol.ErrorCode.SPECTATOR, "Spectators cannot play.")
+    async def resync(self, op: ops.Resync) -> None:
+        """A full state for a client that lost track: a fresh welcome."""
+        await self._send(
+            op.channel, self._welcome(op.player_id, self.roster.encodings.get(op.channel))
+        )
+
+    def aborted(self, op: ops.Aborted) -> None:
+        """A service aborted the match and told its sockets: stop."""
+        self.stop()
+
+    async def input(self, op: ops.Input) -> None:
+        """Queue an input for the next tick, after the checks that come before the rules."""
+        seat = self.roster.get(op.player_id)
+        if seat is None:
+            await self._error(op.channel, protocol.ErrorCode.SPECTATOR, "Spectators cannot play.")
         elif self.status != "active":
-            await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, _not_active(self.status))
-        elif slot.abandoned:
-            await self._error(channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
+            await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, _not_active(self.status))
+        elif seat.abandoned:
+            await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
+        elif seat.channel != op.channel:
+            # From a socket that is gone or was superseded, arriving late (inputs from other
+            # processes take another path than leaves): it must not undo the neutral input
+            # the seat holds, or the newer socket's controls. Its socket hears nothing more.
+            return
         else:
             try:
-                data = self._checked_input(message["data"])
+                data = self._checked_input(op.data)
             except InvalidInput as exc:
-                await self._error(channel, protocol.ErrorCode.INVALID, exc.reason)
+                await self._error(op.channel, protocol.ErrorCode.INVALID, exc.reason)
                 return
             # The newest input of a seat within one tick wins; older ones are superseded.
-            self.pending[slot.seat] = (data, channel)
-            ack = message.get("ack")
-            if isinstance(ack, int) and not isinstance(ack, bool):
-                slot.acked = ack
+            self.pending[seat.seat] = (data, op.channel)
+            if op.ack is not None:
+                seat.acked = op.ack
 
     def _checked_input(self, raw: Any) -> Any:
         """The game's Input for `raw`, checked again here: a socket of another process
@@ -327,11 +315,19 @@ class MatchRunner:
             raise InvalidInput("data", "This input cannot be stored.") from exc
         return data
 
+    def _hold_still(self, seat: Seat) -> None:
+        """The seat's socket is gone: at the next tick it gets the game's neutral input
+        (an arena ship stops instead of flying on with its last controls into a wall)."""
+        neutral = self.game.neutral_input(self.state, seat.seat)
+        if neutral is not None:
+            self.pending[seat.seat] = (neutral, None)
+
     # --- Waiting ------------------------------------------------------------------------
 
     async def _maybe_start(self) -> None:
-        ready = frozenset(s.player_id for s in self.slots.values() if s.ready and s.channel)
-        if len(ready) < self.game.min_players or len(ready) < len(self.slots):
+        """Start once every seated player is connected and ready (and enough are)."""
+        ready = self.roster.ready_players()
+        if len(ready) < self.game.min_players or len(ready) < len(self.roster.seats):
             return
         if ready == self._start_attempted_for:
             return  # the database said not yet; wait for the ready set to change
@@ -348,30 +344,15 @@ class MatchRunner:
         await self._broadcast_state([Event("started", {"seats": len(seats)})])
 
     async def _release_empty_seats(self) -> None:
-        now = self.clock()
-        gone = [
-            slot
-            for slot in self.slots.values()
-            if slot.channel is None
-            and slot.disconnected_at is not None
-            and now - slot.disconnected_at >= min(self.grace, WAITING_SEAT_SECONDS)
-        ]
-        for slot in gone:
-            del self.slots[slot.player_id]
-            await self.store.leave(self.match_id, slot.player_id)
+        gone = self.roster.give_up(self.clock(), min(self.grace, WAITING_SEAT_SECONDS))
+        for seat in gone:
+            await self.store.leave(self.match_id, seat.player_id)
         if gone:
             self._start_attempted_for = None
             await self._broadcast_players()
 
     def _begin(self, seats: list[SeatRow]) -> None:
-        previous = self.slots
-        self.slots = {}
-        for row in seats:
-            old = previous.get(row.player_id)
-            slot = Slot(row.seat, row.player_id, row.name)
-            if old is not None:
-                slot.channel, slot.ready = old.channel, old.ready
-            self.slots[row.player_id] = slot
+        self.roster.begin(seats)
         self.state = self.game.initial_state(self.info.settings, len(seats), self.info.seed)
         self.status = "active"
 
@@ -382,10 +363,15 @@ class MatchRunner:
     # --- Active -----------------------------------------------------------------------------
 
     async def _simulate(self) -> None:
-        expired = self._expired_slots()
-        if expired and not any(s.channel for s in self.slots.values()):
+        expired = self.roster.expired(self.clock(), self.grace)
+        if expired and not self.roster.any_seat_connected():
             # Nobody seated is left to play: no one should win by default.
-            await self._abort("every player left")
+            await self._abort(EVERYONE_LEFT_REASON)
+            return
+        if self._result_held:
+            if self.roster.any_seat_connected():
+                self.pending.clear()  # the game is over: nothing more to apply
+                await self._finish()
             return
         events: list[Event] = []
         pending, self.pending = self.pending, {}
@@ -405,10 +391,19 @@ class MatchRunner:
             await self._maybe_checkpoint(moved=bool(pending))
         # Real-time games move every tick (controls persist); turn-based ones on moves.
         changed = bool(events or pending) or not self.game.turn_based
-        if changed or self._due_for_heartbeat():
+        if changed or self.encoder.due_for_heartbeat(self.game.current_tick(self.state)):
             await self._broadcast_state(events)
-        if over:
+        if not over:
+            return
+        if self.roster.any_seat_connected():
             await self._finish()
+        else:
+            # Every seated player is away (a turn clock ran out meanwhile, say): a result
+            # only counts if one of them comes back within the grace period.
+            self._result_held = True
+            logger.info(
+                "match %s ended with no player connected; its result waits for one", self.match_id
+            )
 
     async def _apply(self, seat: int, data: Any, channel: str | None, tick: int) -> list[Event]:
         """Apply one input and log it; a refused or failing input is dropped, alone."""
@@ -451,24 +446,27 @@ class MatchRunner:
         self._failed_ticks = 0
         return events
 
+    def _abandon(self, expired: list[Seat], tick: int) -> list[Event]:
+        events: list[Event] = []
+        for seat in expired:
+            seat.abandoned = True
+            events += self.game.remove_seat(self.state, seat.seat)
+            self.log.append([tick, seat.seat, None])
+        return events
+
+    # --- Checkpoints ----------------------------------------------------------------------
+
     async def _maybe_checkpoint(self, moved: bool) -> None:
         if self.checkpoints is None or self.lease is None or self.lost:
             return
         tick = self.game.current_tick(self.state)
-        due = tick - self._last_checkpoint_tick >= self.tick_rate  # at least once a second
-        if not due and not (self.game.turn_based and moved):
+        if not self.checkpointer.due(tick, moved):
             return
-        payload = {
-            "tick": tick,
-            "state": self.game.checkpoint(self.state),
-            "slots": [
-                {"seat": s.seat, "player_id": s.player_id, "name": s.name, "abandoned": s.abandoned}
-                for s in self.slots.values()
-            ],
-        }
-        new_log = self.log[self._saved_log :]
+        payload = self.checkpointer.payload(self.state, self.roster)
         try:
-            saved = await self.checkpoints.save(self.lease, payload, new_log)
+            saved = await self.checkpoints.save(
+                self.lease, payload, self.checkpointer.new_log(self.log)
+            )
         except cluster_redis.Unavailable:
             saved = None
         if saved is False:
@@ -479,9 +477,7 @@ class MatchRunner:
             # Redis unreachable, or the lease vanished with it (the supervisor takes it
             # again): the match goes on, and the next checkpoint, in a second, carries
             # the log since the last one that was stored.
-            self._last_checkpoint_tick = tick
-            if not self._checkpoints_failing:
-                self._checkpoints_failing = True
+            if self.checkpointer.not_stored(tick):
                 logger.warning(
                     "match %s: checkpoint of tick %d not stored (Redis unreachable or the "
                     "lease gone with it); the match goes on and retries every second",
@@ -489,11 +485,8 @@ class MatchRunner:
                     tick,
                 )
             return
-        if self._checkpoints_failing:
-            self._checkpoints_failing = False
+        if self.checkpointer.stored(tick, len(self.log)):
             logger.warning("match %s: checkpoints stored again from tick %d", self.match_id, tick)
-        self._saved_log = len(self.log)
-        self._last_checkpoint_tick = tick
 
     def take_lease(self, lease: Lease, checkpoint_lost: bool) -> None:
         """Go on under a new lease: the old one vanished while Redis was away, and the
@@ -502,8 +495,8 @@ class MatchRunner:
         self.fence = lease.token
         self.transport.fence = lease.token  # sockets drop messages of lower tokens
         if checkpoint_lost:
-            self._saved_log = 0  # Redis lost the log too: the next checkpoint carries it whole
-        self._last_checkpoint_tick = -self.tick_rate  # and comes at the next tick
+            self.checkpointer.log_lost()
+        self.checkpointer.force()  # at the next tick
 
     async def hand_over(self) -> None:
         """Stop here and leave the match for another process: final checkpoint first.
@@ -516,7 +509,7 @@ class MatchRunner:
         if self.task is not None:
             await asyncio.wait({self.task}, timeout=2.0)
         if self.status == "active" and self.state is not None:
-            self._last_checkpoint_tick = -self.tick_rate  # force a checkpoint now
+            self.checkpointer.force()
             await self._maybe_checkpoint(moved=False)
 
     async def _forget_checkpoint(self) -> None:
@@ -531,25 +524,7 @@ class MatchRunner:
                 self.match_id,
             )
 
-    def _expired_slots(self) -> list[Slot]:
-        """Seats whose player has been gone longer than the reconnection grace period."""
-        now = self.clock()
-        return [
-            slot
-            for slot in self.slots.values()
-            if not slot.abandoned
-            and slot.channel is None
-            and slot.disconnected_at is not None
-            and now - slot.disconnected_at >= self.grace
-        ]
-
-    def _abandon(self, expired: list[Slot], tick: int) -> list[Event]:
-        events: list[Event] = []
-        for slot in expired:
-            slot.abandoned = True
-            events += self.game.remove_seat(self.state, slot.seat)
-            self.log.append([tick, slot.seat, None])
-        return events
+    # --- The end ------------------------------------------------------------------------
 
     async def _abort(self, reason: str) -> None:
         self.status = "aborted"
@@ -562,21 +537,16 @@ class MatchRunner:
         await self._forget_checkpoint()
         self.stop()
 
-    def _due_for_heartbeat(self) -> bool:
-        # Real-time games send every tick anyway; turn-based ones at least once a second.
-        tick = self.game.current_tick(self.state)
-        return tick - self._last_broadcast_tick >= self.tick_rate
-
     async def _finish(self) -> None:
         outcome = self.game.outcome(self.state)
         assert outcome is not None
-        abandoned = {s.seat for s in self.slots.values() if s.abandoned}
+        abandoned = {s.seat for s in self.roster.seats.values() if s.abandoned}
         results = [
             SeatResult(s.seat, "abandoned" if s.seat in abandoned else s.result, s.score, s.rank)
             for s in outcome.seats
         ]
         replay = ReplayData(
-            seats=len(self.slots),
+            seats=len(self.roster.seats),
             final_tick=self.game.current_tick(self.state),
             log=self.log,
             final_state=self.game.view(self.state, None),
@@ -596,9 +566,9 @@ class MatchRunner:
 
     # --- Frames ---------------------------------------------------------------------------
 
-    def _welcome(self, message: dict[str, Any]) -> str:
-        slot = self.slots.get(message["player_id"])
-        seat = slot.seat if slot else None
+    def _welcome(self, player_id: int, subprotocol: str | None) -> str:
+        seat = self.roster.get(player_id)
+        number = seat.seat if seat else None
         return protocol.encode(
             {
                 "type": "welcome",
@@ -611,92 +581,34 @@ class MatchRunner:
                     "settings": self.info.settings,
                     "max_players": self.info.max_players,
                 },
-                "subprotocol": message.get("subprotocol") or protocol.SUBPROTOCOL_JSON,
+                "subprotocol": subprotocol or protocol.SUBPROTOCOL_JSON,
                 "you": {
-                    "player_id": message["player_id"],
-                    "seat": seat,
-                    "role": "spectator" if slot is None else "player",
+                    "player_id": player_id,
+                    "seat": number,
+                    "role": "spectator" if seat is None else "player",
                 },
-                "players": self._players_json(),
+                "players": self.roster.players(),
                 "tick": self.game.current_tick(self.state) if self.state is not None else 0,
-                "state": self.game.view(self.state, seat) if self.state is not None else None,
+                "state": self.game.view(self.state, number) if self.state is not None else None,
                 "server_time": protocol.server_time_ms(),
             }
         )
 
-    def _players_json(self) -> list[dict[str, Any]]:
-        return [s.json() for s in sorted(self.slots.values(), key=lambda s: s.seat)]
-
     async def _broadcast_players(self) -> None:
-        await self._broadcast(protocol.encode({"type": "players", "players": self._players_json()}))
+        await self._broadcast(
+            protocol.encode({"type": "players", "players": self.roster.players()})
+        )
 
     async def _broadcast_state(self, events: list[Event]) -> None:
-        tick = self.game.current_tick(self.state)
-        previous, self._last_broadcast_tick = self._last_broadcast_tick, tick
-        event_list = [{"kind": e.kind, **e.data} for e in events]
-
-        def variants(seat: int | None, channels: Iterable[str]) -> dict[str, Any]:
-            needs = {self.encodings.get(c, protocol.SUBPROTOCOL_JSON) for c in channels}
-            view = self.game.view(self.state, seat)
-            frame = {"type": "state", "tick": tick, "state": view, "events": event_list}
-            fields: dict[str, Any] = {"tick": tick}
-            if protocol.SUBPROTOCOL_JSON in needs:
-                fields["text"] = protocol.encode(frame)
-            binary = needs - {protocol.SUBPROTOCOL_JSON}
-            if protocol.SUBPROTOCOL_COMPACT in binary and self._compact_states():
-                fields.update(self._compact(tick, view, event_list, previous))
-                binary.discard(protocol.SUBPROTOCOL_COMPACT)
-            if binary:  # msgpack, which compact sockets also get in games without compact states
-                fields["bytes"] = protocol.encode_binary(frame)
-            return fields
-
+        """A state in every encoding in use; each consumer sends the one its socket speaks."""
         if self.lost:
             return
-        if not self.game.hidden_information:
-            channels = self._channels()
-            await self._deliver_state(channels, variants(None, channels))  # once for everyone
-            return
-        # One encoding per seat, sent to that seat's one socket; spectators share theirs.
-        for slot in self.slots.values():
-            if slot.channel:
-                await self._deliver_state([slot.channel], variants(slot.seat, [slot.channel]))
-        if self.spectators:
-            await self._deliver_state(self.spectators, variants(None, self.spectators))
-
-    def _compact_states(self) -> bool:
-        return self.game.compact is not None and not self.game.hidden_information
-
-    def _compact(
-        self, tick: int, view: dict[str, Any], events: list[Any], previous: int
-    ) -> dict[str, Any]:
-        """The compact full frame, and deltas from the states the clients acknowledged.
-
-        One delta per distinct base, not per socket: the bases are the seats'
-        acknowledged ticks and the previous state (where a client on a fast link is).
-        """
-        codec = self.game.compact
-        assert codec is not None
-        snapshot = codec.snapshot(view)
-        bases = {s.acked for s in self.slots.values() if s.acked is not None} | {previous}
-        deltas = []
-        for base in sorted(bases):
-            if base in self._compact_history:
-                with contextlib.suppress(ValueError):  # too old for a delta: full frames then
-                    deltas.append(
-                        [base, codec.encode(snapshot, events, self._compact_history[base])]
-                    )
-        self._compact_history[tick] = snapshot
-        while len(self._compact_history) > DELTA_HISTORY_TICKS:
-            del self._compact_history[next(iter(self._compact_history))]
-        return {"compact": codec.encode(snapshot, events), "deltas": deltas}
-
-    async def _deliver_state(self, channels: Iterable[str], fields: dict[str, Any]) -> None:
-        """A state in every encoding; each consumer sends the one its socket negotiated."""
-        await self.transport.deliver(channels, "match.state", **fields)
+        for channels, fields in self.encoder.encode(self.state, events, self.roster):
+            await self.transport.deliver(channels, "match.state", **fields)
 
     async def _broadcast(self, text: str) -> None:
         if not self.lost:
-            await self.transport.deliver(self._channels(), "match.frame", text=text)
+            await self.transport.deliver(self.roster.channels(), "match.frame", text=text)
 
     async def _send(self, channel: str | None, text: str) -> None:
         if channel and not self.lost:
@@ -711,13 +623,6 @@ class MatchRunner:
         if reason:
             frame["reason"] = reason
         await self._send(channel, protocol.encode(frame))
-
-    def _channels(self) -> list[str]:
-        """Every socket the runner knows: connected players, then spectators."""
-        return [s.channel for s in self.slots.values() if s.channel] + list(self.spectators)
-
-    def _anyone_connected(self) -> bool:
-        return bool(self.spectators) or any(s.channel for s in self.slots.values())
 
 
 def _first_or_tenfold(count: int) -> bool:

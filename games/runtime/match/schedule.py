@@ -1,4 +1,7 @@
-"""The tick loop's clock: deadlines at absolute times, catching up or skipping ahead."""
+"""The tick loop's clock: deadlines at absolute times, catching up or skipping ahead.
+
+Synchronous and I/O-free: the runner reads the clock and sleeps. Imports: nothing.
+"""
 
 from __future__ import annotations
 

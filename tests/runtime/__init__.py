@@ -1,4 +1,5 @@
-"""Helpers for match-socket tests: connect through the real ASGI stack and read frames."""
+"""Tests of games.runtime; and helpers for match-socket tests: connect through the real
+ASGI stack and read frames (the fakes for a runner on its own are in `fakes`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,190 @@
+"""The seats of one live match: who holds which, on which socket, since when gone.
+
+Synchronous and I/O-free: the runner hands it operations and the time, and
+sends what it answers (a superseded socket to close, a seat to give up). Also
+the spectators' sockets and the encoding (subprotocol) of every known socket.
+
+Imports: the standard library, `games.protocol`'s subprotocol names and this
+package's `ops` and `ports` only (no asyncio, Django or I/O).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from games import protocol
+from games.runtime.match.ops import Join
+from games.runtime.match.ports import SeatRow
+
+
+@dataclass
+class Seat:
+    """A seated player as the runner sees them."""
+
+    seat: int
+    player_id: int
+    name: str
+    channel: str | None = None  # the socket that plays this seat now; None: gone
+    ready: bool = False
+    disconnected_at: float | None = None
+    abandoned: bool = False
+    acked: int | None = None  # the newest state tick its client acknowledged
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "seat": self.seat,
+            "player_id": self.player_id,
+            "name": self.name,
+            "connected": self.channel is not None,
+            "ready": self.ready,
+            "abandoned": self.abandoned,
+        }
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What a join changed: the seat (None: a spectator), and the socket it replaced."""
+
+    seat: Seat | None
+    superseded: str | None = None  # the seat's previous socket, to close (4010)
+
+
+class Roster:
+    def __init__(self, rows: Iterable[SeatRow] = ()) -> None:
+        self.seats: dict[int, Seat] = {r.player_id: Seat(r.seat, r.player_id, r.name) for r in rows}
+        self.spectators: set[str] = set()
+        # Each known socket's subprotocol: states are encoded only in the ones in use.
+        self.encodings: dict[str, str] = {}
+        self._channels: list[str] | None = None  # every known socket, until one changes
+
+    def get(self, player_id: int) -> Seat | None:
+        return self.seats.get(player_id)
+
+    # --- Sockets come and go ---------------------------------------------------------------
+
+    def join(self, op: Join, *, waiting: bool) -> Joined:
+        """A socket joins. A seat's second socket replaces its first, which is returned
+        to be closed; a player seated through the lobby after the runner loaded the
+        match takes their seat while the match waits; anyone else watches."""
+        self._channels = None
+        self.encodings[op.channel] = op.subprotocol or protocol.SUBPROTOCOL_JSON
+        seat = self.seats.get(op.player_id)
+        if seat is None and waiting and op.seat is not None:
+            seat = Seat(op.seat, op.player_id, op.name)
+            self.seats[op.player_id] = seat
+        if seat is None:
+            self.spectators.add(op.channel)
+            return Joined(None)
+        superseded = seat.channel if seat.channel and seat.channel != op.channel else None
+        seat.channel, seat.disconnected_at, seat.acked = op.channel, None, None
+        return Joined(seat, superseded)
+
+    def leave(self, player_id: int, channel: str, now: float) -> Seat | None:
+        """The socket is gone. The seat it played, now without a socket; None for a
+        spectator, or a socket that was already superseded (its seat plays on)."""
+        self._channels = None
+        self.spectators.discard(channel)
+        self.encodings.pop(channel, None)
+        seat = self.seats.get(player_id)
+        if seat is None or seat.channel != channel:
+            return None
+        seat.channel, seat.ready, seat.disconnected_at = None, False, now
+        return seat
+
+    def mark_ready(self, player_id: int) -> bool:
+        """True if the player's seat became ready now."""
+        seat = self.seats.get(player_id)
+        if seat is None or seat.ready:
+            return False
+        seat.ready = True
+        return True
+
+    # --- Before the start -------------------------------------------------------------------
+
+    def ready_players(self) -> frozenset[int]:
+        """Players who are ready and connected."""
+        return frozenset(s.player_id for s in self.seats.values() if s.ready and s.channel)
+
+    def give_up(self, now: float, after: float) -> list[Seat]:
+        """Remove and return the seats whose player has been gone for `after` seconds."""
+        gone = [
+            seat
+            for seat in self.seats.values()
+            if seat.channel is None
+            and seat.disconnected_at is not None
+            and now - seat.disconnected_at >= after
+        ]
+        for seat in gone:
+            del self.seats[seat.player_id]
+        return gone
+
+    def begin(self, rows: Iterable[SeatRow]) -> None:
+        """The seats the match started with (as the database has them); sockets stay."""
+        previous, self.seats = self.seats, {}
+        for row in rows:
+            old = previous.get(row.player_id)
+            seat = Seat(row.seat, row.player_id, row.name)
+            if old is not None:
+                seat.channel, seat.ready = old.channel, old.ready
+            self.seats[row.player_id] = seat
+        self._channels = None
+
+    # --- While it runs ----------------------------------------------------------------------
+
+    def expired(self, now: float, grace: float) -> list[Seat]:
+        """Seats in play whose player has been gone longer than the grace period."""
+        return [
+            seat
+            for seat in self.seats.values()
+            if not seat.abandoned
+            and seat.channel is None
+            and seat.disconnected_at is not None
+            and now - seat.disconnected_at >= grace
+        ]
+
+    def acked_ticks(self) -> set[int]:
+        """The state ticks the seats' clients acknowledged: the bases for deltas."""
+        return {s.acked for s in self.seats.values() if s.acked is not None}
+
+    # --- Checkpoints ------------------------------------------------------------------------
+
+    def saved(self) -> list[dict[str, Any]]:
+        """The seats as a checkpoint keeps them."""
+        return [
+            {"seat": s.seat, "player_id": s.player_id, "name": s.name, "abandoned": s.abandoned}
+            for s in self.seats.values()
+        ]
+
+    def restore(self, saved: list[dict[str, Any]], now: float) -> None:
+        """The seats of a checkpoint: every player starts the grace period now."""
+        self.seats = {
+            s["player_id"]: Seat(
+                s["seat"], s["player_id"], s["name"], disconnected_at=now, abandoned=s["abandoned"]
+            )
+            for s in saved
+        }
+        self._channels = None
+
+    # --- Who is there -----------------------------------------------------------------------
+
+    def channels(self) -> list[str]:
+        """Every socket the runner knows: connected players, then spectators.
+
+        Kept between changes: the state of every tick goes to this list.
+        """
+        if self._channels is None:
+            seated = [s.channel for s in self.seats.values() if s.channel]
+            self._channels = seated + list(self.spectators)
+        return self._channels
+
+    def anyone_connected(self) -> bool:
+        return bool(self.spectators) or self.any_seat_connected()
+
+    def any_seat_connected(self) -> bool:
+        return any(s.channel for s in self.seats.values())
+
+    def players(self) -> list[dict[str, Any]]:
+        """The `players` of the welcome and players frames, by seat."""
+        return [s.json() for s in sorted(self.seats.values(), key=lambda s: s.seat)]
