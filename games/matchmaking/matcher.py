@@ -160,12 +160,14 @@ class MatchmakingHub:
             await self._fill_open_matches(game, now, rules)
 
     async def _fill_open_matches(self, game: str, now: float, rules: GroupRules) -> None:
-        waiting = await self.queue().queued(game, QUEUED_PER_FILL)
-        if not waiting:
-            return
+        # The database first: usually no match waits for players (the queue's own are
+        # full), and then the queue need not be read.
         matches = await database_sync_to_async(services.open_public_matches)(
             game, OPEN_MATCHES_PER_ROUND
         )
+        if not matches:
+            return
+        waiting = await self.queue().queued(game, QUEUED_PER_FILL)
         for match, entries in places_in_open_matches(matches, waiting, now, rules):
             # Some may have been taken since the read, by another process's matcher.
             claimed = await self.queue().claim(entries, now)
