@@ -38,7 +38,7 @@ from games.cluster import redis as cluster_redis
 logger = logging.getLogger(__name__)
 
 # No *_created series: a second series per counter that no query of ours reads.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # --- Counted where it happens -----------------------------------------------------------
 
@@ -210,12 +210,14 @@ class ProcessState(Collector):
         from games.runtime import process as supervisors  # the supervisor imports this module
 
         supervisor = supervisors.current()
-        yield from _registrations(supervisor)
-        yield from _sockets(supervisor)
-        yield from _matches(supervisor)
-        yield from _redis(supervisor)
-        yield from _heartbeat()
-        yield from _traffic()
+        for part in (_registrations, _sockets, _matches, _redis, _heartbeat, _traffic):
+            try:
+                # Whole families only: a part that fails leaves out its own, not the scrape.
+                families = list(part(supervisor))
+            except Exception:
+                logger.exception("metrics: %s could not be read", part.__name__)
+                continue
+            yield from families
 
 
 def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
@@ -346,7 +348,7 @@ async def heartbeat() -> None:
         _last_beat = time.monotonic()
 
 
-def _heartbeat() -> Iterator[Metric]:
+def _heartbeat(supervisor: Any) -> Iterator[Metric]:
     if _last_beat is None:
         return  # no heartbeat runs (not under daphne, or the loop has not started yet)
     yield _gauge(
@@ -379,7 +381,8 @@ def _traffic_of(protocol: Any) -> Iterator[tuple[str, int, int]]:
 
 
 def track_websocket_traffic() -> None:
-    """Count frames and bytes of every WebSocket of daphne, from autobahn's own counters.
+    """Count frames and bytes of every WebSocket of daphne, from autobahn's own counters
+    (under another server these counters stay at 0).
 
     autobahn counts every connection's messages and wire bytes anyway; an open
     connection is read at scrape time and a closed one's counts are added up
@@ -408,7 +411,7 @@ def track_websocket_traffic() -> None:
     WebSocketProtocol._arcade_counted = True
 
 
-def _traffic() -> Iterator[Metric]:
+def _traffic(supervisor: Any) -> Iterator[Metric]:
     totals = {key: list(value) for key, value in list(_closed_traffic.items())}
     for protocol in list(_open_connections.values()):
         for direction, frames, octets in _traffic_of(protocol):
@@ -441,19 +444,33 @@ def serve(port: int, address: str) -> None:
     """Serve /metrics on a port of its own (on its own thread), for operators only.
 
     Bound to loopback by default: it is for the host's scraper, never the public.
-    Under daphne, also counts WebSocket traffic and starts the loop's heartbeat.
+    Also starts the event loop's heartbeat, and under daphne counts WebSocket
+    traffic. Called by gameproject/asgi.py as daphne imports the application
+    (before its reactor runs), or at uvicorn's lifespan start-up (on its loop);
+    a second call (both paths in one process) starts nothing twice.
     """
-    start_http_server(port, addr=address)
-    track_websocket_traffic()
-    from twisted.internet import reactor
+    global _serving
+    if not _serving:
+        start_http_server(port, addr=address)
+        _serving = True
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # daphne: its reactor, on an asyncio loop, is not running yet
+        track_websocket_traffic()
+        from twisted.internet import reactor
 
-    reactor.callWhenRunning(_start_heartbeat)
+        reactor.callWhenRunning(_start_heartbeat)
+        return
+    _start_heartbeat()
 
 
+_serving = False
 _heartbeat_task: asyncio.Task[None] | None = None
 
 
 def _start_heartbeat() -> None:
     global _heartbeat_task
-    # daphne's reactor runs on an asyncio loop; the task is held here for its lifetime.
+    if _heartbeat_task is not None and not _heartbeat_task.done():
+        return
+    # Held here for the process's lifetime (the loop keeps only weak references to tasks).
     _heartbeat_task = asyncio.get_event_loop().create_task(heartbeat())
