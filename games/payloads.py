@@ -112,10 +112,15 @@ def history_entry_json(participant: Participant) -> dict[str, Any]:
 OPEN_MATCHES_PER_GAME = 10
 
 
-def lobby_json(online: int) -> dict[str, Any]:
-    """The lobby: every game with its oldest open public matches, and who is online."""
+def lobby_games() -> list[dict[str, Any]]:
+    """Every game with its oldest open public matches: the body of the lobby snapshot."""
     games = []
     for key, game in GAMES.items():
         open_matches = Match.objects.open_lobby(key).with_participants()[:OPEN_MATCHES_PER_GAME]
         games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
-    return {"type": "lobby", "games": games, "online": online}
+    return games
+
+
+def lobby_json(online: int) -> dict[str, Any]:
+    """The lobby as `GET /api/lobby/` answers it: the lobby socket's frame, as a dict."""
+    return {"type": "lobby", "games": lobby_games(), "online": online}

@@ -8,6 +8,7 @@ outbound frames are built here and encoded once, then forwarded as bytes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -215,16 +216,203 @@ def _decode(frame: str | bytes, decoder: msgspec.json.Decoder[Any], types: str) 
 
 
 # --- Outbound ------------------------------------------------------------------------
+#
+# Every frame the server sends is one Struct below, and one builder function makes it:
+# the Struct is the frame's declared schema (docs/protocol.md documents each field;
+# tests/test_protocol_doc.py and tests/test_protocol_schema.py hold both to it), and
+# encoding the Struct is the frame. Field order is the wire order, `type` first.
+# Game-defined content (a state, its events, a game's settings) is an object whose
+# fields the game documents (docs/games.md), not this schema.
+
+JSONObject = dict[str, Any]
+Role = Literal["player", "spectator"]
+Outcome = Literal["win", "loss", "draw", "abandoned"]
+
+
+class _Part(msgspec.Struct, forbid_unknown_fields=True):
+    """A nested object of a frame (no `type` of its own)."""
+
+
+class _Frame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
+    """An outbound frame: its tag is the `type` field."""
+
+
+class MatchLink(_Part):
+    """A match named to a lobby client: enough to open it."""
+
+    id: str
+    game: str
+    url: str
+
+
+class WelcomeMatch(_Part):
+    id: str
+    game: str
+    status: str
+    tick_rate: int
+    settings: JSONObject
+    max_players: int
+
+
+class You(_Part):
+    player_id: int
+    seat: int | None  # None for spectators
+    role: Role
+
+
+class PlayerEntry(_Part):
+    seat: int
+    player_id: int
+    name: str
+    connected: bool
+    ready: bool
+    abandoned: bool
+
+
+class ResultSeat(_Part):
+    seat: int
+    player_id: int
+    name: str
+    outcome: Outcome | None
+    score: int
+    rank: int | None
+    rating_before: float | None
+    rating_after: float | None
+
+
+class MatchResult(_Part):
+    """A match's stored result: the `result` frame's fields, also in a late `welcome`."""
+
+    status: str
+    summary: str
+    rated: bool
+    seats: list[ResultSeat]
+
+
+class ChatSender(_Part):
+    player_id: int
+    name: str
+    seat: int | None
+
+
+class LobbyGame(_Part):
+    key: str
+    title: str
+    description: str
+    min_players: int
+    max_players: int
+    tick_rate: int
+    settings: JSONObject
+    open: list[JSONObject]  # open matches, each as the JSON API shows a match
+
+
+# `result` is left out when null: only a welcome to a match that is over has one.
+class WelcomeFrame(_Frame, tag="welcome", omit_defaults=True):
+    protocol: int
+    match: WelcomeMatch
+    subprotocol: str
+    you: You
+    players: list[PlayerEntry]
+    tick: int
+    state: JSONObject | None
+    server_time: float
+    result: MatchResult | None = None
+
+
+class PlayersFrame(_Frame, tag="players"):
+    players: list[PlayerEntry]
+
+
+class StateFrame(_Frame, tag="state"):
+    tick: int
+    state: JSONObject
+    events: list[JSONObject]
+
+
+class ResultFrame(_Frame, tag="result"):
+    status: str
+    summary: str
+    rated: bool
+    seats: list[ResultSeat]
+
+
+class AbortedFrame(_Frame, tag="aborted"):
+    summary: str
+
+
+class ChatFrame(_Frame, tag="chat"):
+    sender: ChatSender = msgspec.field(name="from")
+    text: str
+    server_time: float
+
+
+class PongFrame(_Frame, tag="pong"):
+    id: int
+    t: float | None
+    server_time: float
+
+
+class ClosingFrame(_Frame, tag="closing"):
+    code: int
+    reason: str
+
+
+# `reason` (a game's code for illegal_input) and `match` (for in_match) are left out
+# when null, as they were before either existed.
+class ErrorFrame(_Frame, tag="error", omit_defaults=True):
+    code: str
+    message: str
+    reason: str | None = None
+    match: MatchLink | None = None
+
+
+class LobbyFrame(_Frame, tag="lobby"):
+    games: list[LobbyGame]
+    online: int
+
+
+class QueuedFrame(_Frame, tag="queued"):
+    game: str
+    window: float
+
+
+class UnqueuedFrame(_Frame, tag="unqueued"):
+    game: str
+    reason: str | None
+
+
+class MatchedFrame(_Frame, tag="matched"):
+    match: MatchLink
+
+
+OUTBOUND: tuple[type[_Frame], ...] = (
+    WelcomeFrame,
+    PlayersFrame,
+    StateFrame,
+    ResultFrame,
+    AbortedFrame,
+    ChatFrame,
+    PongFrame,
+    ClosingFrame,
+    ErrorFrame,
+    LobbyFrame,
+    QueuedFrame,
+    UnqueuedFrame,
+    MatchedFrame,
+)
+# Frame type -> its schema.
+SCHEMAS: dict[str, type[_Frame]] = {str(cls.__struct_config__.tag): cls for cls in OUTBOUND}
 
 _encoder = msgspec.json.Encoder()
 _binary_encoder = msgspec.msgpack.Encoder()
 
 
-def encode(message: dict[str, Any]) -> str:
+def encode(message: Any) -> str:
+    """A frame (or a plain dict) as JSON text."""
     return _encoder.encode(message).decode()
 
 
-def encode_binary(message: dict[str, Any]) -> bytes:
+def encode_binary(message: Any) -> bytes:
     """The msgpack variant, sent as a binary frame to clients of arcade.v1.msgpack."""
     return _binary_encoder.encode(message)
 
@@ -233,36 +421,131 @@ def server_time_ms() -> float:
     return round(time.time() * 1000.0, 1)
 
 
-def error(code: str, message: str) -> str:
-    return encode({"type": "error", "code": code, "message": message})
+# --- Builders: one per frame type ---------------------------------------------------
+
+
+def welcome(
+    match: WelcomeMatch,
+    you: You,
+    players: Iterable[Mapping[str, Any]],
+    *,
+    subprotocol: str | None,
+    tick: int,
+    state: JSONObject | None,
+    result: Mapping[str, Any] | None = None,
+) -> str:
+    """Everything a client needs to draw the match: on connect, after resync, after failover.
+
+    `state` is None while the match waits and once it is over (`result` then holds
+    its stored result, as `result_fields` reads it).
+    """
+    frame = WelcomeFrame(
+        protocol=PROTOCOL_VERSION,
+        match=match,
+        subprotocol=subprotocol or SUBPROTOCOL_JSON,
+        you=you,
+        players=_player_entries(players),
+        tick=tick,
+        state=state,
+        server_time=server_time_ms(),
+        result=None if result is None else _match_result(result),
+    )
+    return encode(frame)
+
+
+def players(entries: Iterable[Mapping[str, Any]]) -> str:
+    """The seats, whenever someone connects, disconnects, becomes ready or abandons."""
+    return encode(PlayersFrame(_player_entries(entries)))
+
+
+def state(tick: int, view: JSONObject, events: list[JSONObject]) -> StateFrame:
+    """One state for one audience; the caller encodes it once per encoding in use.
+
+    (The hot path: a Struct of three fields encodes as fast as the dict it replaced.)
+    """
+    return StateFrame(tick, view, events)
+
+
+def result(fields: Mapping[str, Any]) -> str:
+    """The match's stored result, once, when it ends (`fields` as the store returns them)."""
+    stored = _match_result(fields)
+    return encode(ResultFrame(stored.status, stored.summary, stored.rated, stored.seats))
+
+
+def aborted(summary: str) -> str:
+    return encode(AbortedFrame(summary))
+
+
+def chat(player_id: int, name: str, seat: int | None, text: str) -> str:
+    """A chat line as everyone in the match hears it."""
+    return encode(ChatFrame(ChatSender(player_id, name, seat), text, server_time_ms()))
 
 
 def pong(ping: Ping) -> str:
-    return encode({"type": "pong", "id": ping.id, "t": ping.t, "server_time": server_time_ms()})
+    return encode(PongFrame(ping.id, ping.t, server_time_ms()))
+
+
+def closing(code: int, reason: str = "") -> str:
+    """Sent just before a close, because daphne drops the reason of a close frame."""
+    return encode(ClosingFrame(code, reason or CLOSE_REASONS.get(code, "")))
+
+
+def error(code: str, message: str, *, reason: str = "", match: MatchLink | None = None) -> str:
+    """An error frame; the socket stays open.
+
+    `reason` is the game's code of a refused input (ErrorCode.ILLEGAL). `match` names
+    the match of an ErrorCode.IN_MATCH refusal as `matched` does, so a client can
+    offer to rejoin it.
+    """
+    return encode(ErrorFrame(code, message, reason or None, match))
+
+
+def lobby(games: Iterable[Mapping[str, Any]], online: int) -> str:
+    """The lobby snapshot: every game with its open matches (payloads.lobby_games)."""
+    return encode(LobbyFrame([LobbyGame(**game) for game in games], online))
 
 
 def queued(game: str, window: float) -> str:
     """The lobby socket's answer to `queue`: in the queue, with the rating window for now."""
-    return encode({"type": "queued", "game": game, "window": round(window, 2)})
+    return encode(QueuedFrame(game, round(window, 2)))
 
 
 def unqueued(game: str, reason: str = "") -> str:
     """Out of the queue: on request (no reason), or refused by the server (the reason why)."""
-    return encode({"type": "unqueued", "game": game, "reason": reason or None})
+    return encode(UnqueuedFrame(game, reason or None))
 
 
 def matched(match_id: str, game: str, url: str) -> str:
     """A match was made for this player: its id and the page to play it on."""
-    return encode({"type": "matched", "match": {"id": match_id, "game": game, "url": url}})
+    return encode(MatchedFrame(MatchLink(match_id, game, url)))
 
 
-def in_match(message: str, match_id: str, game: str, url: str) -> str:
-    """The lobby socket's refusal to queue a player seated in a match in progress.
-
-    An error frame that names the match as `matched` does, so a client can offer to rejoin it.
-    """
-    match = {"id": match_id, "game": game, "url": url}
-    return encode({"type": "error", "code": ErrorCode.IN_MATCH, "message": message, "match": match})
+def _player_entries(entries: Iterable[Mapping[str, Any]]) -> list[PlayerEntry]:
+    return [PlayerEntry(**entry) for entry in entries]
 
 
-Role = Literal["player", "spectator"]
+def _match_result(fields: Mapping[str, Any]) -> MatchResult:
+    return MatchResult(
+        status=fields["status"],
+        summary=fields["summary"],
+        rated=fields["rated"],
+        seats=[ResultSeat(**seat) for seat in fields["seats"]],
+    )
+
+
+# Frame type -> its one builder (tests/test_protocol_schema.py checks they pair with SCHEMAS).
+BUILDERS: dict[str, Callable[..., str | StateFrame]] = {
+    "welcome": welcome,
+    "players": players,
+    "state": state,
+    "result": result,
+    "aborted": aborted,
+    "chat": chat,
+    "pong": pong,
+    "closing": closing,
+    "error": error,
+    "lobby": lobby,
+    "queued": queued,
+    "unqueued": unqueued,
+    "matched": matched,
+}

@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 
 from games import protocol
 from games.cluster import presence
-from games.payloads import lobby_json
+from games.payloads import lobby_games
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LobbyHub:
 
     async def refresh(self) -> None:
         online = len(presence.online_players(await _current(self.local_presence)))
-        frame = protocol.encode(await database_sync_to_async(lobby_json)(online))
+        frame = protocol.lobby(await database_sync_to_async(lobby_games)(), online)
         if frame == self.frame:
             return  # nothing visible changed: send nothing
         self.frame = frame

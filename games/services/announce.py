@@ -33,7 +33,7 @@ from games.runtime.messages import (
 
 def abort_on_commit(match_id: Any, summary: str) -> None:
     """After commit, tell the match's sockets and its runner that the match was aborted."""
-    frame = protocol.encode({"type": "aborted", "summary": summary})
+    frame = protocol.aborted(summary)
 
     def send() -> None:
         layer = get_channel_layer()

@@ -152,9 +152,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         if self.closing:
             return
         reason = reason or protocol.CLOSE_REASONS.get(code, "")
-        await self.send(
-            text_data=protocol.encode({"type": "closing", "code": code, "reason": reason})
-        )
+        await self.send(text_data=protocol.closing(code, reason))
         await self.close(code=code, reason=reason)
 
     async def _receive_layer_events(self) -> None:
@@ -341,8 +339,7 @@ def subprotocol_to_close(scope: Any) -> str | None:
 async def _accept_and_close(scope: Any, send: Any, code: int) -> None:
     """Accept, then close with `code` (a close before accept reaches the client as a 403)."""
     await send({"type": "websocket.accept", "subprotocol": subprotocol_to_close(scope)})
-    closing = {"type": "closing", "code": code, "reason": protocol.CLOSE_REASONS[code]}
-    await send({"type": "websocket.send", "text": protocol.encode(closing)})
+    await send({"type": "websocket.send", "text": protocol.closing(code)})
     await send({"type": "websocket.close", "code": code})
 
 

@@ -123,7 +123,9 @@ class LobbyConsumer(GameSocketConsumer):
                 frame = await hub.leave(self.player.pk, self.channel_name)
         except services.AlreadyPlaying as exc:
             url = reverse("match", args=[exc.match_id])
-            frame = protocol.in_match(exc.message, exc.match_id, exc.game, url)
+            # An error that names the match as `matched` does, so the client can offer to rejoin.
+            match = protocol.MatchLink(str(exc.match_id), exc.game, url)
+            frame = protocol.error(exc.code, exc.message, match=match)
         except services.ServiceError as exc:
             frame = protocol.error(exc.code, exc.message)
         await self.send(text_data=frame)
