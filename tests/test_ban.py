@@ -5,12 +5,14 @@ same across two daphne processes is in tests/e2e/test_ban.py.
 """
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from games import services
-from games.models import Match, Participant
+from games.models import Match, Participant, Player
 from tests.runtime import connect
 from tests.test_match_socket import new_match, play_columns, start
 from tests.test_matchmaking_socket import lobby, queued_players
@@ -88,3 +90,27 @@ async def test_nobody_loses_rating_to_a_banned_player(match_factory, alice, bob)
     assert loser.rating_after is None
     # The banned winner's own rating is what the result says; his record too.
     assert bob.wins == 1
+
+
+async def test_a_temporary_ban_says_when_it_ends_and_ends_by_itself(match_factory, alice, bob):
+    match = await new_match(match_factory, players=[alice, bob])
+    a, b = await start(match, alice, bob)
+    until = timezone.now() + timedelta(hours=1)
+    await sync_to_async(services.ban_player)(bob, "spam", until=until)
+    assert await b.closed(timeout=1) == 4003
+    reason = f"You are banned until {services.format_ban_end(until)}: spam"
+    assert [f for f in b.seen if f["type"] == "closing"] == [
+        {"type": "closing", "code": 4003, "reason": reason}
+    ]
+    refused = await connect(match, bob)
+    assert await refused.closed() == 4003
+    # The end passes (the stored end moved into the past, as a wait would leave it):
+    # the next connection lifts the ban and takes the seat back.
+    await Player.objects.filter(pk=bob.pk).aupdate(banned_until=timezone.now())
+    again = await connect(match, bob)
+    welcome = await again.until("welcome")
+    assert welcome["you"]["seat"] == 1
+    await a.connected_players([True, True])
+    assert not (await Player.objects.aget(pk=bob.pk)).is_banned
+    await again.close()
+    await a.close()

@@ -181,7 +181,10 @@ def lift_expired_ban(player: Player) -> bool:
         return False
     if player.banned_until > timezone.now():
         return False
-    _lift_expired(Player.objects.filter(pk=player.pk))
+    if not _lift_expired(Player.objects.filter(pk=player.pk)):
+        # Banned again since `player` was read: the new ban is the one in force.
+        player.refresh_from_db(fields=list(_NOT_BANNED))
+        return False
     for field, value in _NOT_BANNED.items():
         setattr(player, field, value)
     return True
