@@ -298,6 +298,15 @@ class MatchConsumer(GameSocketConsumer):
         if not self.chats.allow():
             await self._error(ErrorCode.CHAT_LIMIT, "You are chatting too fast.")
             return
+        if not self.over:
+            # Through the runner, like everything else players hear.
+            op = ops.Chat(
+                self.connection.player_id, self.channel_name, self.connection.display_name, text
+            )
+            await self._post(op)
+            return
+        # Once the match is over its runner is gone; its group still reaches everyone
+        # still on the page (players say "gg" after the result).
         frame = protocol.encode(
             {
                 "type": "chat",

@@ -16,6 +16,7 @@ EVERY_KIND = [
     ops.Ready(7, "c!1"),
     ops.Input(7, "c!1", {"seq": 3, "mx": 0.5}, ack=12),
     ops.Resync(7, "c!1"),
+    ops.Chat(7, "c!1", "Ann", "good luck!"),
     ops.Aborted(),
 ]
 
@@ -38,6 +39,7 @@ def test_a_misspelt_field_is_a_type_error_where_the_operation_is_built():
         {"op": "leave", "player_id": "7", "channel": "c"},  # of the wrong type
         {"op": "ready", "player_id": 7, "channel": "c", "seat": 0},  # a field it does not have
         {"op": "input", "player_id": 7, "channel": "c", "data": {}, "ack": -1},
+        {"op": "chat", "player_id": 7, "channel": "c", "name": "Ann", "text": "x" * 201},
         {"player_id": 7, "channel": "c"},
         ["join"],
         None,

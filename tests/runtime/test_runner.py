@@ -334,6 +334,31 @@ def test_a_match_whose_players_all_left_is_aborted_at_the_end_of_the_grace_perio
     assert runner.status == "aborted" and runner.store.aborted == EVERYONE_LEFT_REASON
 
 
+# --- Chat -------------------------------------------------------------------------------
+
+
+def test_chat_goes_through_the_runner_to_every_socket_of_the_match():
+    async def scenario() -> MatchRunner:
+        runner = new_runner("connect_four")
+        join(runner, ANN)
+        join(runner, BEN)
+        runner.post(ops.Join(SPECTATOR, "watcher", None, "Eve"))
+        await runner.step()
+        runner.transport.clear()
+        runner.post(ops.Chat(BEN.player_id, channel(1), "Ben", "good luck!"))
+        runner.post(ops.Chat(SPECTATOR, "watcher", "Eve", "go Ann"))
+        await runner.step()
+        return runner
+
+    runner = run(scenario())
+    for socket in (channel(0), channel(1), "watcher"):
+        heard = runner.transport.of_type("chat", socket)
+        assert [(c["from"]["name"], c["from"]["seat"], c["text"]) for c in heard] == [
+            ("Ben", 1, "good luck!"),
+            ("Eve", None, "go Ann"),
+        ]
+
+
 # --- Checkpoint cadence ---------------------------------------------------------------------
 
 

@@ -7,7 +7,8 @@ A misspelt field or kind is then a type error where the operation is built,
 and a malformed message from another process is dropped at that boundary, with
 a log line, never inside the runner.
 
-Imports: msgspec and the standard library only (no Django, asyncio or I/O).
+Imports: msgspec, the standard library and `games.protocol`'s limits only (no
+Django, asyncio or I/O).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 from typing import Annotated, Any
 
 import msgspec
+
+from games import protocol
 
 logger = logging.getLogger(__name__)
 
@@ -65,11 +68,20 @@ class Resync(_Op, tag="resync", frozen=True):
     channel: str
 
 
+class Chat(_Op, tag="chat", frozen=True):
+    """A chat line, stripped and checked by the socket; the runner tells everyone."""
+
+    player_id: int
+    channel: str
+    name: str
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=protocol.MAX_CHAT_CHARS)]
+
+
 class Aborted(_Op, tag="aborted", frozen=True):
     """A service aborted the match (an operator): the runner stops."""
 
 
-Operation = Join | Leave | Ready | Input | Resync | Aborted
+Operation = Join | Leave | Ready | Input | Resync | Chat | Aborted
 
 
 def to_wire(op: Operation) -> dict[str, Any]:

@@ -238,6 +238,8 @@ class MatchRunner:
                 await self.ready(op)
             case ops.Resync():
                 await self.resync(op)
+            case ops.Chat():
+                await self.chat(op)
             case ops.Aborted():
                 self.aborted(op)
 
@@ -272,6 +274,21 @@ class MatchRunner:
         await self._send(
             op.channel, self._welcome(op.player_id, self.roster.encodings.get(op.channel))
         )
+
+    async def chat(self, op: ops.Chat) -> None:
+        """A chat line, to every socket of the match like every other frame."""
+        seat = self.roster.get(op.player_id)
+        frame = {
+            "type": "chat",
+            "from": {
+                "player_id": op.player_id,
+                "name": op.name,
+                "seat": seat.seat if seat else None,
+            },
+            "text": op.text,
+            "server_time": protocol.server_time_ms(),
+        }
+        await self._broadcast(protocol.encode(frame))
 
     def aborted(self, op: ops.Aborted) -> None:
         """A service aborted the match and told its sockets: stop."""
