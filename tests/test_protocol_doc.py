@@ -240,3 +240,28 @@ def test_the_documented_session_recipe_runs_and_gets_a_guest_a_ticket(live_serve
     assert match.participants.get().player == guest
     assert printed[1].startswith(f"connect to ws://{live_server.url[7:]}/ws/match/{match.pk}/")
     assert "?ticket=" in printed[1]
+
+
+# --- Inbound frames ---------------------------------------------------------------------
+
+
+def inbound_table(heading: str, first: str) -> dict[str, str]:
+    """Type -> its fields cell, from the table whose header starts with `first`."""
+    (table,) = [t for t in tables(sections(DOC)[heading]) if t[0][0] == first]
+    return {row[0].strip("`"): row[1] for row in table[1:]}
+
+
+@pytest.mark.parametrize(
+    ("heading", "first", "union"),
+    [
+        ("Client to server", "type", protocol.Inbound),
+        ('Matchmaking ("Play now")', "client → server", protocol.LobbyInbound),
+    ],
+)
+def test_the_doc_lists_every_inbound_type_with_its_fields(heading, first, union):
+    documented = inbound_table(heading, first)
+    declared = {str(s.__struct_config__.tag): s for s in get_args(union)}
+    assert set(documented) == set(declared)
+    for kind, schema in declared.items():
+        names = set(re.findall(r"`(\w+)`", documented[kind]))
+        assert names == {f.encode_name for f in msgspec.structs.fields(schema)}, kind
