@@ -78,7 +78,7 @@ class Store:
 
     async def finish(self, match_id: str, results: Any, summary: str, replay: Any, fence: Any):
         self.finished, self.results = summary, results
-        return {"summary": summary}
+        return {"status": "finished", "summary": summary, "rated": True, "seats": []}
 
     async def abort(self, match_id: str, reason: str, fence: int | None) -> None:
         self.aborted = reason

@@ -73,7 +73,7 @@ class StateEncoder:
     ) -> dict[str, Any]:
         encodings = roster.encodings
         needs = {encodings.get(c, protocol.SUBPROTOCOL_JSON) for c in channels}
-        frame = {"type": "state", "tick": tick, "state": view, "events": events}
+        frame = protocol.state(tick, view, events)
         fields: dict[str, Any] = {"tick": tick}
         if protocol.SUBPROTOCOL_JSON in needs:
             fields["text"] = protocol.encode(frame)

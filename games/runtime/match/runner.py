@@ -278,17 +278,8 @@ class MatchRunner:
     async def chat(self, op: ops.Chat) -> None:
         """A chat line, to every socket of the match like every other frame."""
         seat = self.roster.get(op.player_id)
-        frame = {
-            "type": "chat",
-            "from": {
-                "player_id": op.player_id,
-                "name": op.name,
-                "seat": seat.seat if seat else None,
-            },
-            "text": op.text,
-            "server_time": protocol.server_time_ms(),
-        }
-        await self._broadcast(protocol.encode(frame))
+        number = seat.seat if seat else None
+        await self._broadcast(protocol.chat(op.player_id, op.name, number, op.text))
 
     def aborted(self, op: ops.Aborted) -> None:
         """A service aborted the match and told its sockets: stop."""
@@ -577,7 +568,7 @@ class MatchRunner:
             self.lose_lease()
             return
         if not self.lost:
-            await self.transport.broadcast_end(protocol.encode({"type": "result", **payload}))
+            await self.transport.broadcast_end(protocol.result(payload))
         await self._forget_checkpoint()
         self.stop()
 
@@ -586,35 +577,26 @@ class MatchRunner:
     def _welcome(self, player_id: int, subprotocol: str | None) -> str:
         seat = self.roster.get(player_id)
         number = seat.seat if seat else None
-        return protocol.encode(
-            {
-                "type": "welcome",
-                "protocol": protocol.PROTOCOL_VERSION,
-                "match": {
-                    "id": self.match_id,
-                    "game": self.info.game,
-                    "status": self.status,
-                    "tick_rate": self.tick_rate,
-                    "settings": self.info.settings,
-                    "max_players": self.info.max_players,
-                },
-                "subprotocol": subprotocol or protocol.SUBPROTOCOL_JSON,
-                "you": {
-                    "player_id": player_id,
-                    "seat": number,
-                    "role": "spectator" if seat is None else "player",
-                },
-                "players": self.roster.players(),
-                "tick": self.game.current_tick(self.state) if self.state is not None else 0,
-                "state": self.game.view(self.state, number) if self.state is not None else None,
-                "server_time": protocol.server_time_ms(),
-            }
+        match = protocol.WelcomeMatch(
+            self.match_id,
+            self.info.game,
+            self.status,
+            self.tick_rate,
+            self.info.settings,
+            self.info.max_players,
+        )
+        you = protocol.You(player_id, number, "spectator" if seat is None else "player")
+        return protocol.welcome(
+            match,
+            you,
+            self.roster.players(),
+            subprotocol=subprotocol,
+            tick=self.game.current_tick(self.state) if self.state is not None else 0,
+            state=self.game.view(self.state, number) if self.state is not None else None,
         )
 
     async def _broadcast_players(self) -> None:
-        await self._broadcast(
-            protocol.encode({"type": "players", "players": self.roster.players()})
-        )
+        await self._broadcast(protocol.players(self.roster.players()))
 
     async def _broadcast_state(self, events: list[Event]) -> None:
         """A state in every encoding in use; each consumer sends the one its socket speaks."""
@@ -636,10 +618,7 @@ class MatchRunner:
             await self.transport.deliver([channel], "match.close", code=code)
 
     async def _error(self, channel: str | None, code: str, message: str, reason: str = "") -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        if reason:
-            frame["reason"] = reason
-        await self._send(channel, protocol.encode(frame))
+        await self._send(channel, protocol.error(code, message, reason=reason))
 
 
 def _first_or_tenfold(count: int) -> bool:
