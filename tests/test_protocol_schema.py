@@ -240,11 +240,6 @@ async def test_refusals_after_the_handshake_fit_the_closing_schema(match_factory
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("runners")
-@pytest.mark.xfail(
-    strict=True,
-    reason="games/sockets/match.py still builds the welcome to a finished match as a literal "
-    "without match.tick_rate, settings and max_players; it is to call protocol.welcome",
-)
 async def test_the_welcome_to_a_finished_match_fits_the_one_welcome_schema(
     match_factory, alice, bob
 ):

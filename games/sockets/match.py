@@ -157,33 +157,30 @@ class MatchConsumer(GameSocketConsumer):
         await self._refuse(code)
 
     async def _welcome_to_finished_match(self) -> None:
+        """The one welcome, as a runner sends it, with the stored result and no state."""
         assert self.connection is not None
         self.over = True
-        result = await DatabaseStore().result(self.match_id)
-        await self.send(
-            text_data=protocol.encode(
-                {
-                    "type": "welcome",
-                    "protocol": protocol.PROTOCOL_VERSION,
-                    "subprotocol": self.subprotocol or protocol.SUBPROTOCOL_JSON,
-                    "match": {
-                        "id": self.match_id,
-                        "game": self.connection.game,
-                        "status": self.connection.status,
-                    },
-                    "you": {
-                        "player_id": self.connection.player_id,
-                        "seat": self.connection.seat,
-                        "role": self.connection.role,
-                    },
-                    "players": [],
-                    "tick": 0,
-                    "state": None,
-                    "result": result,
-                    "server_time": protocol.server_time_ms(),
-                }
-            )
+        store = DatabaseStore()
+        info = await store.load(self.match_id)
+        result = await store.result(self.match_id)
+        game = get_game(self.connection.game)
+        settings = info.settings if info is not None else {}
+        match = protocol.WelcomeMatch(
+            self.match_id,
+            self.connection.game,
+            self.connection.status,
+            int(settings.get("tick_rate", game.tick_rate)),
+            settings,
+            info.max_players if info is not None else game.max_players,
         )
+        seat = self.connection.seat
+        you = protocol.You(
+            self.connection.player_id, seat, "player" if seat is not None else "spectator"
+        )
+        welcome = protocol.welcome(
+            match, you, [], subprotocol=self.subprotocol, tick=0, state=None, result=result
+        )
+        await self.send(text_data=welcome)
 
     async def disconnect(self, code: int) -> None:
         """Called once by `_end`: out of presence and the supervisor; the runner hears `leave`."""
