@@ -5,6 +5,7 @@ codes, and the rules a client relies on (ticks, seats) against the running serve
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import types
 from pathlib import Path
@@ -265,3 +266,40 @@ def test_the_doc_lists_every_inbound_type_with_its_fields(heading, first, union)
     for kind, schema in declared.items():
         names = set(re.findall(r"`(\w+)`", documented[kind]))
         assert names == {f.encode_name for f in msgspec.structs.fields(schema)}, kind
+
+
+# --- Examples -----------------------------------------------------------------------------
+
+
+def json_examples() -> list[dict[str, Any]]:
+    """Every JSON object of the doc's ```json blocks (a block holds one or several)."""
+    decoder = json.JSONDecoder()
+    found = []
+    for block in re.findall(r"```json\n(.*?)```", DOC, re.DOTALL):
+        text, index = block.strip(), 0
+        while index < len(text):
+            example, index = decoder.raw_decode(text, index)  # fails on a block that is not JSON
+            found.append(example)
+            while index < len(text) and text[index].isspace():
+                index += 1
+    return found
+
+
+def test_every_example_frame_in_the_doc_is_one_the_server_would_accept_or_send():
+    examples = json_examples()
+    sent = set()
+    for example in examples:
+        text = json.dumps(example)
+        try:
+            protocol.decode(text)  # the match socket's client frames
+            continue
+        except protocol.ProtocolError:
+            pass
+        try:
+            protocol.decode_lobby(text)  # the lobby socket's
+            continue
+        except protocol.ProtocolError:
+            pass
+        msgspec.convert(example, protocol.SCHEMAS[example["type"]])
+        sent.add(example["type"])
+    assert {"welcome", "state", "result", "error", "lobby", "queued", "matched"} <= sent
