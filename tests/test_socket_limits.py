@@ -1,14 +1,16 @@
 """Limits on every socket, through the real ASGI stack: acknowledgements, the lobby's
 rate limits and abuse close, and the connection counts behind the caps."""
 
+import asyncio
 import json
+import socket
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from gameproject.asgi import application
-from games.sockets.limits import Cap, OverCap, SocketCounts, address_key
+from games.sockets.limits import Cap, Outbox, OverCap, SocketCounts, address_key, without_waiting
 from tests.runtime import ORIGIN, _session_cookie, join, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]
@@ -181,3 +183,85 @@ def test_addresses_are_counted_by_host_and_ipv6_by_its_64():
     assert address_key(["2001:db8:1:2::1", 1]) != address_key(["2001:db8:1:3::1", 1])
     assert address_key(["::ffff:198.51.100.7", 1]) == "198.51.100.7"
     assert address_key(None) is None
+
+
+# --- The outbox (servers whose send waits for a slow client) ------------------------------
+
+
+class WaitingServer:
+    """A server's send as uvicorn's is: it writes the frame, then waits while the
+    connection's write buffer is over its high-water mark. Over a real TCP connection."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.transport = writer.transport
+
+    async def send(self, message: dict) -> None:
+        self.writer.write(message["bytes"])
+        await self.writer.drain()
+
+
+async def a_connection_nobody_reads():
+    """(server side writer, client socket, close): the client reads nothing until told."""
+    accepted: asyncio.Future[asyncio.StreamWriter] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def on_client(reader, writer):
+        accepted.set_result(writer)
+        await done.wait()  # the connection lives as long as the test needs it
+
+    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(client, server.sockets[0].getsockname())
+    writer = await accepted
+    # A small send buffer: the kernel takes little, and the rest waits in the transport.
+    writer.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+
+    def close():
+        writer.close()
+        client.close()
+        done.set()
+        server.close()
+
+    return writer, client, close
+
+
+async def read_all(client: socket.socket, size: int) -> bytes:
+    loop, received = asyncio.get_running_loop(), bytearray()
+    while len(received) < size:
+        received += await loop.sock_recv(client, 65536)
+    return bytes(received)
+
+
+async def test_the_outbox_never_makes_the_sender_wait_for_a_client_that_reads_nothing():
+    writer, _, close = await a_connection_nobody_reads()
+    waiting = WaitingServer(writer)
+    outbox = without_waiting(waiting.send)
+    assert isinstance(outbox, Outbox)
+    frames = [bytes([i % 256]) * 4096 for i in range(200)]  # 800 KiB: far past every buffer
+    async with asyncio.timeout(2):  # each send returns at once: none waits for the client
+        for frame in frames:
+            await outbox({"type": "websocket.send", "bytes": frame})
+    assert outbox.backlog() > 600 * 1024, "what the client has not read is counted"
+    close()
+    # The same frames straight to the server: the sender waits once the client is behind.
+    writer, _, close = await a_connection_nobody_reads()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(2):
+            for frame in frames:
+                await WaitingServer(writer).send({"type": "websocket.send", "bytes": frame})
+    close()
+
+
+async def test_the_outbox_delivers_everything_in_order_once_the_client_reads():
+    writer, client, close = await a_connection_nobody_reads()
+    outbox = without_waiting(WaitingServer(writer).send)
+    frames = [bytes([i % 256]) * 1000 for i in range(300)]
+    for frame in frames:
+        await outbox({"type": "websocket.send", "bytes": frame})
+    async with asyncio.timeout(10):
+        received = await read_all(client, sum(map(len, frames)))
+    assert received == b"".join(frames)
+    close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import functools
 import ipaddress
@@ -10,6 +11,7 @@ import sys
 import termios
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,8 +144,12 @@ def transport_backlog(send: Any) -> Callable[[], int] | None:
     take (abstract.FileDescriptor: `dataBuffer` from `offset`, plus
     `_tempDataBuffer`). The kernel's own send queue (TIOCOUTQ, Linux; autotuned
     up to megabytes) comes first, so both count. Under TLS the protocol writes
-    to a TLS wrapper whose `transport` is the TCP one. Any other server: None.
+    to a TLS wrapper whose `transport` is the TCP one. Under an asyncio server
+    (uvicorn) `send` is an `Outbox` (see `without_waiting`), which knows its own.
+    Any other server: None.
     """
+    if isinstance(send, Outbox):
+        return send.backlog
     transport = _tcp_transport(send)
     if transport is None:
         return None
@@ -171,8 +177,103 @@ def _tcp_transport(send: Any) -> Any:
     return transport
 
 
+# --- Servers whose send waits (uvicorn) --------------------------------------------------
+
+# How long a socket closed while its client reads nothing may wait for its close
+# frame to go out before its connection is dropped (daphne waits as long).
+CLOSE_GRACE_SECONDS = 1.0
+
+
+class Outbox:
+    """The server's `send` for one socket, in order, never waiting for its client.
+
+    Under uvicorn `send` waits while the connection's write buffer is over its
+    high-water mark (asyncio's flow control): a client that stops reading would
+    hold whoever sends to it, and the runner and the fan-out send to every socket
+    of a match in turn, so one such client froze the whole match. Here a frame
+    goes straight to the server while the buffer is low; otherwise (and after,
+    until the queue is empty, to keep the order) it waits in this socket's queue,
+    which a task of its own writes out. What waits counts in the socket's backlog,
+    so MAX_SOCKET_BACKLOG_BYTES closes a slow reader (4011) as under daphne; a
+    close queued behind a backlog drops the connection after CLOSE_GRACE_SECONDS.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], Any], transport: Any) -> None:
+        self.send = send
+        self.transport = transport
+        self.queue: deque[dict[str, Any]] = deque()
+        self.queued_bytes = 0
+        self.writer: asyncio.Task[None] | None = None
+        limits = getattr(transport, "get_write_buffer_limits", None)
+        self.low_water, self.high_water = limits() if limits else (0, 0)
+        raw = transport.get_extra_info("socket")
+        self.fileno: int = raw.fileno() if raw is not None else -1
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if not self.queue:
+            # Below the low-water mark the transport is not paused, and a frame that
+            # leaves it under the high-water mark does not pause it: the send returns
+            # without waiting. Anything else might wait, so it goes to the queue.
+            buffered = self.transport.get_write_buffer_size()
+            if buffered <= self.low_water and buffered + _size(message) + 14 <= self.high_water:
+                await self.send(message)
+                return
+        self.queue.append(message)
+        self.queued_bytes += _size(message)
+        if message["type"] == "websocket.close":
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._drop)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self.queue:
+                message = self.queue[0]
+                await self.send(message)
+                self.queue.popleft()
+                self.queued_bytes -= _size(message)
+        except Exception:
+            # The client went away (the server raises on a send after that): nothing
+            # more can reach it, and its disconnect reaches the consumer as usual.
+            self.queue.clear()
+            self.queued_bytes = 0
+        finally:
+            self.writer = None
+
+    def _drop(self) -> None:
+        if self.queue and not self.transport.is_closing():
+            self.transport.abort()
+
+    def backlog(self) -> int:
+        """Bytes for this client not yet sent: queued here, in the transport, in the kernel."""
+        queued: int = self.queued_bytes + self.transport.get_write_buffer_size()
+        if self.fileno >= 0 and not self.transport.is_closing():
+            queued += _kernel_send_queue(self.fileno)
+        return queued
+
+
+def _size(message: dict[str, Any]) -> int:
+    return len(message.get("bytes") or message.get("text") or "")
+
+
+def without_waiting(send: Any) -> Any:
+    """`send`, made an `Outbox` under an asyncio server (uvicorn); daphne's never waits."""
+    transport = _asyncio_transport(send)
+    return send if transport is None else Outbox(send, transport)
+
+
+def _asyncio_transport(send: Any) -> Any:
+    # uvicorn hands each application its protocol's bound `asgi_send` (or `send`).
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "get_write_buffer_size"):
+        return None
+    return transport
+
+
 def bound_reads(send: Any, size: int) -> None:
     """Read at most `size` bytes from this socket's connection per turn of the loop.
+
+    `send` is the server's send, as `without_waiting` returns it.
 
     Twisted reads 64 KiB per readable connection per turn, and the WebSocket
     layer parses every frame in what it read before the loop moves on: a client
@@ -185,6 +286,11 @@ def bound_reads(send: Any, size: int) -> None:
     transport = _tcp_transport(send)
     if transport is not None and hasattr(transport, "bufferSize"):
         transport.bufferSize = size
+    if isinstance(send, Outbox) and hasattr(send.transport, "max_size"):
+        # asyncio's own selector transports read `max_size` (256 KiB) per turn; uvloop's
+        # cannot be told.
+        with contextlib.suppress(AttributeError):
+            send.transport.max_size = size
 
 
 def _kernel_send_queue(fileno: int) -> int:
@@ -203,6 +309,10 @@ def stop_reading(send: Any) -> None:
     consumer that drops it. The close frame still goes out; daphne drops the
     connection when the client's answer does not come within a second.
     """
+    if isinstance(send, Outbox):
+        with contextlib.suppress(RuntimeError):  # already closing
+            send.transport.pause_reading()
+        return
     pause = getattr(getattr(_daphne_protocol(send), "transport", None), "pauseProducing", None)
     if pause is not None:
         pause()
