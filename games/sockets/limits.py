@@ -204,8 +204,10 @@ class Outbox:
         self.queue: deque[dict[str, Any]] = deque()
         self.queued_bytes = 0
         self.writer: asyncio.Task[None] | None = None
+        # (A transport that does not tell its marks gets every frame through the queue.)
         limits = getattr(transport, "get_write_buffer_limits", None)
-        self.low_water, self.high_water = limits() if limits else (0, 0)
+        marks: tuple[int, int] = limits() if limits else (0, 0)
+        self.low_water, self.high_water = marks
         raw = transport.get_extra_info("socket")
         self.fileno: int = raw.fileno() if raw is not None else -1
 
