@@ -58,6 +58,7 @@ _SERVICE_STATUS: dict[type[services.ServiceError], int] = {
     services.MatchNotJoinable: 409,
     services.MatchFull: 409,
     services.AlreadySeated: 409,
+    services.AlreadyPlaying: 409,
     services.IllegalTransition: 409,
 }
 

@@ -292,6 +292,17 @@ def test_quick_join_creates_a_match_when_none_is_open(bob):
     assert [p["player"]["id"] for p in body["participants"]] == [bob.pk]
 
 
+def test_quick_join_refuses_a_player_seated_in_a_match_in_progress(match_factory, alice, bob):
+    # The queue's rule: one match at a time, so no waiting match beside a running one.
+    playing = match_factory("arena", players=[alice, bob], status="active")
+    response = post(client_for(alice), "/api/play/", {"game": "connect_four"})
+    assert response.status_code == 409 and error_code(response) == "in_match"
+    assert "playing a match already" in response.json()["error"]["message"]
+    assert list(Match.objects.exclude(pk=playing.pk)) == []
+    services.abort_match(playing.pk, "Over.")
+    assert post(client_for(alice), "/api/play/", {"game": "connect_four"}).status_code == 200
+
+
 def test_quick_join_needs_a_known_game_and_a_login(client, bob):
     assert post(client, "/api/play/", {"game": "arena"}).status_code == 401
     response = post(client_for(bob), "/api/play/", {"game": "chess"})

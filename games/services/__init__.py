@@ -56,6 +56,7 @@ from games.services.queueing import (
     check_can_queue,
     create_queued_match,
     open_public_matches,
+    quick_join,
     seat_queued_players,
 )
 from games.services.results import ReplayData, SeatResult, finish_match, match_is_rated
@@ -64,7 +65,6 @@ from games.services.seating import (
     join_match,
     join_private_match,
     leave_waiting_match,
-    quick_join,
 )
 
 __all__ = [

@@ -1,5 +1,6 @@
 """What the matchmaking queue asks of the database: may a player queue, which public matches
-wait for players, and seat a group at once (in a new match, or in an open one)."""
+wait for players, and seat a group at once (in a new match, or in an open one); and the
+queue's fallback for a client without a lobby socket, the quick join."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from django.db.models import Avg, Count, F, Q
 
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
-from games.services.errors import AlreadyPlaying, InvalidRequest
+from games.services.errors import AlreadyPlaying, InvalidRequest, MatchFull, MatchNotJoinable
 from games.services.lifecycle import _locked_match, _rules
 from games.services.players import check_can_play
-from games.services.seating import _give_up_seat
+from games.services.seating import _give_up_seat, create_match, join_match
 
 _PLAYING_ELSEWHERE = "You are playing a match already: finish it or rejoin it first."
 
@@ -29,6 +30,31 @@ def check_can_queue(player: Player, game: str) -> None:
     if player.pk in playing:
         match_id, match_game = playing[player.pk]
         raise AlreadyPlaying(_PLAYING_ELSEWHERE, match_id, match_game)
+
+
+def quick_join(player: Player, game: str) -> Match:
+    """Put the player into a public match of `game` at once: "Play now" without a lobby socket.
+
+    Their own waiting match if they have one, else the oldest open match with a
+    free seat, else a new one. The site's "Play now" is the matchmaking queue on
+    the lobby socket (`games.matchmaking`); this is its fallback (`POST /api/play/`)
+    for a client whose socket cannot open, with the queue's rule of who may play
+    (`check_can_queue`: not a player seated in a match in progress). The queue
+    fills the free seats of open public matches with the players it has not
+    grouped (`seat_queued_players`), so a player who quick-joined meets a queued
+    one, whoever came first.
+    """
+    check_can_queue(player, game)
+    mine = Match.objects.open_lobby(game).filter(participants__player=player).first()
+    if mine is not None:
+        return mine
+    for candidate in Match.objects.open_lobby(game).exclude(participants__player=player)[:20]:
+        try:
+            join_match(player, candidate.pk)
+            return candidate
+        except (MatchFull, MatchNotJoinable):
+            continue  # taken by someone else meanwhile: try the next one
+    return create_match(player, game)
 
 
 def _matches_in_progress(player_ids: Collection[int]) -> dict[int, tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Seats in waiting matches: create, join (by id or by private code), leave, quick join."""
+"""Seats in waiting matches: create, join (by id or by private code), leave."""
 
 from __future__ import annotations
 
@@ -73,30 +73,6 @@ def join_match(player: Player, match_id: Any) -> Participant:
     with transaction.atomic():
         match = _locked_match(match_id)
         return _seat(player, match)
-
-
-def quick_join(player: Player, game: str) -> Match:
-    """Put the player into a public match of `game` at once: "Play now" without a lobby socket.
-
-    Their own waiting match if they have one, else the oldest open match with a
-    free seat, else a new one. The site's "Play now" is the matchmaking queue on
-    the lobby socket (`games.matchmaking`); this is its fallback (`POST /api/play/`)
-    for a client whose socket cannot open. The queue fills the free seats of open
-    public matches with the players it has not grouped (`seat_queued_players`), so
-    a player who quick-joined meets a queued one, whoever came first.
-    """
-    check_can_play(player)
-    _rules(game)
-    mine = Match.objects.open_lobby(game).filter(participants__player=player).first()
-    if mine is not None:
-        return mine
-    for candidate in Match.objects.open_lobby(game).exclude(participants__player=player)[:20]:
-        try:
-            join_match(player, candidate.pk)
-            return candidate
-        except (MatchFull, MatchNotJoinable):
-            continue  # taken by someone else meanwhile: try the next one
-    return create_match(player, game)
 
 
 def join_private_match(player: Player, code: str) -> Participant:
