@@ -77,6 +77,22 @@ def _is_permanent(player: Player) -> bool:
     return player.ban_in_force() and player.banned_until is None
 
 
+def audit_link(target_type: str, pk: Any) -> str:
+    """A link to the audit log's entries about one player or match, with their count."""
+    count = AuditEntry.objects.filter(target_type=target_type, target_id=str(pk)).count()
+    if not count:
+        return "no entries"
+    url = reverse("admin:games_auditentry_changelist")
+    return format_html(
+        '<a href="{}?target_type={}&amp;target_id={}">{} entr{}</a>',
+        url,
+        target_type,
+        pk,
+        count,
+        "y" if count == 1 else "ies",
+    )
+
+
 def ban_status(player: Player) -> str:
     """A player's ban in words: "-", "permanent", "until <end>" or "ended <end>"."""
     if not player.is_banned:
@@ -121,6 +137,7 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "ban",
         "ban_reason",
         "banned_at",
+        "audit",
     )
     fields = ("user", "display_name", "is_guest", *readonly_fields)
     raw_id_fields = ("user",)
@@ -159,6 +176,10 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
     @admin.display(description="Banned", ordering="banned_until")
     def ban(self, player: Player) -> str:
         return ban_status(player)
+
+    @admin.display(description="Audit log")
+    def audit(self, player: Player) -> str:
+        return audit_link("player", player.pk)
 
     @admin.action(description="Ban selected players", permissions=["ban_temporarily"])
     def ban_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> HttpResponse | None:
@@ -312,6 +333,7 @@ class MatchAdmin(ReadOnly, admin.ModelAdmin[Match]):
         "seed",
         "result_words",
         "replay_info",
+        "audit",
     )
     readonly_fields = fields
     actions = ("abort_matches",)
@@ -379,6 +401,10 @@ class MatchAdmin(ReadOnly, admin.ModelAdmin[Match]):
             return "-"
         minutes, secs = divmod(int(seconds), 60)
         return f"{minutes}:{secs:02d}"
+
+    @admin.display(description="Audit log")
+    def audit(self, match: Match) -> str:
+        return audit_link("match", match.pk)
 
     @admin.display(description="Result")
     def result_words(self, match: Match) -> str:
@@ -539,6 +565,10 @@ class AccountAdmin(SuperuserOnly, UserAdmin):  # type: ignore[type-arg]
 class RoleAdmin(SuperuserOnly, GroupAdmin):
     pass
 
+
+# The index's sidebar links "Live now" and the audit log (instead of Django's
+# "Recent actions", which lists form edits, and operators make none).
+admin.site.index_template = "admin/games/index.html"
 
 admin.site.unregister(User)
 admin.site.unregister(Group)

@@ -138,3 +138,22 @@ def test_an_abort_entry_matches_the_match_stored(match_factory):
     assert entries() == [
         ("system", "abort", "match", f"connect_four {str(match.pk)[:8]}", "server restart")
     ]
+
+
+def test_a_player_page_links_to_the_entries_about_them(admin_client_, alice, bob):
+    services.ban_player(alice, "spam", until=timezone.now() + timedelta(hours=1))
+    services.unban_player(alice)
+    services.ban_player(bob, "cheating")
+    page = admin_client_.get(f"/admin/games/player/{alice.pk}/change/").content.decode()
+    link = f"/admin/games/auditentry/?target_type=player&amp;target_id={alice.pk}"
+    assert f'<a href="{link}">2 entries</a>' in page
+    listed = admin_client_.get(link.replace("&amp;", "&")).content.decode()
+    assert "spam" in listed and "cheating" not in listed
+    other = admin_client_.get(f"/admin/games/player/{bob.pk}/change/").content.decode()
+    assert "1 entry</a>" in other
+
+
+def test_the_admin_index_links_live_now_and_the_log():
+    page = staff_client("moderator").get("/admin/").content.decode()
+    assert 'href="/admin/games/match/live/">Live now</a>' in page
+    assert 'href="/admin/games/auditentry/">Audit log</a>' in page

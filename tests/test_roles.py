@@ -255,3 +255,12 @@ def test_a_superuser_may_delete_a_player_without_history(admin_client_, player_f
     response = admin_client_.post(f"/admin/games/player/{newcomer.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Player.objects.filter(pk=newcomer.pk).exists()
+
+
+def test_staff_without_a_role_sees_none_of_it(alice):
+    client = staff_client("moderator")
+    User.objects.filter(username="moderator-on-duty").get().groups.clear()
+    for url in ("/admin/games/player/", "/admin/games/match/live/", "/admin/games/auditentry/"):
+        assert client.get(url).status_code == 403, url
+    ban(client, alice, "1h")
+    assert not Player.objects.get(pk=alice.pk).is_banned
