@@ -6,12 +6,14 @@ import json
 import re
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from websockets.asyncio.client import connect
 
 from tests.e2e.http_client import SiteClient
 from tests.e2e.lifetime import until
+from tests.e2e.netproxy import CuttableProxy
 from tests.e2e.servers import SERVERS, free_port, prepare, production_env, serve, unique_prefix
 
 TIMEOUT = 10
@@ -271,3 +273,44 @@ def test_the_dashboard_charts_only_metrics_the_server_exports(server):
         if not any(name == family or name.startswith(family + "_") for name in charted)
     }
     assert not uncharted, f"metrics not on the dashboard: {sorted(uncharted)}"
+
+
+async def test_a_redis_outage_shows_while_it_lasts_and_is_counted(
+    tmp_path, redis_url, redis_prefix
+):
+    proxy = CuttableProxy(urlsplit(redis_url).port or 6379)
+    through = urlunsplit(urlsplit(redis_url)._replace(netloc=f"127.0.0.1:{proxy.port}"))
+    metrics_port = free_port()
+    env = production_env(
+        tmp_path,
+        REDIS_URL=through,
+        REDIS_PREFIX=redis_prefix,
+        CHANNEL_LAYER_PREFIX=redis_prefix,
+        METRICS_PORT=str(metrics_port),
+    )
+    prepare(env)
+    try:
+        with serve(env) as port:
+            host = f"127.0.0.1:{port}"
+            # A socket gives the process its runtime, whose pub/sub connection notices outages.
+            async with connect(f"ws://{host}/ws/lobby/", origin=f"http://{host}") as ws:
+                await next_frame(ws, "lobby")
+                assert value(metrics_port, "arcade_redis_up") == 1
+                proxy.cut()
+                await until(
+                    lambda: value(metrics_port, "arcade_redis_up") == 0 or None,
+                    TIMEOUT,
+                    "Redis down in the metrics",
+                )
+                assert value(metrics_port, "arcade_redis_outages_total") == 1
+                assert value(metrics_port, "arcade_redis_errors_total") >= 1
+                proxy.restore()
+                await until(
+                    lambda: value(metrics_port, "arcade_redis_up") == 1 or None,
+                    TIMEOUT,
+                    "Redis back in the metrics",
+                )
+                assert value(metrics_port, "arcade_fanout_reconnections_total") >= 1
+                assert value(metrics_port, "arcade_redis_outages_total") == 1
+    finally:
+        proxy.close()
