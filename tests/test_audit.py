@@ -70,6 +70,7 @@ def test_a_refused_action_writes_no_entry(admin_client_, match_factory):
     assert not AuditEntry.objects.exists()
 
 
+@pytest.mark.pg
 def test_an_action_and_its_entry_commit_together(alice, monkeypatch):
     # The entry fails to write: the ban is not stored either.
     def broken(*args, **kwargs):
@@ -86,6 +87,7 @@ def test_an_unban_of_a_player_not_banned_writes_nothing(alice):
     assert not AuditEntry.objects.exists()
 
 
+@pytest.mark.pg
 def test_entries_outlive_the_operators_account(alice):
     client = staff_client("operator", "leaving")
     ban(client, alice, "1d")
@@ -94,6 +96,7 @@ def test_entries_outlive_the_operators_account(alice):
     assert entry.actor is None and entry.actor_name == "leaving"
 
 
+@pytest.mark.pg
 def test_entries_cannot_be_changed_or_deleted_in_code(alice):
     services.ban_player(alice, "cheating")
     entry = AuditEntry.objects.get()

@@ -39,6 +39,7 @@ def test_a_temporary_ban_refuses_play_and_says_until_when(alice, bob):
     assert end.endswith(" UTC") and bob.ban_in_force()
 
 
+@pytest.mark.pg
 def test_a_temporary_ban_ends_by_itself_at_the_next_check(alice, bob):
     ban_for(bob, 2)
     end_passes(bob)
@@ -51,6 +52,7 @@ def test_a_temporary_ban_ends_by_itself_at_the_next_check(alice, bob):
     assert list(AuditEntry.objects.values_list("action", flat=True)) == ["ban"]
 
 
+@pytest.mark.pg
 def test_a_stale_check_does_not_lift_a_newer_ban(bob):
     ban_for(bob, 2)
     end_passes(bob)
