@@ -141,7 +141,7 @@ def _command(
         return command
     if server == "uvicorn":
         command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--ws", "websockets", "--ws-per-message-deflate", "false"]
+        command += ["--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]
         command += ["--lifespan", "on", "--no-access-log"]
         if tls is not None:
             key, cert = tls
