@@ -48,6 +48,7 @@ class JsonFormatter(_JsonFormatter):
     ) -> None:
         log_data["time"] = _utc(record.created)
         super().add_fields(log_data, record, message_dict)
+        log_data.pop("color_message", None)  # uvicorn's copy of the message, in colours
         message = record.getMessage()
         for key, pattern in CONTEXT_PATTERNS.items():
             if key in log_data:

@@ -443,5 +443,9 @@ LOGGING = {
         # daphne's development server logs every request here; not the health checks,
         # polled every second (in production daphne's access log is off: nginx logs).
         "django.channels.server": {"filters": ["skip_health_checks"]},
+        # uvicorn's own lines (start-up, errors) in the same format as the rest. Not
+        # "uvicorn": configuring it would reset its child "uvicorn.access", which is
+        # left to uvicorn's --access-log/--no-access-log flags.
+        "uvicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

@@ -18,7 +18,7 @@ import pytest
 
 from gameproject.logs import JsonFormatter
 from tests.e2e.http_client import SiteClient
-from tests.e2e.servers import daphne, prepare, production_env
+from tests.e2e.servers import SERVERS, prepare, production_env, serve
 
 TIMEOUT = 10
 
@@ -87,18 +87,18 @@ def test_the_development_server_logs_requests_but_not_health_checks(caplog):
 # --- A real daphne's log ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def debug_server(tmp_path_factory):
-    """daphne under DEBUG with JSON logs, its access log off as in deploy/systemd."""
+@pytest.fixture(scope="module", params=SERVERS)
+def debug_server(request, tmp_path_factory):
+    """The server under DEBUG with JSON logs, its access log off as in deploy/."""
     tmp = tmp_path_factory.mktemp("logging")
     env = production_env(
         tmp, DEBUG="true", LOG_FORMAT="json", SESSION_COOKIE_SECURE="false",
         CSRF_COOKIE_SECURE="false",
     )  # fmt: skip
     prepare(env)
-    with daphne(env, "--verbosity", "0") as port:
-        log = max(tmp.glob("daphne-*.log"), key=lambda path: path.stat().st_mtime)
-        yield f"http://127.0.0.1:{port}", log
+    quiet = ["--verbosity", "0"] if request.param == "daphne" else []  # uvicorn: always off
+    with serve(env, *quiet, server=request.param) as port:
+        yield f"http://127.0.0.1:{port}", tmp / f"{request.param}-{port}.log"
 
 
 def lines_naming(log: Path, text: str) -> list[str]:
