@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from games import protocol
 from games.engine import GAMES
 from games.engine.base import Game
 from games.models import Match, Participant, Player
@@ -122,5 +123,6 @@ def lobby_games() -> list[dict[str, Any]]:
 
 
 def lobby_json(online: int) -> dict[str, Any]:
-    """The lobby as `GET /api/lobby/` answers it: the lobby socket's frame, as a dict."""
-    return {"type": "lobby", "games": lobby_games(), "online": online}
+    """The lobby as `GET /api/lobby/` answers it: the lobby socket's frame, from its builder."""
+    snapshot: dict[str, Any] = msgspec.json.decode(protocol.lobby(lobby_games(), online))
+    return snapshot

@@ -281,3 +281,12 @@ async def test_every_frame_of_the_lobby_socket_fits_its_schema(match_factory, al
     assert kinds >= {"lobby", "queued", "unqueued", "matched", "error", "pong"}
     codes = {f["code"] for f in sent if f["type"] == "error"}
     assert codes >= {"not_authenticated", "not_queued", "in_match"}
+
+
+@pytest.mark.django_db
+def test_the_lobby_over_http_is_the_lobby_frame(client, match_factory):
+    match_factory("arena")  # one open match, so `open` is not empty
+    response = client.get("/api/lobby/")
+    frame = check_frame(response.content.decode())
+    assert isinstance(frame, protocol.LobbyFrame)
+    assert [m["game"] for g in frame.games for m in g.open] == ["arena"]
