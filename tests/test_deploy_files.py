@@ -86,6 +86,20 @@ def test_systemd_gives_a_draining_process_time_to_hand_its_matches_over() -> Non
     assert "EnvironmentFile=/etc/arcade/arcade.env" in unit
 
 
+def test_the_uvicorn_unit_drains_on_sigterm_within_its_stop_timeout() -> None:
+    unit = (cluster.DEPLOY / "systemd" / "arcade-uvicorn@.service").read_text()
+    command = cluster.unit_command(8001, cluster.DEPLOY / "systemd" / "arcade-uvicorn@.service")
+    assert command[1:3] == ["-m", "uvicorn"]
+    assert command[command.index("--port") + 1] == "8001"
+    # Without the lifespan start-up SIGTERM would close every socket 1012, undrained.
+    assert command[command.index("--lifespan") + 1] == "on"
+    assert command[command.index("--ws-per-message-deflate") + 1] == "false"
+    assert command[command.index("--forwarded-allow-ips") + 1] == "127.0.0.1"
+    graceful = float(command[command.index("--timeout-graceful-shutdown") + 1])
+    assert _unit_seconds(unit, "TimeoutStopSec") > settings.DRAIN_SECONDS + graceful
+    assert "EnvironmentFile=/etc/arcade/arcade.env" in unit
+
+
 def test_the_unit_starts_daphne_on_the_instance_port_behind_the_proxy() -> None:
     command = cluster.unit_command(8001)
     assert command[1:4] == ["-m", "daphne", "--bind"]
@@ -94,7 +108,9 @@ def test_the_unit_starts_daphne_on_the_instance_port_behind_the_proxy() -> None:
     assert command[-1] == "gameproject.asgi:application"
 
 
-@pytest.mark.parametrize("unit", ["arcade@.service", "arcade-tls.service"])
+@pytest.mark.parametrize(
+    "unit", ["arcade@.service", "arcade-tls.service", "arcade-uvicorn@.service"]
+)
 def test_systemd_accepts_the_units(tmp_path: Path, unit: str) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:

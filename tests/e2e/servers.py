@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from deploy import cluster
+
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "e2e-" + "Zq8#vX2$mP9@wL4!nR7&tY1*bH6^cJ3%dF5(gS0)eA" + "x" * 20
 
@@ -75,6 +77,7 @@ RUNNING: dict[int, subprocess.Popen[bytes]] = {}
 
 # The servers the application is supported under; the core end-to-end tests run under both.
 SERVERS = ("daphne", "uvicorn")
+UVICORN_UNIT = "arcade-uvicorn@.service"
 
 
 @contextmanager
@@ -140,13 +143,18 @@ def _command(
             command += ["--ping-interval", str(pings[0]), "--ping-timeout", str(pings[1])]
         return command
     if server == "uvicorn":
-        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--ws", "websockets-sansio", "--ws-per-message-deflate", "false"]
-        command += ["--lifespan", "on", "--no-access-log"]
+        # The command line of deploy/systemd/arcade-uvicorn@.service, on this port.
+        command = cluster.unit_command(port, cluster.DEPLOY / "systemd" / UVICORN_UNIT)
+        command = command[:-1]  # the application comes last, after the test's own flags
         if tls is not None:
             key, cert = tls
             command += ["--ssl-keyfile", str(key), "--ssl-certfile", str(cert)]
         if pings:
-            command += ["--ws-ping-interval", str(pings[0]), "--ws-ping-timeout", str(pings[1])]
+            _set(command, "--ws-ping-interval", str(pings[0]))
+            _set(command, "--ws-ping-timeout", str(pings[1]))
         return command
     raise ValueError(f"unknown server {server!r}; supported: {SERVERS}")
+
+
+def _set(command: list[str], flag: str, value: str) -> None:
+    command[command.index(flag) + 1] = value
