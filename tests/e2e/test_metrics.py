@@ -157,6 +157,8 @@ async def test_a_match_shows_in_sockets_runners_states_and_traffic(server):
 
 # Counted once the consumers and the runner call their metrics (the hooks each names).
 NOT_HOOKED = "not counted yet: the runtime does not call this metric's function"
+# Counted as the event happens; the margin is for a loaded machine.
+COUNTED_WITHIN = 5
 
 
 @pytest.mark.xfail(strict=True, reason=NOT_HOOKED)
@@ -170,7 +172,7 @@ async def test_a_closed_socket_is_counted_by_its_close_code(server):
             value(port, "arcade_socket_closes_total", socket="handshake", code="4404") == before + 1
             or None
         ),
-        TIMEOUT,
+        COUNTED_WITHIN,
         "the 4404 close counted",
     )
 
@@ -199,7 +201,7 @@ async def test_a_runners_ticks_are_timed(server):
             lambda: (
                 value(port, "arcade_tick_duration_seconds_count", game="connect_four") > 0 or None
             ),
-            TIMEOUT,
+            COUNTED_WITHIN,
             "ticks timed",
         )
     assert value(port, "arcade_tick_lateness_seconds_count", game="connect_four") > 0
