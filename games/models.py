@@ -303,7 +303,7 @@ class AuditEntry(models.Model):
     entry still says who acted after the account is deleted (the link becomes null).
     """
 
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField("when", default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -313,7 +313,7 @@ class AuditEntry(models.Model):
         db_index=False,  # served by audit_actor_idx
     )
     actor_name = models.CharField(
-        max_length=150, help_text="The operator's username then; 'system' for scripts."
+        "operator", max_length=150, help_text="The operator's username then; 'system' for scripts."
     )
     action = models.CharField(max_length=16, choices=AuditAction.choices)
     target_type = models.CharField(max_length=16, help_text="player or match")
@@ -326,7 +326,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name_plural = "audit entries"
         constraints = [
             models.CheckConstraint(
                 condition=Q(action__in=AuditAction.values), name="audit_action_valid"
