@@ -6,6 +6,7 @@ are staff users put in a group. History stays read-only for all three.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def staff_client(role: str, username: str | None = None) -> Client:
     """A logged-in staff account in the group `role` (the groups are created if needed)."""
-    call_command("create_roles", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("create_roles", stdout=io.StringIO())
     name = username or f"{role}-on-duty"
     user = User.objects.create_user(name, password="role-pass-42", is_staff=True)
     user.groups.add(Group.objects.get(name=role))
