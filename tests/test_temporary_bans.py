@@ -65,6 +65,16 @@ def test_a_stale_check_does_not_lift_a_newer_ban(bob):
         services.check_can_play(stale)  # refused with the ban in force
 
 
+def test_a_stale_check_of_a_ban_lifted_since_lets_the_player_play(alice, bob):
+    ban_for(bob, 2)
+    end_passes(bob)
+    stale = Player.objects.get(pk=bob.pk)
+    services.unban_player(bob)
+    services.check_can_play(stale)  # no PlayerBanned
+    match = services.create_match(alice, "arena")
+    assert services.join_match(stale, match.pk).seat == 1
+
+
 def test_a_ban_must_end_in_the_future(bob):
     with pytest.raises(services.InvalidRequest):
         services.ban_player(bob, "spam", until=timezone.now() - timedelta(minutes=1))

@@ -182,7 +182,7 @@ def lift_expired_ban(player: Player) -> bool:
     if player.banned_until > timezone.now():
         return False
     if not _lift_expired(Player.objects.filter(pk=player.pk)):
-        # Banned again since `player` was read: the new ban is the one in force.
+        # Banned again or unbanned since `player` was read: the stored ban is the one that counts.
         player.refresh_from_db(fields=list(_NOT_BANNED))
         return False
     for field, value in _NOT_BANNED.items():
@@ -196,7 +196,8 @@ def _lift_expired(players: QuerySet[Player]) -> int:
 
 def check_can_play(player: Player) -> None:
     """Raise PlayerBanned if the player may not take part in matches (lifting an expired ban)."""
-    if player.is_banned and not lift_expired_ban(player):
+    lift_expired_ban(player)  # which also re-reads a ban changed since `player` was read
+    if player.ban_in_force():
         raise PlayerBanned(ban_message(player.ban_reason, player.banned_until))
 
 
