@@ -5,7 +5,8 @@
   operation to the runner (here or on another process, batching lossy inputs),
   and the fan-out, lobby, matchmaking and presence parts it wires
   (`get_supervisor()`, `current()`, `reset_for_tests()`).
-- `match/`: one live match: the runner, its tick schedule, its ports and its store.
+- `match/`: one live match: the runner and its parts (roster, state encoder, checkpoint
+  policy, tick schedule), its typed operations, its ports and its store.
 - `fanout`: how a runner reaches sockets (direct here, one PUBLISH per other process),
   the process's one pub/sub connection and its receive loop.
 - `lobby_feed`: one coalesced lobby frame for this process's lobby sockets.
