@@ -22,8 +22,13 @@ from gameproject.lifespan import lifespan  # noqa: E402
 from games.routing import websocket_urlpatterns  # noqa: E402
 from games.sockets.base import SocketAuthMiddlewareStack  # noqa: E402
 
-if "twisted.internet.reactor" in sys.modules:
-    # Running under daphne: hand matches over on SIGTERM instead of dropping them.
+# Under daphne (its command line, or its runserver). Not "is Twisted's reactor
+# imported": the daphne app in INSTALLED_APPS imports daphne.server, which installs
+# a reactor, under any server. uvicorn has its start-up in gameproject/lifespan.py.
+UNDER_DAPHNE = "daphne.cli" in sys.modules or "daphne.management.commands.runserver" in sys.modules
+
+if UNDER_DAPHNE:
+    # Hand matches over on SIGTERM instead of dropping them.
     from games.runtime.drain import install_for_daphne
 
     install_for_daphne()
