@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import secrets
 import shlex
@@ -32,8 +31,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
 
-from bench import fixtures, servers
-from bench.loadgen import JSON, MSGPACK, SeatPlan, WorkerPlan, WorkerResult, run_worker
+from bench import fixtures, servers, workers
+from bench.loadgen import JSON, MSGPACK, SeatPlan, WorkerPlan, WorkerResult
 
 TICK_RATE = 20  # the arena's, and the rate each player sends inputs at
 TAIL_SECONDS = 1.0  # after the window, for acks of its last inputs to arrive
 SKIPPED_TICKS = "ticks behind and skipped"  # the runner's warning when it cannot keep up
+# Above this share of its core (whoever used it), the generator's own delays may be in the
+# latencies: such a step is marked doubtful, and does not say where the server's limit is.
+GENERATOR_CORE_LIMIT = 85.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,13 +74,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--client-cpus", default="1", help="cores of the load generator (and of this script)"
     )
     parser.add_argument(
+        "--generator",
+        choices=workers.GENERATORS,
+        default="node",
+        help="the load generator: Node.js with the ws package (bench/node/, `npm ci` there "
+        "first), or Python with websockets; same players, same measurements",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=0,
         help="generator processes per step (default: one per client core, "
         "more past --players-per-worker)",
     )
-    parser.add_argument("--players-per-worker", type=int, default=400)
+    parser.add_argument(
+        "--players-per-worker",
+        type=int,
+        default=0,
+        help="players past which a step gets another generator process "
+        f"(default: {workers.PLAYERS_PER_WORKER})",
+    )
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
@@ -163,13 +176,15 @@ class StepResult:
     redis_kib_per_tick: float
     redis_top: list[tuple[str, float]]
     redis_cpu_percent: float
-    generator_cpu_percent: float
+    generator_cpu_percent: float  # the generator's processes, percent of one core
+    generator_core_percent: float  # the busiest generator core, every process on it
     generator_lag_p99_ms: float
     skipped_sends: int
     errors: dict[str, int] = field(default_factory=dict)
     closes: dict[int, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     profiled: bool = False
+    doubtful: list[str] = field(default_factory=list)  # why the generator may have set the pace
 
     def passes(self, max_p99: float, min_delivered: float) -> bool:
         complete = self.active == self.players
@@ -261,20 +276,19 @@ class Run:
         self.ensure_players(players)
         matches = fixtures.create_matches(self.players[:players])
         plans = self._plans(matches)
-        workers = [self._spawn(plan) for plan in plans]
+        generators = [workers.spawn_worker(self.args.generator, plan) for plan in plans]
         try:
-            return self._measure(players, matches, workers, profile_dir)
+            return self._measure(players, matches, generators, profile_dir)
         finally:
             fixtures.abort_matches(matches)
-            self._close_workers(workers)
+            self._close_workers(generators)
             self._settle()
 
     def _plans(self, matches: list[fixtures.BenchMatch]) -> list[WorkerPlan]:
         """Each match whole in one generator process; its sockets spread over the servers."""
         players = sum(len(m.user_ids) for m in matches)
-        count = self.args.workers or max(
-            len(self.client_cpus), math.ceil(players / self.args.players_per_worker)
-        )
+        per_worker = self.args.players_per_worker or workers.PLAYERS_PER_WORKER[self.args.generator]
+        count = self.args.workers or max(len(self.client_cpus), math.ceil(players / per_worker))
         count = min(count, len(matches))
         groups: list[list[list[SeatPlan]]] = [[] for _ in range(count)]
         connection = 0
@@ -303,33 +317,25 @@ class Run:
             for group in groups
         ]
 
-    def _spawn(self, plan: WorkerPlan) -> tuple[BaseProcess, Connection]:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=run_worker, args=(plan, theirs), daemon=True)
-        process.start()
-        theirs.close()
-        return process, ours
-
     def _measure(
         self,
         players: int,
         matches: list[fixtures.BenchMatch],
-        workers: list[tuple[BaseProcess, Connection]],
+        generators: list[workers.Worker],
         profile_dir: Path | None,
     ) -> StepResult:
-        ready = [_receive(conn, process, "ready", timeout=120) for process, conn in workers]
+        ready = [worker.receive("ready", timeout=120) for worker in generators]
         failures: Counter[str] = Counter()
         for report in ready:
             failures.update(report.failures)
         start = time.monotonic() + self.args.warmup
         end = start + self.args.seconds
-        for _, conn in workers:
-            conn.send(("measure", start, end, end + TAIL_SECONDS))
+        for worker in generators:
+            worker.send(("measure", start, end, end + TAIL_SECONDS))
         for server in self.servers:
             server.new_log_lines()  # only the window's warnings count
         server_pids = [s.pid for s in self.servers]
-        worker_pids = [p.pid for p, _ in workers if p.pid is not None]
+        worker_pids = [w.pid for w in generators if w.pid is not None]
         _sleep_until(start)
         ours = [*server_pids, *worker_pids, os.getpid()]
         cores_before = servers.CoreSample.take()
@@ -346,10 +352,9 @@ class Run:
             cpu[pid] for pid in server_pids
         )
         other_clients = cores_after.percent_since(cores_before, self.client_cpus) - clients
+        busiest = max(cores_after.percent_since(cores_before, {c}) for c in self.client_cpus)
         figures = [self._server_figures(server, cpu[server.pid]) for server in self.servers]
-        results: list[WorkerResult] = [
-            _receive(conn, process, "result", timeout=60) for process, conn in workers
-        ]
+        results: list[WorkerResult] = [w.receive("result", timeout=60) for w in generators]
         self._finish_profiles(profiles)
         return _step_result(
             players=players,
@@ -359,7 +364,7 @@ class Run:
             results=results,
             servers=figures,
             redis=servers.RedisDelta.between(redis_before, redis_after),
-            generator_cpu=sum(cpu[pid] for pid in worker_pids),
+            generator_cpu=(sum(cpu[pid] for pid in worker_pids), busiest),
             other_cpu=(max(0.0, other_servers), max(0.0, other_clients)),
             failures=failures,
             profiled=profile_dir is not None,
@@ -400,17 +405,14 @@ class Run:
             for name, share in summary.top_project[:10]:
                 print(f"  {share:5.1f}% inclusive  {name}")
 
-    def _close_workers(self, workers: list[tuple[BaseProcess, Connection]]) -> None:
-        for _, conn in workers:
+    def _close_workers(self, generators: list[workers.Worker]) -> None:
+        for worker in generators:
             with contextlib.suppress(OSError):
-                conn.send(("close",))
-        for process, conn in workers:
+                worker.send(("close",))
+        for worker in generators:
             with contextlib.suppress(Exception):
-                _receive(conn, process, "closed", timeout=30)
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
+                worker.receive("closed", timeout=30)
+            worker.stop()
 
     def _settle(self, timeout: float = 15.0) -> None:
         """Wait until the servers are idle again (runners stopped, sockets gone)."""
@@ -430,15 +432,6 @@ def _sleep_until(moment: float) -> None:
         time.sleep(delay)
 
 
-def _receive(conn: Connection, process: BaseProcess, expected: str, timeout: float) -> Any:
-    if not conn.poll(timeout):
-        raise TimeoutError(f"generator pid {process.pid} sent no {expected!r} in {timeout} s")
-    kind, *payload = conn.recv()
-    if kind != expected:
-        raise RuntimeError(f"generator pid {process.pid} sent {kind!r}, not {expected!r}")
-    return payload[0] if payload else None
-
-
 def _step_result(
     *,
     players: int,
@@ -448,7 +441,7 @@ def _step_result(
     results: list[WorkerResult],
     servers: list[ServerFigures],
     redis: Any,
-    generator_cpu: float,
+    generator_cpu: tuple[float, float],
     other_cpu: tuple[float, float],
     failures: Counter[str],
     profiled: bool,
@@ -464,6 +457,7 @@ def _step_result(
     for r in results:
         errors.update(r.errors)
         closes.update(r.closes)
+    skipped_sends = sum(r.skipped_sends for r in results)
     return StepResult(
         players=players,
         matches=matches,
@@ -483,14 +477,32 @@ def _step_result(
         redis_kib_per_tick=redis.net_bytes / 1024.0 / ticks,
         redis_top=[(name, count / ticks) for name, count in redis.calls.most_common(4)],
         redis_cpu_percent=100.0 * redis.cpu_seconds / seconds,
-        generator_cpu_percent=generator_cpu,
+        generator_cpu_percent=generator_cpu[0],
+        generator_core_percent=generator_cpu[1],
         generator_lag_p99_ms=percentile(lag, 0.99) if lag else 0.0,
-        skipped_sends=sum(r.skipped_sends for r in results),
+        skipped_sends=skipped_sends,
         errors=dict(errors),
         closes=dict(closes),
         failures=dict(failures),
         profiled=profiled,
+        doubtful=doubts(generator_cpu[1], skipped_sends),
     )
+
+
+def doubts(core_percent: float, skipped_sends: int) -> list[str]:
+    """Why the generator, not the server, may have set a step's latencies."""
+    reasons = []
+    if core_percent > GENERATOR_CORE_LIMIT:
+        reasons.append(
+            f"the generator's core was {core_percent:.0f} % busy (above "
+            f"{GENERATOR_CORE_LIMIT:.0f} %): latency may include the generator's own delay"
+        )
+    if skipped_sends:
+        reasons.append(
+            f"the generator fell a whole input period behind and skipped {skipped_sends} "
+            "inputs (its core was busy)"
+        )
+    return reasons
 
 
 # --- Report ----------------------------------------------------------------------------
@@ -498,7 +510,7 @@ def _step_result(
 HEADER = (
     f"{'players':>7} {'matches':>7} {'p50 ms':>7} {'p99 ms':>7} {'delivered':>9} "
     f"{'server CPU %':>12} {'RSS MiB':>8} {'redis cmd/tick':>14} {'gen CPU %':>9} "
-    f"{'gen lag p99':>11}"
+    f"{'gen core %':>10} {'gen lag p99':>11}"
 )
 
 
@@ -512,13 +524,14 @@ def format_row(step: StepResult) -> str:
     row = (
         f"{step.players:>7} {step.matches:>7} {_ms(step.p50_ms):>7} {_ms(step.p99_ms):>7} "
         f"{step.delivered:>8.1%} {cpu:>12} {rss:>8} {step.redis_commands_per_tick:>14.1f} "
-        f"{step.generator_cpu_percent:>9.0f} {step.generator_lag_p99_ms:>8.1f} ms"
+        f"{step.generator_cpu_percent:>9.0f} {step.generator_core_percent:>10.0f} "
+        f"{step.generator_lag_p99_ms:>8.1f} ms"
     )
-    return row + ("  (profiled)" if step.profiled else "")
+    return row + ("  DOUBTFUL" if step.doubtful else "") + ("  (profiled)" if step.profiled else "")
 
 
-def format_notes(step: StepResult, client_cores: int) -> list[str]:
-    notes = []
+def format_notes(step: StepResult) -> list[str]:
+    notes = [f"doubtful: {reason}" for reason in step.doubtful]
     if step.active < step.players:
         notes.append(f"only {step.active} of {step.players} players got into a running match")
     if step.failures:
@@ -542,16 +555,6 @@ def format_notes(step: StepResult, client_cores: int) -> list[str]:
         notes.append(f"server log: {warnings} warnings, {skipped} ticks skipped by runners")
     if step.errors or step.closes:
         notes.append(f"error frames: {step.errors}; closes: {step.closes}")
-    if step.generator_cpu_percent > 85.0 * client_cores:
-        notes.append(
-            f"the generator is near its limit ({step.generator_cpu_percent:.0f} % CPU): "
-            "latency includes its own delay"
-        )
-    if step.skipped_sends:
-        notes.append(
-            f"the generator fell a whole input period behind and skipped {step.skipped_sends} "
-            "inputs (its core was busy)"
-        )
     top = ", ".join(f"{name} {per_tick:.1f}" for name, per_tick in step.redis_top)
     notes.append(
         f"redis per tick: {top}; {step.redis_kib_per_tick:.1f} KiB in+out per tick; "
@@ -560,20 +563,19 @@ def format_notes(step: StepResult, client_cores: int) -> list[str]:
     return notes
 
 
-def print_step(step: StepResult, client_cores: int) -> None:
+def print_step(step: StepResult) -> None:
     print(format_row(step))
-    for note in format_notes(step, client_cores):
+    for note in format_notes(step):
         print(f"{'':>9}- {note}")
     sys.stdout.flush()
 
 
-def disturbed(step: StepResult, client_cores: int) -> bool:
+def disturbed(step: StepResult) -> bool:
     """Whether other processes or the generator's own limit may have spoilt a step."""
     return (
         step.servers_other_cpu_percent > 5.0
         or step.clients_other_cpu_percent > 10.0
-        or step.generator_cpu_percent > 85.0 * client_cores
-        or step.skipped_sends > 0
+        or bool(step.doubtful)
     )
 
 
@@ -581,10 +583,15 @@ def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
     measured = [s for s in steps if not s.profiled]
     passing = [s for s in measured if s.passes(args.max_p99, args.min_delivered)]
     criteria = f"p99 <= {args.max_p99:.0f} ms and >= {args.min_delivered:.0%} of states delivered"
-    client_cores = len(cpus(args.client_cpus))
     caveat = ""
-    if any(disturbed(s, client_cores) for s in measured):
+    if any(disturbed(s) for s in measured):
         caveat = "; some steps were disturbed (see their notes): run again on a quiet machine"
+    failing = [s for s in measured if s not in passing]
+    if failing and all(s.doubtful for s in failing):
+        caveat += (
+            "; every failing step was doubtful (the generator's core was busy), so the "
+            "server's own limit may be higher"
+        )
     if not passing:
         return f"capacity: below {measured[0].players} players ({criteria}){caveat}"
     best = max(passing, key=lambda s: s.players)
@@ -595,7 +602,7 @@ def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
     )
 
 
-def versions() -> str:
+def versions(generator: str = "python") -> str:
     names = ["django", "channels", "daphne", "channels-redis", "redis", "websockets", "msgspec"]
     # daphne's WebSocket stack is not pinned by daphne; its versions move its figures.
     names += ["twisted", "autobahn", "uvicorn", "uvloop"]
@@ -604,7 +611,10 @@ def versions() -> str:
         with contextlib.suppress(metadata.PackageNotFoundError):
             found.append(f"{name} {metadata.version(name)}")
     python = ".".join(map(str, sys.version_info[:3]))
-    return f"CPython {python}; " + ", ".join(found)
+    text = f"CPython {python}; " + ", ".join(found)
+    if generator == "node":
+        text += f"; generator: {workers.node_versions()}"
+    return text
 
 
 def step_sizes(text: str) -> list[int]:
@@ -616,6 +626,8 @@ def step_sizes(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sizes = step_sizes(args.steps)
+    if args.generator == "node":
+        workers.check_node()  # before any server starts
     # Stopped from outside: still stop the servers and delete the run's Redis keys.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # This script and its generator processes (which inherit it) stay off the server cores.
@@ -624,10 +636,11 @@ def main(argv: list[str] | None = None) -> None:
     directory = Path(tempfile.mkdtemp(prefix="arcade-bench-"))
     run = Run(args, directory)
     print(
-        f"{args.server} x{args.processes} on core(s) {args.server_cpus}; generator on core(s) "
-        f"{args.client_cpus}; 8-player arena at {TICK_RATE} Hz, inputs at {TICK_RATE} Hz, "
-        f"subprotocol {args.subprotocol}; {args.warmup:g} s warm-up, {args.seconds:g} s "
-        f"measured per step\n{versions()}\nRedis {args.redis_url}, keys under {run.prefix}*\n"
+        f"{args.server} x{args.processes} on core(s) {args.server_cpus}; {args.generator} "
+        f"generator on core(s) {args.client_cpus}; 8-player arena at {TICK_RATE} Hz, inputs "
+        f"at {TICK_RATE} Hz, subprotocol {args.subprotocol}; {args.warmup:g} s warm-up, "
+        f"{args.seconds:g} s measured per step\n{versions(args.generator)}\n"
+        f"Redis {args.redis_url}, keys under {run.prefix}*\n"
     )
     steps: list[StepResult] = []
     try:
@@ -635,12 +648,12 @@ def main(argv: list[str] | None = None) -> None:
             print(HEADER)
             for size in sizes:
                 steps.append(run.step(size))
-                print_step(steps[-1], len(run.client_cpus))
+                print_step(steps[-1])
             if args.profile:
                 steps.append(run.step(max(sizes), profile_dir=args.out.resolve()))
                 print()
                 print(HEADER)
-                print_step(steps[-1], len(run.client_cpus))
+                print_step(steps[-1])
     finally:
         _save(args, steps)
         if args.keep:
@@ -658,7 +671,11 @@ def _save(args: argparse.Namespace, steps: list[StepResult]) -> None:
     app = "" if args.app == "game" else f"{args.app}-"
     target = args.out / f"load-{app}{args.server}-x{args.processes}-{stamp}.json"
     arguments = {k: str(v) for k, v in vars(args).items()}
-    payload = {"arguments": arguments, "versions": versions(), "steps": [asdict(s) for s in steps]}
+    payload = {
+        "arguments": arguments,
+        "versions": versions(args.generator),
+        "steps": [asdict(s) for s in steps],
+    }
     target.write_text(json.dumps(payload, indent=1, default=str))
     print(f"\nresults: {target}")
 

@@ -98,7 +98,7 @@ class WorkerResult:
     inputs: int  # inputs sent in the window
     states: int  # state frames received in the window
     ticks_spanned: int  # per player, last tick - first tick + 1 in the window, summed
-    skipped_sends: int  # inputs this process could not send on time (it was overloaded)
+    skipped_sends: int  # inputs of the window not sent on time (the process was overloaded)
     send_lag_ms: list[float]  # how late each send phase woke up in the window
     errors: Counter[str] = field(default_factory=Counter)
     closes: Counter[int] = field(default_factory=Counter)
@@ -290,7 +290,9 @@ class Generator:
                 # A whole input period behind: this process is overloaded. Skip ahead
                 # rather than burst (which the server would rate-limit), and count it.
                 missed = int(late / step)
-                self.skipped_sends += sum(len(phases[(tick + i) % PHASES]) for i in range(missed))
+                if now in self.window:  # only the window's figures count
+                    skipped = sum(len(phases[(tick + i) % PHASES]) for i in range(missed))
+                    self.skipped_sends += skipped
                 tick += missed
                 continue
             for player in phases[tick % PHASES]:

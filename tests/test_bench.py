@@ -1,0 +1,96 @@
+"""The load benchmark's generators, driven by bench/load.py against real server processes.
+
+A tiny run (two matches, a two-second window) through the whole benchmark:
+migrations, the players and tickets made by the services, a real server
+process, the generator's players, and the JSON it writes. The figures are not
+checked for speed (the machine is shared), only for being measurements: every
+player in a running match, states delivered, inputs acknowledged with
+latencies of the order of a tick, and the generator's own CPU reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import load, workers
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYERS = 16  # two 8-player arena matches
+
+
+@pytest.fixture(scope="session")
+def node_generator() -> None:
+    """The Node.js generator's dependencies, installed from its lock file if missing."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        if os.environ.get("REQUIRE_SERVICES") or os.environ.get("CI"):
+            raise RuntimeError("the Node.js load generator needs node and npm")
+        pytest.skip("node and npm are not installed")
+    if not (workers.NODE_DIR / "node_modules" / "ws").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=workers.NODE_DIR, check=True, timeout=120
+        )
+
+
+def run_benchmark(tmp_path: Path, redis_url: str, *arguments: str) -> dict:
+    """One step of PLAYERS through bench/load.py; the JSON it wrote."""
+    cores = sorted(os.sched_getaffinity(0))
+    out = tmp_path / "results"
+    command = [sys.executable, "bench/load.py", "--steps", str(PLAYERS), "--seconds", "2"]
+    command += ["--warmup", "1", "--redis-url", redis_url, "--out", str(out)]
+    command += ["--server-cpus", str(cores[0]), "--client-cpus", str(cores[-1]), *arguments]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (result,) = out.glob("load-*.json")
+    return json.loads(result.read_text())
+
+
+def check_measurements(step: dict) -> None:
+    assert step["players"] == step["active"] == PLAYERS, step["failures"]
+    assert not step["errors"] and not step["closes"]
+    # One state per tick per player; the shared machine may delay a few.
+    assert step["delivered"] > 0.8
+    # 20 inputs a second per player, almost all acknowledged within a tick or so.
+    assert step["inputs"] > PLAYERS * 20 * step["seconds"] * 0.8
+    assert step["unacked"] < step["inputs"] * 0.05
+    assert 0 < step["p50_ms"] < 500 and math.isfinite(step["p99_ms"])
+    assert step["generator_cpu_percent"] > 0
+    assert 0 < step["generator_core_percent"] <= 100 + 5  # /proc's ticks are coarse
+    assert isinstance(step["doubtful"], list)
+
+
+@pytest.mark.slow
+def test_node_generator_measures_the_game_under_daphne(tmp_path, redis_url, node_generator):
+    run = run_benchmark(tmp_path, redis_url, "--generator", "node", "--server", "daphne")
+    (step,) = run["steps"]
+    check_measurements(step)
+    assert "generator: node" in run["versions"]
+
+
+@pytest.mark.slow
+def test_node_generator_measures_the_floor_under_uvicorn(tmp_path, redis_url, node_generator):
+    run = run_benchmark(
+        tmp_path, redis_url, "--generator", "node", "--server", "uvicorn", "--app", "floor"
+    )
+    check_measurements(run["steps"][0])
+
+
+@pytest.mark.slow
+def test_python_generator_measures_the_same_way(tmp_path, redis_url):
+    run = run_benchmark(tmp_path, redis_url, "--generator", "python", "--server", "uvicorn")
+    check_measurements(run["steps"][0])
+
+
+def test_a_step_is_doubtful_when_the_generators_core_is_above_85_percent():
+    assert load.doubts(84.0, 0) == []
+    (reason,) = load.doubts(86.0, 0)
+    assert "86 %" in reason
+    (reason,) = load.doubts(50.0, 12)
+    assert "skipped 12 inputs" in reason
