@@ -95,6 +95,35 @@ def test_unban_restores_play(alice, bob):
     assert services.join_match(bob, match.pk).seat == 1
 
 
+def test_a_player_in_a_match_in_progress_cannot_create_or_join_another(
+    match_factory, alice, bob, stranger
+):
+    # The queue's rule, everywhere: one match at a time.
+    playing = match_factory("arena", players=[alice, bob], status="active")
+    open_ = services.create_match(stranger, "arena")
+    private = services.create_match(stranger, "connect_four", is_private=True)
+    attempts = [
+        lambda: services.create_match(alice, "connect_four"),
+        lambda: services.create_match(alice, "arena", is_private=True),
+        lambda: services.join_match(alice, open_.pk),
+        lambda: services.join_private_match(alice, private.join_code or ""),
+    ]
+    for attempt in attempts:
+        with pytest.raises(services.AlreadyPlaying) as refused:
+            attempt()
+        assert refused.value.code == "in_match"
+        assert (refused.value.match_id, refused.value.game) == (str(playing.pk), "arena")
+    assert not Participant.objects.filter(player=alice).exclude(match=playing).exists()
+
+
+def test_a_player_may_open_a_match_again_once_theirs_is_over(match_factory, alice, bob):
+    playing = match_factory("arena", players=[alice, bob], status="active")
+    with pytest.raises(services.AlreadyPlaying):
+        services.create_match(alice, "arena")
+    services.abort_match(playing.pk, "Over.")
+    assert services.create_match(alice, "arena").status == MatchStatus.WAITING
+
+
 def test_the_last_player_leaving_a_waiting_match_aborts_it(alice, bob):
     match = services.create_match(alice, "arena")
     services.join_match(bob, match.pk)

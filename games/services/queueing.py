@@ -14,22 +14,24 @@ from django.db.models import Avg, Count, F, Q
 
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
-from games.services.errors import AlreadyPlaying, InvalidRequest, MatchFull, MatchNotJoinable
+from games.services.errors import InvalidRequest, MatchFull, MatchNotJoinable
 from games.services.lifecycle import _locked_match, _rules
 from games.services.players import check_can_play
-from games.services.seating import _give_up_seat, create_match, join_match
-
-_PLAYING_ELSEWHERE = "You are playing a match already: finish it or rejoin it first."
+from games.services.seating import (
+    _PLAYING_ELSEWHERE,
+    _give_up_seat,
+    _matches_in_progress,
+    check_not_playing,
+    create_match,
+    join_match,
+)
 
 
 def check_can_queue(player: Player, game: str) -> None:
     """Raise PlayerBanned, InvalidRequest or AlreadyPlaying if the player may not queue now."""
     check_can_play(player)
     _rules(game)
-    playing = _matches_in_progress([player.pk])
-    if player.pk in playing:
-        match_id, match_game = playing[player.pk]
-        raise AlreadyPlaying(_PLAYING_ELSEWHERE, match_id, match_game)
+    check_not_playing(player)
 
 
 def quick_join(player: Player, game: str) -> Match:
@@ -55,17 +57,6 @@ def quick_join(player: Player, game: str) -> Match:
         except (MatchFull, MatchNotJoinable):
             continue  # taken by someone else meanwhile: try the next one
     return create_match(player, game)
-
-
-def _matches_in_progress(player_ids: Collection[int]) -> dict[int, tuple[str, str]]:
-    """(match id, game) of the active match each of these players is still seated in.
-
-    One query. Seats in waiting matches do not count: queueing gives them up.
-    """
-    seats = Participant.objects.filter(
-        player_id__in=player_ids, left_at__isnull=True, match__status=MatchStatus.ACTIVE
-    ).values_list("player_id", "match_id", "match__game")
-    return {player_id: (str(match_id), game) for player_id, match_id, game in seats}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from games.engine.base import EngineError
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
 from games.services.errors import (
+    AlreadyPlaying,
     AlreadySeated,
     InvalidRequest,
     MatchFull,
@@ -23,6 +25,32 @@ from games.services.players import check_can_play
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 
+_PLAYING_ELSEWHERE = "You are playing a match already: finish it or rejoin it first."
+
+
+def check_not_playing(player: Player) -> None:
+    """Raise AlreadyPlaying (naming the match) if the player is seated in a match in progress.
+
+    The one rule of who may take a new seat, wherever they ask: creating or joining
+    a match, the quick join and the matchmaking queue. A player plays one match at
+    a time; a seat they left for good (abandoned) no longer counts.
+    """
+    playing = _matches_in_progress([player.pk])
+    if player.pk in playing:
+        match_id, match_game = playing[player.pk]
+        raise AlreadyPlaying(_PLAYING_ELSEWHERE, match_id, match_game)
+
+
+def _matches_in_progress(player_ids: Collection[int]) -> dict[int, tuple[str, str]]:
+    """(match id, game) of the active match each of these players is still seated in.
+
+    One query. Seats in waiting matches do not count: queueing gives them up.
+    """
+    seats = Participant.objects.filter(
+        player_id__in=player_ids, left_at__isnull=True, match__status=MatchStatus.ACTIVE
+    ).values_list("player_id", "match_id", "match__game")
+    return {player_id: (str(match_id), game) for player_id, match_id, game in seats}
+
 
 def create_match(
     creator: Player,
@@ -32,9 +60,14 @@ def create_match(
     max_players: int | None = None,
     settings: dict[str, Any] | None = None,
 ) -> Match:
-    """Create a waiting match and seat its creator in seat 0."""
+    """Create a waiting match and seat its creator in seat 0.
+
+    Raises PlayerBanned, AlreadyPlaying (the creator is in a match in progress) or
+    InvalidRequest (no such game, a size or settings it does not take).
+    """
     check_can_play(creator)
     rules = _rules(game)
+    check_not_playing(creator)
     seats = rules.max_players if max_players is None else max_players
     if not rules.min_players <= seats <= rules.max_players:
         raise InvalidRequest(
@@ -68,16 +101,18 @@ def create_match(
 
 
 def join_match(player: Player, match_id: Any) -> Participant:
-    """Seat `player` in the lowest free seat of a waiting match."""
+    """Seat `player` in the lowest free seat of a waiting match (not while playing another)."""
     check_can_play(player)
+    check_not_playing(player)
     with transaction.atomic():
         match = _locked_match(match_id)
         return _seat(player, match)
 
 
 def join_private_match(player: Player, code: str) -> Participant:
-    """Seat `player` in the private match with this join code."""
+    """Seat `player` in the private match with this join code (not while playing another)."""
     check_can_play(player)
+    check_not_playing(player)
     with transaction.atomic():
         match = Match.objects.select_for_update().filter(join_code=code.strip().upper()).first()
         if match is None:
