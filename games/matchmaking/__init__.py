@@ -40,8 +40,8 @@ process's queued sockets and its matching rounds).
 
 May import: `games.services`, `games.cluster`, `games.protocol`, `games.engine`,
 `games.models` (a queued player's fresh rating), `games.runtime.messages` (the
-channel and group names). Must not import: `games.sockets`, the rest of
-`games.runtime`.
+channel and group names), `games.runtime.metrics` (the queue's wait times).
+Must not import: `games.sockets`, the rest of `games.runtime`.
 """
 
 from games.matchmaking.backend import QueueBackend

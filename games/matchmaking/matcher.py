@@ -29,7 +29,7 @@ from games.matchmaking.rules import (
     rules_for,
 )
 from games.models import Player
-from games.runtime import messages
+from games.runtime import messages, metrics
 from games.services.errors import MatchInProgress, NotQueued
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,10 @@ class MatchmakingHub:
             await self.queue().requeue(group, time.time(), ttl)
             return
         if made.match is not None:
-            await self.queue().finish(group, time.time(), ttl)
+            now = time.time()
+            for entry in group:
+                metrics.matched(game, now - entry.queued_at)
+            await self.queue().finish(group, now, ttl)
             return
         refused = [entry for entry in group if entry.player_id in made.refused]
         others = [entry for entry in group if entry.player_id not in made.refused]

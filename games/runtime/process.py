@@ -28,7 +28,7 @@ from django.conf import settings
 from games.cluster import checkpoints, leases, presence
 from games.cluster import redis as cluster_redis
 from games.matchmaking import MatchmakingHub
-from games.runtime import messages
+from games.runtime import messages, metrics
 from games.runtime.cleanup import Cleanup
 from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets, receive_states
 from games.runtime.lobby_feed import LobbyHub
@@ -362,6 +362,8 @@ class MatchSupervisor:
             on_stop=self._forget,
         )
         self.runners[match_id] = runner
+        if restored is not None:
+            metrics.adopted(info.game)
         runner.start()
         self._spawn(self._listen(runner, layer, messages.runner_channel(match_id)))
         if self.fanout is not None:

@@ -29,6 +29,7 @@ from games import protocol
 from games.cluster import presence
 from games.cluster import redis as cluster_redis
 from games.protocol import CloseCode, ErrorCode
+from games.runtime import metrics
 from games.runtime.process import get_supervisor
 from games.sockets import limits
 
@@ -60,6 +61,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
     Cleanup (bounded concurrency, retried until done; see games/runtime/cleanup.py).
     """
 
+    kind = "socket"  # the label of this kind of socket in the metrics (match, lobby)
     closing = False  # a close was sent or received: frames either way are dropped
     strikes = 0  # error frames sent for bad or unwanted frames (see `_strike`)
     backlog: Callable[[], int] | None = None  # bytes queued for the client, if knowable
@@ -72,8 +74,9 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         # own: frames from the client, and events from the channel layer (rare:
         # chat, lifecycle announcements; runners' frames come through the fan-out).
         self.scope = scope
-        self.server_send = send  # the server's own send (limits read its transport)
-        limits.bound_reads(send, READ_BYTES)
+        # The server's own send (limits read its transport), never waiting for the client.
+        self.server_send = limits.without_waiting(send)
+        limits.bound_reads(self.server_send, READ_BYTES)
         self.base_send = self._send_to_server
         self._removals: list[asyncio.Future[None]] = []
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
@@ -114,6 +117,8 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
 
     async def _unavailable(self, exc: Exception) -> None:
         """Redis or the database is unreachable: say so with 4013, and the client retries."""
+        if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+            metrics.database_failed("socket")
         logger.warning(
             "%s %s closed with %d: %s (%s)",
             type(self).__name__,
@@ -209,6 +214,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
     async def _end(self, code: int) -> None:
         """However the socket ended: forget it everywhere. Runs once, never raises."""
         self.closing = True
+        metrics.socket_closed(self.kind, code)
         try:
             await self.disconnect(code)
         except Exception:
@@ -252,6 +258,7 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         a flood costs a few dozen answers per socket, not one per frame.
         """
         self.strikes += 1
+        metrics.frame_refused(self.kind, code)
         if self.strikes > MAX_STRIKES:
             limits.stop_reading(self.server_send)
             await self._refuse(
@@ -338,6 +345,7 @@ def subprotocol_to_close(scope: Any) -> str | None:
 
 async def _accept_and_close(scope: Any, send: Any, code: int) -> None:
     """Accept, then close with `code` (a close before accept reaches the client as a 403)."""
+    metrics.socket_closed("handshake", code)
     await send({"type": "websocket.accept", "subprotocol": subprotocol_to_close(scope)})
     await send({"type": "websocket.send", "text": protocol.closing(code)})
     await send({"type": "websocket.close", "code": code})
@@ -366,6 +374,8 @@ class TryAgainWhenUnavailable:
         except Exception as exc:
             if not service_unavailable(exc):
                 raise
+            if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+                metrics.database_failed("socket")
             logger.warning(
                 "handshake for %s closed with 4013: %s (%s)",
                 scope.get("path"),

@@ -36,6 +36,8 @@ class LobbyConsumer(GameSocketConsumer):
     their `player.<id>` group.
     """
 
+    kind = "lobby"
+
     entry: presence.Connection | None = None
 
     player = None

@@ -48,6 +48,7 @@ BACKLOG_CHECK_EVERY = 10
 
 
 class MatchConsumer(GameSocketConsumer):
+    kind = "match"
     connection: access.MatchConnection | None = None
     entry: presence.Connection | None = None  # this socket in the presence list
     over = False
@@ -304,17 +305,8 @@ class MatchConsumer(GameSocketConsumer):
             return
         # Once the match is over its runner is gone; its group still reaches everyone
         # still on the page (players say "gg" after the result).
-        frame = protocol.encode(
-            {
-                "type": "chat",
-                "from": {
-                    "player_id": self.connection.player_id,
-                    "name": self.connection.display_name,
-                    "seat": self.connection.seat,
-                },
-                "text": text,
-                "server_time": protocol.server_time_ms(),
-            }
+        frame = protocol.chat(
+            self.connection.player_id, self.connection.display_name, self.connection.seat, text
         )
         await self.channel_layer.group_send(
             messages.match_group(self.match_id), {"type": "match.frame", "text": frame}

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import redis_env
 from tests.e2e.http_client import SiteClient
-from tests.e2e.servers import ROOT, daphne, prepare
+from tests.e2e.servers import ROOT, SERVERS, daphne, prepare, serve
 
 TIMEOUT = 10
 TICK_RATE = 20  # the arena's states per second
@@ -226,13 +226,14 @@ async def test_sockets_are_capped_per_address_whoever_opens_them(capped_site):
 BACKLOG_LIMIT = 32 * 1024
 
 
-@pytest.fixture
-def site_with_small_backlog(tmp_path, redis_url, redis_prefix):
+@pytest.fixture(params=SERVERS)
+def site_with_small_backlog(request, tmp_path, redis_url, redis_prefix):
+    """Under each server: daphne's send never waits, uvicorn's waits for a slow client."""
     env = redis_env(tmp_path, redis_url, redis_prefix)
     env["MAX_SOCKET_BACKLOG_BYTES"] = str(BACKLOG_LIMIT)
     prepare(env)
-    with daphne(env) as port:
-        yield f"127.0.0.1:{port}", tmp_path / f"daphne-{port}.log"
+    with serve(env, server=request.param) as port:
+        yield f"127.0.0.1:{port}", tmp_path / f"{request.param}-{port}.log"
 
 
 def non_reading_socket(host: str) -> socket.socket:

@@ -140,6 +140,8 @@ class MatchRunner:
 
     def lose_lease(self) -> None:
         """Another process may run this match now: stop without writing or sending anything."""
+        if not self.lost:
+            metrics.lease_lost(self.info.game)
         self.lost = True
         self._stopping = True
 
@@ -163,9 +165,13 @@ class MatchRunner:
                     schedule.just_skipped,
                     schedule.skipped,
                 )
+                metrics.ticks_skipped(self.info.game, schedule.just_skipped)
             if delay > 0:
                 await asyncio.sleep(delay)
+            started = self.clock()
             await self.guarded_step()
+            deadline = schedule.start + schedule.ticks * schedule.period
+            metrics.tick(self.info.game, started - deadline, self.clock() - started)
 
     async def guarded_step(self) -> None:
         """One step; an exception ends only this tick, so the match goes on at the next.
@@ -471,6 +477,7 @@ class MatchRunner:
         if not self.checkpointer.due(tick, moved):
             return
         payload = self.checkpointer.payload(self.state, self.roster)
+        started = time.monotonic()
         try:
             saved = await self.checkpoints.save(
                 self.lease, payload, self.checkpointer.new_log(self.log)
@@ -482,6 +489,7 @@ class MatchRunner:
             self.lose_lease()
             return
         if saved is None:
+            metrics.checkpoint_failed()
             # Redis unreachable, or the lease vanished with it (the supervisor takes it
             # again): the match goes on, and the next checkpoint, in a second, carries
             # the log since the last one that was stored.
@@ -493,6 +501,7 @@ class MatchRunner:
                     tick,
                 )
             return
+        metrics.checkpoint_stored(time.monotonic() - started)
         if self.checkpointer.stored(tick, len(self.log)):
             logger.warning("match %s: checkpoints stored again from tick %d", self.match_id, tick)
 
@@ -618,6 +627,7 @@ class MatchRunner:
             await self.transport.deliver([channel], "match.close", code=code)
 
     async def _error(self, channel: str | None, code: str, message: str, reason: str = "") -> None:
+        metrics.input_refused(self.info.game, code)
         await self._send(channel, protocol.error(code, message, reason=reason))
 
 

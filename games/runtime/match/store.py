@@ -18,6 +18,7 @@ from django import db
 
 from games import services
 from games.models import Match, Player
+from games.runtime import metrics
 from games.runtime.match.ports import MatchInfo, SeatRow
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ async def _until_stored(what: str, match_id: str, call: Callable[[], Awaitable[T
         try:
             result = await call()
         except (db.OperationalError, db.InterfaceError) as exc:
+            metrics.database_failed("runner")
             if not failures:
                 logger.warning(
                     "match %s: the database is unreachable for its %s (%s); retrying",
