@@ -217,6 +217,8 @@ MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)
 # disappear from presence within the TTL.
 PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", 5.0)
 PRESENCE_TTL_SECONDS: float = env.float("PRESENCE_TTL_SECONDS", 15.0)
+# Match chat is stored as evidence for reports; `manage.py prune_chat` deletes older lines.
+CHAT_RETENTION_DAYS: int = env.int("CHAT_RETENTION_DAYS", 30)
 # On SIGTERM a daphne process hands its matches over and closes its sockets within this long.
 DRAIN_SECONDS: float = env.float("DRAIN_SECONDS", 10.0)
 # A slow reader's bound: a socket whose client acknowledges states (every client of

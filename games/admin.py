@@ -2,8 +2,9 @@
 call services.
 
 Who may do what is Django's permissions, granted by the roles `create_roles`
-makes (docs/operations.md): a moderator bans for a time and views; an operator
-also bans for good and aborts; only superusers manage accounts and groups.
+makes (docs/operations.md): a moderator handles reports (warn, mute, ban for a
+time) and views; an operator also bans for good, aborts and clears queue
+cooldowns; only superusers manage accounts and groups.
 History is read-only for everyone: matches, participants, results, ratings and
 the audit log cannot be added, edited or deleted here (status, results and
 ratings change only through `games.services`), and a player with history
@@ -22,7 +23,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -31,7 +32,19 @@ from django.utils.html import format_html
 from games import services
 from games.cluster import leases, presence
 from games.engine import GAMES
-from games.models import AuditEntry, Match, MatchStatus, Participant, Player, Replay
+from games.models import (
+    AuditEntry,
+    ChatLine,
+    Match,
+    MatchStatus,
+    Participant,
+    Player,
+    Replay,
+    Report,
+    ReportStatus,
+    Resolution,
+)
+from games.services import cooldowns, moderation
 
 PERMANENT = "permanent"
 BAN_LENGTHS: dict[str, tuple[str, timedelta | None]] = {
@@ -103,6 +116,30 @@ def ban_status(player: Player) -> str:
     return f"until {end}" if player.ban_in_force() else f"ended {end}"
 
 
+def cooldown_in_words(cooldown: cooldowns.Cooldown | None) -> str:
+    """'4 minutes left (until 2026-12-01 20:31 UTC), 2 abandonments', or '-'."""
+    if cooldown is None:
+        return "-"
+    left = cooldowns.time_left_in_words(cooldown.seconds_left())
+    end = services.format_ban_end(cooldown.until)
+    return f"{left} left (until {end}), {cooldown.abandonments} abandonments"
+
+
+class CooldownFilter(admin.SimpleListFilter):
+    """Players whose queue cooldown is in force now (computed from recent abandonments)."""
+
+    title = "queue cooldown"
+    parameter_name = "cooldown"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "In cooldown")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(pk__in=list(cooldowns.players_in_cooldown()))
+
+
 @admin.register(Player)
 class PlayerAdmin(admin.ModelAdmin[Player]):
     list_display = (
@@ -117,7 +154,12 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "ban",
         "last_seen",
     )
-    list_filter = ("is_banned", "is_guest", ("last_seen", admin.DateFieldListFilter))
+    list_filter = (
+        "is_banned",
+        CooldownFilter,
+        "is_guest",
+        ("last_seen", admin.DateFieldListFilter),
+    )
     search_fields = ("display_name", "user__username", "user__email")
     list_select_related = ("user",)
     ordering = ("-rating_ordinal",)
@@ -137,11 +179,14 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "ban",
         "ban_reason",
         "banned_at",
+        "muted",
+        "cooldown",
+        "reports",
         "audit",
     )
     fields = ("user", "display_name", "is_guest", *readonly_fields)
     raw_id_fields = ("user",)
-    actions = ("ban_players", "unban_players")
+    actions = ("ban_players", "unban_players", "clear_cooldowns")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # players sign up or play as guests
@@ -180,6 +225,32 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
     @admin.display(description="Audit log")
     def audit(self, player: Player) -> str:
         return audit_link("player", player.pk)
+
+    @admin.display(description="Chat muted")
+    def muted(self, player: Player) -> str:
+        return moderation.mute_in_words(player)
+
+    @admin.display(description="Queue cooldown")
+    def cooldown(self, player: Player) -> str:
+        return cooldown_in_words(cooldowns.current_cooldown(player))
+
+    @admin.display(description="Reports about them")
+    def reports(self, player: Player) -> str:
+        count = player.reports_received.count()
+        if not count:
+            return "none"
+        url = reverse("admin:games_report_changelist")
+        return format_html('<a href="{}?reported={}&amp;queue=all">{}</a>', url, player.pk, count)
+
+    def has_clear_cooldown_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "clear_cooldown")
+
+    @admin.action(
+        description="Clear queue cooldowns of selected players", permissions=["clear_cooldown"]
+    )
+    def clear_cooldowns(self, request: HttpRequest, queryset: QuerySet[Player]) -> None:
+        cleared = sum(services.clear_cooldown(p, by=request.user) for p in queryset)
+        self.message_user(request, f"Cleared {cleared} cooldown(s).", messages.SUCCESS)
 
     @admin.action(description="Ban selected players", permissions=["ban_temporarily"])
     def ban_players(self, request: HttpRequest, queryset: QuerySet[Player]) -> HttpResponse | None:
@@ -532,12 +603,223 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin[AuditEntry]):
 
     @admin.display(description="Details")
     def details_words(self, entry: AuditEntry) -> str:
+        if "report" in entry.details:
+            done = (
+                Resolution(entry.details["resolution"]).label
+                if "resolution" in entry.details
+                else "claimed"
+            )
+            return f"report #{entry.details['report']}: {done}"
         if entry.details.get("permanent"):
             return "permanent"
         if "until" in entry.details:
             end = services.format_ban_end(datetime.fromisoformat(entry.details["until"]))
             return f"until {end}"
         return "-"
+
+
+# --- Reports: the moderation queue ------------------------------------------------------
+
+MUTE_LENGTHS = {key: value for key, value in BAN_LENGTHS.items() if key != PERMANENT}
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.ChoiceField(widget=forms.RadioSelect)
+    note = forms.CharField(
+        max_length=200,
+        label="Reason",
+        help_text="Shown to the player with a warning, a mute or a ban; kept in the audit log.",
+    )
+    length = forms.ChoiceField(
+        label="For",
+        initial="1d",
+        choices=[(key, label) for key, (label, _) in MUTE_LENGTHS.items()],
+        help_text="How long a mute or a temporary ban lasts.",
+    )
+
+    def __init__(self, *args: Any, allowed: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A choice not offered (a permanent ban for a moderator) is refused if posted anyway.
+        field = self.fields["resolution"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(r.value, r.label) for r in Resolution if r.value in allowed]
+
+    def decision(self) -> moderation.Decision:
+        resolution = self.cleaned_data["resolution"]
+        until = None
+        if resolution in (Resolution.MUTE, Resolution.TEMPORARY_BAN):
+            length = MUTE_LENGTHS[self.cleaned_data["length"]][1]
+            assert length is not None
+            until = timezone.now() + length
+        return moderation.Decision(resolution, self.cleaned_data["note"], until)
+
+
+def allowed_resolutions(request: HttpRequest) -> list[str]:
+    """The resolutions this moderator may choose (a ban needs the ban permissions)."""
+    allowed = [Resolution.DISMISS, Resolution.WARN, Resolution.MUTE]
+    if _may(request, "ban_temporarily") or _may(request, "ban_permanently"):
+        allowed.append(Resolution.TEMPORARY_BAN)
+    if _may(request, "ban_permanently"):
+        allowed.append(Resolution.PERMANENT_BAN)
+    return [str(r) for r in allowed]
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The queue by default: open and claimed reports; resolved ones on request."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("mine", "Claimed by me"), ("resolved", "Resolved"), ("all", "All")]
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            if choice["query_string"] == changelist.get_query_string(remove=[self.parameter_name]):
+                choice["display"] = "To handle"  # the default: unresolved
+            yield choice
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if value == "all":
+            return queryset
+        if value == "resolved":
+            return queryset.filter(status=ReportStatus.RESOLVED)
+        unresolved = queryset.exclude(status=ReportStatus.RESOLVED)
+        if value == "mine":
+            return unresolved.filter(assigned_to=request.user)
+        return unresolved
+
+
+class ReportedFilter(admin.SimpleListFilter):
+    """Reports about one player, linked from the player's page (no list of every player)."""
+
+    title = "reported player"
+    parameter_name = "reported"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if not value or not value.isdigit():
+            return []
+        name = Player.objects.filter(pk=value).values_list("display_name", flat=True).first()
+        return [(value, name or value)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(reported_id=value) if value and value.isdigit() else queryset
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnly, admin.ModelAdmin[Report]):
+    """The moderation queue: the list is the queue, a report's page is its evidence and
+    the place to claim and resolve it."""
+
+    list_display = (
+        "created_at",
+        "reported",
+        "reason",
+        "reporter",
+        "match_short",
+        "status",
+        "assigned_to",
+        "resolution",
+    )
+    list_filter = (QueueFilter, ReportedFilter, "reason", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("reported__display_name", "reporter__display_name", "text")
+    list_select_related = ("reported", "reporter", "match", "assigned_to")
+    ordering = ("created_at", "id")  # oldest first: a queue
+
+    def has_handle_permission(self, request: HttpRequest) -> bool:
+        return _may(request, "handle_report")
+
+    @admin.display(description="Match")
+    def match_short(self, report: Report) -> str:
+        return f"{report.match.game} {str(report.match_id)[:8]}"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The evidence page, with the claim and resolve forms."""
+        report = self.get_object(request, object_id)
+        if report is None or not self.has_view_permission(request, report):
+            raise PermissionDenied
+        form = ResolveForm(allowed=allowed_resolutions(request))
+        if request.method == "POST":
+            if not self.has_handle_permission(request):
+                raise PermissionDenied
+            invalid = self._handle(request, report)
+            if invalid is None:
+                return HttpResponseRedirect(request.path)
+            form = invalid
+        return TemplateResponse(
+            request, "admin/games/report/review.html", self._context(request, report, form)
+        )
+
+    def _handle(self, request: HttpRequest, report: Report) -> ResolveForm | None:
+        """Claim or resolve from a POST; the form again (with its errors) if it was invalid."""
+        moderator = request.user
+        assert isinstance(moderator, User)  # admin_view let only staff in
+        try:
+            if "claim" in request.POST:
+                services.claim_report(report.pk, by=moderator)
+                self.message_user(request, "You have claimed this report.", messages.SUCCESS)
+                return None
+            form = ResolveForm(request.POST, allowed=allowed_resolutions(request))
+            if not form.is_valid():
+                return form
+            services.resolve_report(report.pk, form.decision(), by=moderator)
+        except services.ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
+        label = Resolution(form.cleaned_data["resolution"]).label
+        self.message_user(request, f"Resolved: {label}.", messages.SUCCESS)
+        return None
+
+    def _context(self, request: HttpRequest, report: Report, form: ResolveForm) -> dict[str, Any]:
+        reported = report.reported
+        has_replay = Replay.objects.filter(match_id=report.match_id).exists()
+        return {
+            **self.admin_site.each_context(request),
+            "title": f"Report: {report}",
+            "opts": self.model._meta,
+            "original": report,
+            "report": report,
+            "form": form,
+            "may_handle": self.has_handle_permission(request),
+            "mine": report.assigned_to_id == request.user.pk,
+            "replay_url": reverse("replay", args=[report.match_id]) if has_replay else "",
+            "match_url": reverse("admin:games_match_change", args=[report.match_id]),
+            "result": result_in_words(report.match),
+            "chat": ChatLine.objects.filter(match_id=report.match_id)
+            .select_related("player")
+            .order_by("at", "id")[:500],
+            "other_reports": reported.reports_received.exclude(pk=report.pk)
+            .select_related("reporter", "match")
+            .order_by("-created_at")[:10],
+            "recent_matches": Participant.objects.history_for(reported)[:10],
+            "ban": ban_status(reported),
+            "muted": moderation.mute_in_words(reported),
+            "cooldown": cooldown_in_words(cooldowns.current_cooldown(reported)),
+        }
+
+
+@admin.register(ChatLine)
+class ChatLineAdmin(ReadOnly, admin.ModelAdmin[ChatLine]):
+    """Stored match chat, read-only; kept CHAT_RETENTION_DAYS (`manage.py prune_chat`)."""
+
+    list_display = ("at", "player", "seat_words", "text", "match")
+    list_filter = (("at", admin.DateFieldListFilter),)
+    search_fields = ("text", "player__display_name", "match__id")
+    list_select_related = ("player", "match")
+    ordering = ("-at", "-id")
+
+    @admin.display(description="Seat")
+    def seat_words(self, line: ChatLine) -> str:
+        return "spectator" if line.seat is None else f"seat {line.seat + 1}"
 
 
 # Accounts and roles: superusers only, whatever permissions a group was given.

@@ -52,6 +52,12 @@ class Player(models.Model):
     # End of a temporary ban; None while banned: permanent. An expired ban is
     # lifted where it is checked (games.services.players.check_can_play), not by a cron.
     banned_until = models.DateTimeField(null=True, blank=True)
+    # A mute ends by itself: check_can_chat compares with the clock, nothing lifts it.
+    muted_until = models.DateTimeField(null=True, blank=True)
+    mute_reason = models.CharField(max_length=200, blank=True)
+    # Abandonments before this time no longer count towards a queue cooldown
+    # (an operator cleared it); see games.services.cooldowns.
+    cooldown_cleared_at = models.DateTimeField(null=True, blank=True)
 
     objects = PlayerQuerySet.as_manager()
 
@@ -59,6 +65,7 @@ class Player(models.Model):
         permissions = [
             ("ban_temporarily", "Can ban players for a time, and lift such bans"),
             ("ban_permanently", "Can ban players permanently, and lift any ban"),
+            ("clear_cooldown", "Can clear a player's queue cooldown"),
         ]
         constraints = [
             # "Alice" and "alice" would be indistinguishable on a scoreboard.
@@ -281,6 +288,11 @@ class AuditAction(models.TextChoices):
     BAN = "ban", "Ban"
     UNBAN = "unban", "Unban"
     ABORT = "abort", "Abort match"
+    CLAIM_REPORT = "claim_report", "Claim report"
+    RESOLVE_REPORT = "resolve_report", "Resolve report"
+    WARN = "warn", "Warn"
+    MUTE = "mute", "Mute"
+    CLEAR_COOLDOWN = "clear_cooldown", "Clear cooldown"
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -348,3 +360,129 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("Audit entries are never deleted.")
+
+
+class ChatLine(models.Model):
+    """One chat line said in a match, kept `CHAT_RETENTION_DAYS` as evidence for reports."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="chat_lines")
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="chat_lines", db_index=False
+    )
+    seat = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: a spectator.")
+    text = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["match", "at"], name="chat_match_idx"),
+            models.Index(fields=["at"], name="chat_age_idx"),  # pruning
+            models.Index(fields=["player", "-at"], name="chat_player_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player}: {self.text[:40]}"
+
+
+class ReportReason(models.TextChoices):
+    CHEATING = "cheating", "Cheating"
+    CHAT_ABUSE = "chat_abuse", "Abuse in chat"
+    GRIEFING = "griefing", "Leaving or griefing"
+    NAME = "name", "Offensive name"
+    OTHER = "other", "Other"
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Resolution(models.TextChoices):
+    DISMISS = "dismiss", "Dismiss"
+    WARN = "warn", "Warn"
+    MUTE = "mute", "Mute chat"
+    TEMPORARY_BAN = "temporary_ban", "Temporary ban"
+    PERMANENT_BAN = "permanent_ban", "Permanent ban"
+
+
+class Report(models.Model):
+    """A player's report of another from a match they were both in; the match is the evidence."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="reports_made", db_index=False
+    )
+    reported = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="reports_received", db_index=False
+    )
+    reason = models.CharField(max_length=16, choices=ReportReason.choices)
+    text = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=ReportStatus.choices, default=ReportStatus.OPEN
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_name = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=200, blank=True, help_text="The moderator's reason.")
+
+    class Meta:
+        permissions = [("handle_report", "Can claim and resolve reports, warn and mute")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["match", "reporter", "reported"], name="report_once_per_match"
+            ),
+            models.CheckConstraint(
+                condition=~Q(reporter=models.F("reported")), name="report_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=ReportReason.values), name="report_reason_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReportStatus.values), name="report_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="report_queue_idx"),
+            models.Index(fields=["reporter", "-created_at"], name="report_reporter_idx"),
+            models.Index(fields=["reported", "-created_at"], name="report_reported_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reporter} reported {self.reported} ({self.get_reason_display()})"
+
+
+class NoticeKind(models.TextChoices):
+    WARNING = "warning", "Warning"
+    REPORT_HANDLED = "report_handled", "Report handled"
+
+
+class Notice(models.Model):
+    """A message from the moderators, shown to the player on their next visit until read."""
+
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16, choices=NoticeKind.choices)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["player", "created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="notice_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.player}"

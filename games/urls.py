@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from games import views
+from games import views, views_moderation
 
 app_name = "api"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("matches/<uuid:match_id>/leave/", views.leave_match, name="leave"),
     path("matches/<uuid:match_id>/ticket/", views.match_ticket, name="ticket"),
     path("matches/<uuid:match_id>/replay/", views.match_replay, name="replay"),
+    path("matches/<uuid:match_id>/report/", views_moderation.report_player, name="report"),
+    path("notices/", views_moderation.notices, name="notices"),
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("players/<int:player_id>/", views.player_detail, name="player"),
     path("players/<int:player_id>/matches/", views.player_matches, name="player-matches"),

@@ -76,14 +76,23 @@ def perms(name: str) -> set[str]:
     return set(group.permissions.values_list("codename", flat=True))
 
 
-VIEW = {"view_player", "view_match", "view_participant", "view_auditentry"}
+VIEW = {
+    "view_player",
+    "view_match",
+    "view_participant",
+    "view_auditentry",
+    "view_report",
+    "view_chatline",
+}
+MODERATOR = VIEW | {"handle_report", "ban_temporarily"}
+OPERATOR = MODERATOR | {"ban_permanently", "abort_match", "clear_cooldown"}
 
 
 def test_create_roles_makes_the_two_groups_and_is_idempotent(capsys):
     call_command("create_roles")
     assert "Created moderator" in capsys.readouterr().out
-    assert perms("moderator") == VIEW | {"ban_temporarily"}
-    assert perms("operator") == VIEW | {"ban_temporarily", "ban_permanently", "abort_match"}
+    assert perms("moderator") == MODERATOR
+    assert perms("operator") == OPERATOR
     # Changed by hand, then run again: the same two groups, with their permissions back.
     moderator = Group.objects.get(name="moderator")
     moderator.permissions.add(Permission.objects.get(codename="delete_player"))
@@ -91,8 +100,8 @@ def test_create_roles_makes_the_two_groups_and_is_idempotent(capsys):
     call_command("create_roles")
     assert "Updated moderator" in capsys.readouterr().out
     assert Group.objects.filter(name__in=["moderator", "operator"]).count() == 2
-    assert perms("moderator") == VIEW | {"ban_temporarily"}
-    assert perms("operator") == VIEW | {"ban_temporarily", "ban_permanently", "abort_match"}
+    assert perms("moderator") == MODERATOR
+    assert perms("operator") == OPERATOR
 
 
 # --- moderator -------------------------------------------------------------------------
@@ -106,6 +115,8 @@ def test_create_roles_makes_the_two_groups_and_is_idempotent(capsys):
         "/admin/games/participant/",
         "/admin/games/auditentry/",
         "/admin/games/match/live/",
+        "/admin/games/report/",
+        "/admin/games/chatline/",
     ],
 )
 @pytest.mark.parametrize("role", ["moderator", "operator"])

@@ -7,7 +7,9 @@ admin and the match runtime all call these functions, so they cannot diverge.
 
 The modules are split by noun: `errors`, `players`, `seating`, `queueing`,
 `lifecycle`, `results`, `ratings` (the rating maths, pure), `moderation`
-(operator actions on matches), `audit` (the operators' log) and `announce`.
+(operator actions: aborts, reports, warnings, mutes), `chat` (stored match
+chat), `cooldowns` (queue cooldowns after abandonments), `audit` (the
+operators' log) and `announce`.
 This package re-exports every public function and error, so callers write
 `services.start_match(...)`.
 
@@ -18,8 +20,11 @@ Must not import: `games.runtime`, `games.sockets`, `games.matchmaking`,
 `games.cluster`.
 """
 
+from games.services.chat import check_can_chat, prune_chat, record_chat
+from games.services.cooldowns import check_cooldown, clear_cooldown, current_cooldown
 from games.services.errors import (
     AlreadyPlaying,
+    AlreadyReported,
     AlreadySeated,
     IllegalTransition,
     InvalidRequest,
@@ -31,11 +36,25 @@ from games.services.errors import (
     NotQueued,
     NotReady,
     PlayerBanned,
+    PlayerMuted,
+    QueueCooldown,
+    ReportClosed,
     ServiceError,
     StaleRunner,
+    TooManyReports,
 )
 from games.services.lifecycle import LEGAL_TRANSITIONS, abort_match, start_match, take_runner_fence
-from games.services.moderation import abort_match_by_operator
+from games.services.moderation import (
+    Decision,
+    abort_match_by_operator,
+    acknowledge_notices,
+    claim_report,
+    mute_player,
+    pending_notices,
+    report_player,
+    resolve_report,
+    warn_player,
+)
 from games.services.players import (
     ban_player,
     check_can_play,
@@ -70,7 +89,9 @@ from games.services.seating import (
 __all__ = [
     "LEGAL_TRANSITIONS",
     "AlreadyPlaying",
+    "AlreadyReported",
     "AlreadySeated",
+    "Decision",
     "IllegalTransition",
     "InvalidRequest",
     "InvalidResult",
@@ -82,21 +103,31 @@ __all__ = [
     "NotReady",
     "OpenMatch",
     "PlayerBanned",
+    "PlayerMuted",
+    "QueueCooldown",
     "QueuedMatch",
     "ReplayData",
+    "ReportClosed",
     "SeatResult",
     "ServiceError",
     "StaleRunner",
+    "TooManyReports",
     "abort_match",
     "abort_match_by_operator",
+    "acknowledge_notices",
     "ban_player",
+    "check_can_chat",
     "check_can_play",
     "check_can_queue",
+    "check_cooldown",
     "claim_guest",
+    "claim_report",
+    "clear_cooldown",
     "create_guest",
     "create_match",
     "create_player",
     "create_queued_match",
+    "current_cooldown",
     "display_name_taken",
     "ensure_player",
     "finish_match",
@@ -106,12 +137,19 @@ __all__ = [
     "leave_waiting_match",
     "lift_expired_ban",
     "match_is_rated",
+    "mute_player",
     "open_public_matches",
+    "pending_notices",
+    "prune_chat",
     "quick_join",
+    "record_chat",
+    "report_player",
+    "resolve_report",
     "seat_queued_players",
     "start_match",
     "take_runner_fence",
     "touch_player",
     "touch_player_if_stale",
     "unban_player",
+    "warn_player",
 ]

@@ -96,3 +96,40 @@ class NotQueued(ServiceError):
     """The player is in no queue."""
 
     code = "not_queued"
+
+
+class PlayerMuted(ServiceError):
+    """A moderator muted the player's chat until `until`; the message says until when."""
+
+    code = "muted"
+
+
+class QueueCooldown(ServiceError):
+    """The player left rated matches early and must wait before queueing again.
+
+    `seconds_left` is how long; the message says it in words.
+    """
+
+    code = "cooldown"
+
+    def __init__(self, message: str, seconds_left: int) -> None:
+        super().__init__(message)
+        self.seconds_left = seconds_left
+
+
+class TooManyReports(ServiceError):
+    """The reporter reached the hourly limit of reports."""
+
+    code = "too_many_reports"
+
+
+class AlreadyReported(ServiceError):
+    """The reporter already reported this player for this match."""
+
+    code = "already_reported"
+
+
+class ReportClosed(ServiceError):
+    """The report was resolved already; nothing more is done to it."""
+
+    code = "report_closed"

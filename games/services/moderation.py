@@ -1,18 +1,46 @@
-"""Operator actions on matches, each with its audit entry in the same transaction.
+"""Operator actions on matches and players' conduct: aborts, reports, warnings, mutes.
 
-(Bans and unbans are in `players`, next to the ban checks they feed.)
+Each action writes its audit entry in the same transaction. Bans and unbans are
+in `players`, next to the ban checks they feed; a report resolved as a ban
+calls them, so the ban closes the player's sockets and is audited as any other.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from games.models import AuditAction, Match
+from games.models import (
+    AuditAction,
+    Match,
+    Notice,
+    NoticeKind,
+    Participant,
+    Player,
+    Report,
+    ReportReason,
+    ReportStatus,
+    Resolution,
+)
 from games.services import audit
 from games.services.audit import Actor
+from games.services.errors import (
+    AlreadyReported,
+    InvalidRequest,
+    MatchNotFound,
+    ReportClosed,
+    TooManyReports,
+)
 from games.services.lifecycle import abort_match
+from games.services.players import ban_player, format_ban_end
+
+REPORTS_PER_HOUR = 5
+MAX_REPORT_TEXT = 500
 
 
 def abort_match_by_operator(match_id: Any, reason: str, *, by: Actor) -> Match:
@@ -26,3 +54,232 @@ def abort_match_by_operator(match_id: Any, reason: str, *, by: Actor) -> Match:
         match = abort_match(match_id, f"stopped by an operator ({reason})")
         audit.record(by, AuditAction.ABORT, match, reason)
     return match
+
+
+# --- Reports ---------------------------------------------------------------------------
+
+
+def report_player(
+    reporter: Player, match_id: Any, reported_id: int, reason: str, text: str = ""
+) -> Report:
+    """File `reporter`'s report of another player of a match they both sat in.
+
+    Raises MatchNotFound if the reporter had no seat in the match, InvalidRequest
+    for a reported player without one (or the reporter themselves), an unknown
+    reason or a text over 500 characters, TooManyReports past 5 reports an hour,
+    and AlreadyReported for a second report of the same player in the same match.
+    """
+    text = text.strip()
+    if reason not in ReportReason.values:
+        raise InvalidRequest(f"A report's reason is one of: {', '.join(ReportReason.values)}.")
+    if len(text) > MAX_REPORT_TEXT:
+        raise InvalidRequest(f"A report's text is at most {MAX_REPORT_TEXT} characters.")
+    seated = set(Participant.objects.filter(match_id=match_id).values_list("player_id", flat=True))
+    if reporter.pk not in seated:
+        raise MatchNotFound("You can report players only from a match you played in.")
+    if reported_id == reporter.pk or reported_id not in seated:
+        raise InvalidRequest("Report another player of this match.")
+    with transaction.atomic():
+        # The reporter's row serialises their reports, so the hourly count holds under races.
+        Player.objects.select_for_update().filter(pk=reporter.pk).first()
+        _check_report_limits(reporter, match_id, reported_id)
+        try:
+            with transaction.atomic():
+                return Report.objects.create(
+                    match_id=match_id,
+                    reporter=reporter,
+                    reported_id=reported_id,
+                    reason=reason,
+                    text=text,
+                )
+        except IntegrityError as exc:
+            raise AlreadyReported("You have reported this player for this match.") from exc
+
+
+def _check_report_limits(reporter: Player, match_id: Any, reported_id: int) -> None:
+    if Report.objects.filter(
+        match_id=match_id, reporter=reporter, reported_id=reported_id
+    ).exists():
+        raise AlreadyReported("You have reported this player for this match.")
+    hour_ago = timezone.now() - timedelta(hours=1)
+    if (
+        Report.objects.filter(reporter=reporter, created_at__gt=hour_ago).count()
+        >= REPORTS_PER_HOUR
+    ):
+        raise TooManyReports(f"You can send {REPORTS_PER_HOUR} reports an hour; try again later.")
+
+
+def claim_report(report_id: int, *, by: User) -> Report:
+    """Assign a report to the moderator `by` (taking it over from another if claimed).
+
+    ReportClosed once resolved. Claiming one's own claim again changes nothing
+    and writes no audit entry.
+    """
+    with transaction.atomic():
+        report = _locked_report(report_id)
+        if report.assigned_to_id == by.pk:
+            return report
+        previous = report.assigned_to.get_username() if report.assigned_to else ""
+        report.status, report.assigned_to, report.claimed_at = (
+            ReportStatus.CLAIMED,
+            by,
+            timezone.now(),
+        )
+        report.save(update_fields=["status", "assigned_to", "claimed_at"])
+        details: dict[str, Any] = {"report": report.pk}
+        if previous:
+            details["taken_from"] = previous
+        audit.record(by, AuditAction.CLAIM_REPORT, report.reported, "", **details)
+    return report
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a moderator resolves a report: the resolution, the reason given, and an end
+    for a mute or a temporary ban."""
+
+    resolution: str
+    note: str
+    until: datetime | None = None
+
+
+def resolve_report(report_id: int, decision: Decision, *, by: User) -> Report:
+    """Close a report with a decision, acted on the reported player, and tell the reporter.
+
+    Dismiss does nothing to the player; warn leaves them a notice; mute stops their
+    chat until `until`; a temporary ban (until `until`) or a permanent one goes
+    through `ban_player`, which closes their sockets. Who may choose which is the
+    caller's to check (a permanent ban is the operators'). The resolution is
+    audited, and so is its action. ReportClosed if already resolved,
+    InvalidRequest for a mute or temporary ban without a future end.
+    """
+    note = decision.note.strip()[:200]
+    with transaction.atomic():
+        report = _locked_report(report_id)
+        reported = report.reported
+        _act(decision.resolution, reported, note, decision.until, by)
+        report.status, report.resolution = ReportStatus.RESOLVED, decision.resolution
+        report.resolved_at, report.resolved_by_name = timezone.now(), by.get_username()
+        report.note = note
+        if report.assigned_to_id is None:
+            report.assigned_to, report.claimed_at = by, report.resolved_at
+        report.save(
+            update_fields=[
+                "status",
+                "resolution",
+                "resolved_at",
+                "resolved_by_name",
+                "note",
+                "assigned_to",
+                "claimed_at",
+            ]
+        )
+        audit.record(
+            by,
+            AuditAction.RESOLVE_REPORT,
+            reported,
+            note,
+            report=report.pk,
+            resolution=decision.resolution,
+        )
+        _notify(report.reporter, NoticeKind.REPORT_HANDLED, _handled_message(report))
+    return report
+
+
+def _act(resolution: str, player: Player, note: str, until: datetime | None, by: User) -> None:
+    if resolution == Resolution.DISMISS:
+        return
+    if resolution == Resolution.WARN:
+        warn_player(player, note, by=by)
+    elif resolution == Resolution.MUTE:
+        mute_player(player, until, note, by=by)
+    elif resolution == Resolution.TEMPORARY_BAN:
+        if until is None:
+            raise InvalidRequest("A temporary ban needs an end.")
+        ban_player(player, note, until=until, by=by)
+    elif resolution == Resolution.PERMANENT_BAN:
+        ban_player(player, note, by=by)
+    else:
+        raise InvalidRequest(f"Unknown resolution {resolution!r}.")
+
+
+def _handled_message(report: Report) -> str:
+    name, game = report.reported.display_name, report.match.game
+    if report.resolution == Resolution.DISMISS:
+        outcome = "a moderator reviewed it and took no action"
+    else:
+        outcome = "a moderator reviewed it and acted on it"
+    return f"Thank you for your report of {name} ({game}): {outcome}."
+
+
+def _locked_report(report_id: int) -> Report:
+    report = (
+        Report.objects.select_for_update()
+        .select_related("reported", "reporter", "match", "assigned_to")
+        .filter(pk=report_id)
+        .first()
+    )
+    if report is None:
+        raise InvalidRequest("No such report.")
+    if report.status == ReportStatus.RESOLVED:
+        raise ReportClosed(f"This report was resolved already ({report.resolved_by_name}).")
+    return report
+
+
+# --- Warnings, notices and mutes ---------------------------------------------------------
+
+
+def warn_player(player: Player, message: str, *, by: Actor) -> Notice:
+    """Leave the player a warning, shown on their next visit until they acknowledge it."""
+    message = message.strip()[:300]
+    if not message:
+        raise InvalidRequest("A warning says what it is for.")
+    with transaction.atomic():
+        notice = _notify(player, NoticeKind.WARNING, message)
+        audit.record(by, AuditAction.WARN, player, message[:200])
+    return notice
+
+
+def mute_player(player: Player, until: datetime | None, reason: str, *, by: Actor) -> None:
+    """Mute the player's match chat until `until` (a mute replaces the one in force).
+
+    InvalidRequest if `until` is missing or not in the future.
+    """
+    if until is None or until <= timezone.now():
+        raise InvalidRequest("A mute must end in the future.")
+    reason = reason.strip()[:200]
+    with transaction.atomic():
+        Player.objects.filter(pk=player.pk).update(muted_until=until, mute_reason=reason)
+        player.muted_until, player.mute_reason = until, reason
+        audit.record(by, AuditAction.MUTE, player, reason, until=until.isoformat())
+
+
+def pending_notices(player: Player) -> list[Notice]:
+    """Warnings and "your report was handled" notices the player has not acknowledged,
+    oldest first."""
+    return list(
+        Notice.objects.filter(player=player, acknowledged_at__isnull=True).order_by(
+            "created_at", "id"
+        )
+    )
+
+
+def acknowledge_notices(player: Player, notice_ids: list[int]) -> int:
+    """Mark the player's notices `notice_ids` read; how many were pending.
+
+    Ids of other players' notices are ignored.
+    """
+    return Notice.objects.filter(
+        player=player, pk__in=notice_ids, acknowledged_at__isnull=True
+    ).update(acknowledged_at=timezone.now())
+
+
+def mute_in_words(player: Player) -> str:
+    """'until 2026-12-01 21:10 UTC' while muted, else '-'."""
+    if player.muted_until is None or player.muted_until <= timezone.now():
+        return "-"
+    return f"until {format_ban_end(player.muted_until)}"
+
+
+def _notify(player: Player, kind: str, message: str) -> Notice:
+    return Notice.objects.create(player=player, kind=kind, message=message[:300])

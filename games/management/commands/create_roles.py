@@ -13,12 +13,21 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-# Viewing the games' tables and the audit log; nothing of accounts or groups.
-_VIEW = ("view_player", "view_match", "view_participant", "view_auditentry")
+# Viewing the games' tables, reports, chat and the audit log; nothing of accounts or groups.
+_VIEW = (
+    "view_player",
+    "view_match",
+    "view_participant",
+    "view_auditentry",
+    "view_report",
+    "view_chatline",
+)
+# Claiming and resolving reports (dismiss, warn, mute) and banning for a time.
+_MODERATE = ("handle_report", "ban_temporarily")
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "moderator": (*_VIEW, "ban_temporarily"),
-    "operator": (*_VIEW, "ban_temporarily", "ban_permanently", "abort_match"),
+    "moderator": (*_VIEW, *_MODERATE),
+    "operator": (*_VIEW, *_MODERATE, "ban_permanently", "abort_match", "clear_cooldown"),
 }
 
 
