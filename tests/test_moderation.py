@@ -67,6 +67,7 @@ def test_an_empty_line_is_refused(match_factory, alice):
     assert not ChatLine.objects.exists()
 
 
+@pytest.mark.pg
 def test_prune_chat_deletes_lines_past_the_retention(settings, match_factory, alice):
     settings.CHAT_RETENTION_DAYS = 7
     match = match_factory(players=[alice], seats=1)
@@ -154,6 +155,7 @@ def test_nobody_reports_themselves_or_from_a_match_they_were_not_in(played, alic
     assert not Report.objects.exists()
 
 
+@pytest.mark.pg
 def test_one_report_per_player_per_match(played, alice, bob):
     client = client_for(alice)
     assert post_report(client, played, {"player": bob.pk, "reason": "cheating"})[0] == 201
@@ -162,6 +164,7 @@ def test_one_report_per_player_per_match(played, alice, bob):
     assert Report.objects.count() == 1
 
 
+@pytest.mark.pg
 def test_five_reports_an_hour(match_factory, alice, player_factory):
     client = client_for(alice)
     for n in range(6):
@@ -200,6 +203,7 @@ def claim(client: Client, item: Report) -> str:
     return client.post(url, {"claim": "1"}, follow=True).content.decode()
 
 
+@pytest.mark.pg
 def test_the_queue_lists_open_reports_oldest_first(played, alice, bob, match_factory):
     first = report(played, alice, bob)
     second = report(played, bob, alice, "name")
@@ -243,6 +247,7 @@ def test_claiming_assigns_the_report_and_is_audited(played, alice, bob):
     assert AuditEntry.objects.latest("id").details == {"report": item.pk, "taken_from": "mo"}
 
 
+@pytest.mark.pg
 def test_a_warning_is_shown_to_the_player_and_the_reporter_is_told(played, alice, bob):
     item = report(played, alice, bob)
     moderator = staff_client("moderator", "mo")
@@ -296,6 +301,7 @@ def test_a_mute_from_the_queue_stops_the_players_chat(played, alice, bob):
     assert timedelta(minutes=59) < bob.muted_until - timezone.now() <= timedelta(hours=1)
 
 
+@pytest.mark.pg
 def test_a_moderator_bans_for_a_time_from_the_queue(played, alice, bob):
     item = report(played, alice, bob)
     assert "Resolved: Temporary ban." in resolve(
@@ -325,6 +331,7 @@ def test_an_operator_bans_permanently_from_the_queue(played, alice, bob):
     assert bob.ban_in_force() and bob.banned_until is None
 
 
+@pytest.mark.pg
 def test_a_resolved_report_is_not_resolved_again(played, alice, bob):
     item = report(played, alice, bob)
     moderator = staff_client("moderator")

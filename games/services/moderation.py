@@ -214,7 +214,7 @@ def _handled_message(report: Report) -> str:
 
 def _locked_report(report_id: int) -> Report:
     report = (
-        Report.objects.select_for_update()
+        Report.objects.select_for_update(of=("self",))
         .select_related("reported", "reporter", "match", "assigned_to")
         .filter(pk=report_id)
         .first()
