@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from django.db.models import Count, F
 
 from games import protocol
 from games.engine import GAMES
 from games.engine.base import Game
-from games.models import Match, Participant, Player
+from games.models import Match, MatchStatus, Participant, Player
 
 
 class CreateMatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -109,16 +110,41 @@ def history_entry_json(participant: Participant) -> dict[str, Any]:
     }
 
 
-# The lobby shows this many of each game's oldest open public matches.
+# The lobby shows this many of each game's oldest open public matches, and of its
+# public matches in progress, the latest started first (they have the most left to watch).
 OPEN_MATCHES_PER_GAME = 10
+
+LIVE_MATCHES_PER_GAME = 10
 
 
 def lobby_games() -> list[dict[str, Any]]:
-    """Every game with its oldest open public matches: the body of the lobby snapshot."""
+    """Every game with its open public matches and those in progress: the lobby snapshot.
+
+    Open means a free seat: a waiting match whose seats are all taken is about to
+    start, and "Join" could only be refused. A match in progress carries its
+    `started_at`; clients show how long it has run (a count of seconds would make
+    every snapshot differ from the last and be sent again).
+    """
     games = []
     for key, game in GAMES.items():
-        open_matches = Match.objects.open_lobby(key).with_participants()[:OPEN_MATCHES_PER_GAME]
-        games.append({**game_json(game), "open": [match_json(m) for m in open_matches]})
+        open_matches = (
+            Match.objects.open_lobby(key)
+            .annotate(seated=Count("participants"))
+            .filter(seated__lt=F("max_players"))
+            .with_participants()[:OPEN_MATCHES_PER_GAME]
+        )
+        live = (
+            Match.objects.filter(game=key, status=MatchStatus.ACTIVE, is_private=False)
+            .order_by("-started_at", "id")
+            .with_participants()[:LIVE_MATCHES_PER_GAME]
+        )
+        games.append(
+            {
+                **game_json(game),
+                "open": [match_json(m) for m in open_matches],
+                "live": [match_json(m) for m in live],
+            }
+        )
     return games
 
 

@@ -304,6 +304,7 @@ class LobbyGame(_Part):
     tick_rate: int
     settings: JSONObject
     open: list[JSONObject]  # open matches, each as the JSON API shows a match
+    live: list[JSONObject]  # public matches in progress, the same way
 
 
 # `result` is left out when null: only a welcome to a match that is over has one.
@@ -501,7 +502,7 @@ def error(code: str, message: str, *, reason: str = "", match: MatchLink | None 
 
 
 def lobby(games: Iterable[Mapping[str, Any]], online: int) -> str:
-    """The lobby snapshot: every game with its open matches (payloads.lobby_games)."""
+    """The lobby snapshot: every game with its open and live matches (payloads.lobby_games)."""
     return encode(LobbyFrame([LobbyGame(**game) for game in games], online))
 
 

@@ -167,3 +167,44 @@ async def test_an_older_read_finishing_last_does_not_replace_a_newer_frame(
     await frame_where(lobby, lambda f: open_ids(f, "arena") == [])
     newcomer = await lobby_socket()  # served the frame the lobby kept
     assert open_ids(await frame(newcomer), "arena") == []
+
+
+# --- Live matches: what a spectator finds in the lobby -------------------------------
+
+
+def live_ids(frame: dict[str, Any], game: str) -> list[str]:
+    return [m["id"] for g in frame["games"] if g["key"] == game for m in g["live"]]
+
+
+async def test_a_match_moves_from_open_to_live_when_it_starts_and_leaves_when_it_ends(
+    match_factory, no_ticks
+):
+    match = await sync_to_async(waiting_arena)(match_factory)
+    lobby = await lobby_socket()
+    first = await frame(lobby)
+    assert (open_ids(first, "arena"), live_ids(first, "arena")) == ([str(match.pk)], [])
+    await sync_to_async(services.start_match)(match.pk)
+    started = await frame_where(lobby, lambda f: live_ids(f, "arena") == [str(match.pk)])
+    assert open_ids(started, "arena") == []
+    (shown,) = [m for g in started["games"] for m in g["live"]]
+    assert shown["status"] == "active" and shown["started_at"]
+    assert len(shown["participants"]) == 2
+    await sync_to_async(services.finish_match)(
+        match.pk,
+        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        "Seat 1 wins.",
+    )
+    await frame_where(lobby, lambda f: live_ids(f, "arena") == [])
+
+
+@pytest.mark.django_db
+def test_the_lobby_lists_only_what_a_visitor_can_join_or_watch(client, match_factory):
+    free = match_factory("arena", seats=2, max_players=3)
+    match_factory("arena", seats=2, max_players=2)  # full: about to start, nobody can join
+    live = match_factory("connect_four", status="active")
+    match_factory("connect_four", status="active", is_private=True)
+    match_factory("connect_four", status="finished")
+    games = {g["key"]: g for g in client.get("/api/lobby/").json()["games"]}
+    assert [m["id"] for m in games["arena"]["open"]] == [str(free.pk)]
+    assert [m["id"] for m in games["connect_four"]["live"]] == [str(live.pk)]
+    assert games["arena"]["live"] == games["connect_four"]["open"] == []

@@ -26,6 +26,7 @@ RESULT = {"status": "finished", "summary": "Player 1 wins.", "rated": True, "sea
 MATCH = protocol.WelcomeMatch("5b0c", "connect_four", "active", 10, {"turn_seconds": 30}, 2)
 GAME = {"key": "arena", "title": "Arena", "description": "Ships.", "min_players": 2}
 GAME |= {"max_players": 8, "tick_rate": 20, "settings": {}, "open": [{"id": "8c1f"}]}
+GAME |= {"live": [{"id": "5b0c"}]}
 LINK = protocol.MatchLink("8c1f", "arena", "/play/8c1f/")
 
 # Each builder, called as its callers call it: (type, output), several per type where a

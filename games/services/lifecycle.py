@@ -57,8 +57,8 @@ def _change_status(match: Match, new_status: str) -> None:
         match.finished_at = now
         fields.append("finished_at")
     match.save(update_fields=fields)
-    if new_status in (MatchStatus.ACTIVE, MatchStatus.ABORTED):
-        announce.lobby_change_on_commit()  # no longer open
+    # Every transition changes the lobby: it lists waiting matches as open, active ones as live.
+    announce.lobby_change_on_commit()
 
 
 def start_match(

@@ -98,17 +98,69 @@ function renderOpen(list, matches) {
   );
 }
 
+// How long a match has run, from its start (the client's clock; a skew of a few seconds
+// does not matter here): "0:42", "12:05".
+function runningFor(startedAt) {
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(startedAt)) / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function tickRunning() {
+  document.querySelectorAll("[data-started]").forEach((span) => {
+    span.textContent = runningFor(span.dataset.started);
+  });
+}
+
+// Public matches in progress: who plays, for how long, and "Watch" (the match page,
+// where a visitor without a seat is a spectator).
+function renderLive(list, matches) {
+  if (!matches.length) {
+    const p = document.createElement("li");
+    p.className = "muted";
+    p.textContent = "Nobody is playing right now.";
+    list.replaceChildren(p);
+    return;
+  }
+  list.replaceChildren(
+    ...matches.map((m) => {
+      const li = document.createElement("li");
+      li.dataset.match = m.id;
+      const names = document.createElement("span");
+      names.textContent = m.participants.map((p) => p.player.display_name).join(" vs ");
+      const running = document.createElement("span");
+      running.className = "muted";
+      running.dataset.started = m.started_at;
+      running.title = "Running for";
+      running.textContent = runningFor(m.started_at);
+      const watch = document.createElement("a");
+      watch.href = `/play/${m.id}/`;
+      watch.textContent = "Watch";
+      li.append(names, running, watch);
+      return li;
+    }),
+  );
+}
+
 function render(lobby) {
   $("online").textContent = `${lobby.online} online`;
   for (const game of lobby.games) {
-    const list = document.querySelector(`[data-open="${game.key}"]`);
-    if (list) renderOpen(list, game.open);
+    const open = document.querySelector(`[data-open="${game.key}"]`);
+    if (open) renderOpen(open, game.open);
+    const live = document.querySelector(`[data-live="${game.key}"]`);
+    if (live) renderLive(live, game.live || []);
   }
 }
 
+// Every lobby frame the socket pushed so far. A poll's answer is drawn only if no push
+// arrived while it was on its way: that push is at least as new, and drawing the answer
+// over it would show a match that has started since as still open.
+let pushes = 0;
+
 async function poll() {
+  const before = pushes;
   try {
-    render(await api("/api/lobby/"));
+    const lobby = await api("/api/lobby/");
+    if (pushes === before) render(lobby);
   } catch {
     // A failed refresh keeps the last list; the next one tries again.
   }
@@ -118,7 +170,9 @@ async function poll() {
 const socket = lobbySocket();
 let live = false;
 socket.addEventListener("frame", (e) => {
-  if (e.detail.type === "lobby") render(e.detail);
+  if (e.detail.type !== "lobby") return;
+  pushes += 1;
+  render(e.detail);
 });
 socket.addEventListener("status", (e) => (live = e.detail.state === "open"));
 const matchmaker = new Matchmaker(socket);
@@ -128,5 +182,6 @@ poll();
 setInterval(() => {
   if (!live && !document.hidden) poll();
 }, REFRESH_MS);
+setInterval(tickRunning, 1000);
 window.__lobby = socket;
 window.__matchmaker = matchmaker;
