@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from games import services
-from games.models import Match, MatchStatus, Player, Replay
+from games.models import ChatLine, Match, MatchStatus, Player, Replay
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,18 @@ pytestmark = pytest.mark.django_db
         "/admin/games/auditentry/",
         "/admin/games/auditentry/?action__exact=ban",
         "/admin/games/match/live/",
+        "/admin/games/player/?cooldown=yes",
+        "/admin/games/report/",
+        "/admin/games/report/?queue=mine",
+        "/admin/games/report/?queue=all&reason__exact=cheating",
+        "/admin/games/chatline/",
+        "/admin/games/chatline/?q=gg",
     ],
 )
 def test_changelists_load_for_a_superuser(admin_client_, match_factory, alice, bob, url):
-    match_factory(players=[alice, bob], status="finished")
+    match = match_factory(players=[alice, bob], status="finished")
+    services.record_chat(match.pk, alice.pk, "gg")
+    services.report_player(bob, match.pk, alice.pk, "cheating")
     response = admin_client_.get(url)
     assert response.status_code == 200
 
@@ -199,3 +207,19 @@ def test_favicon_is_served(client):
     icon = b"".join(response.streaming_content)
     assert icon[:4] == b"\x00\x00\x01\x00"  # an icon file
     assert "max-age=86400" in response["Cache-Control"]
+
+
+def test_the_home_page_links_the_moderation_queue(admin_client_):
+    page = admin_client_.get("/admin/").content.decode()
+    assert 'href="/admin/games/report/">Moderation queue</a>' in page
+
+
+def test_chat_lines_are_read_only(admin_client_, match_factory, alice):
+    match = match_factory(players=[alice], seats=1)
+    line = services.record_chat(match.pk, alice.pk, "hello")
+    assert admin_client_.get("/admin/games/chatline/add/").status_code == 403
+    assert admin_client_.get(f"/admin/games/chatline/{line.pk}/delete/").status_code == 403
+    admin_client_.post(f"/admin/games/chatline/{line.pk}/change/", {"text": "edited"})
+    assert ChatLine.objects.get().text == "hello"
+    page = admin_client_.get("/admin/games/chatline/").content.decode()
+    assert "hello" in page and "seat 1" in page
