@@ -178,6 +178,7 @@ class StepResult:
     redis_cpu_percent: float
     generator_cpu_percent: float  # the generator's processes, percent of one core
     generator_core_percent: float  # the busiest generator core, every process on it
+    generator_percent_per_100_players: float  # what the generator costs, to compare generators
     generator_lag_p99_ms: float
     skipped_sends: int
     errors: dict[str, int] = field(default_factory=dict)
@@ -479,6 +480,7 @@ def _step_result(
         redis_cpu_percent=100.0 * redis.cpu_seconds / seconds,
         generator_cpu_percent=generator_cpu[0],
         generator_core_percent=generator_cpu[1],
+        generator_percent_per_100_players=100.0 * generator_cpu[0] / max(players, 1),
         generator_lag_p99_ms=percentile(lag, 0.99) if lag else 0.0,
         skipped_sends=skipped_sends,
         errors=dict(errors),
@@ -555,6 +557,9 @@ def format_notes(step: StepResult) -> list[str]:
         notes.append(f"server log: {warnings} warnings, {skipped} ticks skipped by runners")
     if step.errors or step.closes:
         notes.append(f"error frames: {step.errors}; closes: {step.closes}")
+    notes.append(
+        f"generator: {step.generator_percent_per_100_players:.1f} % of a core per 100 players"
+    )
     top = ", ".join(f"{name} {per_tick:.1f}" for name, per_tick in step.redis_top)
     notes.append(
         f"redis per tick: {top}; {step.redis_kib_per_tick:.1f} KiB in+out per tick; "
