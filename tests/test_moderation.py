@@ -390,3 +390,53 @@ async def test_a_report_resolved_as_a_ban_closes_the_reported_players_socket(
     assert await socket.closed(timeout=1) == 4003
     (closing,) = [f for f in socket.seen if f["type"] == "closing"]
     assert closing["reason"].startswith("You are banned until ")
+
+
+# --- Through the match socket and the queue, once the runtime calls these services ---------
+# The match socket and the queue do not call record_chat and check_cooldown yet: the calls
+# belong in games/sockets/match.py `_chat` (before the line goes to the runner) and in
+# games/services/queueing.py `check_can_queue`. Strict: these fail once they are made, and
+# are unmarked then.
+
+NOT_HOOKED = pytest.mark.xfail(
+    strict=True, reason="the match socket and the queue do not call the moderation services yet"
+)
+
+
+@NOT_HOOKED
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("runners")
+async def test_a_muted_players_chat_is_not_delivered_and_they_are_told(match_factory, alice, bob):
+    from tests.runtime import join
+
+    match = await sync_to_async(match_factory)(players=[alice, bob])
+    until = timezone.now() + timedelta(hours=1)
+    await sync_to_async(services.mute_player)(alice, until, "insults", by=None)
+    a, _ = await join(match, alice)
+    b, _ = await join(match, bob)
+    await a.send(type="chat", text="you are all terrible")
+    error = await a.until("error")
+    assert error["message"] == f"You are muted until {services.format_ban_end(until)}: insults"
+    await b.send(type="chat", text="hello")
+    heard = await b.until("chat")  # Alice's line would have come first
+    assert (heard["from"]["name"], heard["text"]) == ("Bob", "hello")
+    lines = await sync_to_async(list)(ChatLine.objects.values_list("player_id", "seat", "text"))
+    assert lines == [(bob.pk, 1, "hello")]
+    await a.close()
+    await b.close()
+
+
+@NOT_HOOKED
+def test_quick_join_refuses_a_player_in_cooldown_with_the_time_left(match_factory, alice, bob):
+    for _ in range(2):
+        match = match_factory(players=[alice, bob], status="active")
+        results = [services.SeatResult(0, "abandoned", 0, 2), services.SeatResult(1, "win", 1, 1)]
+        services.finish_match(match.pk, results, "Seat 0 left.")
+    response = client_for(alice).post(
+        "/api/play/", json.dumps({"game": "connect_four"}), content_type="application/json"
+    )
+    body = response.json()
+    assert "error" in body, body
+    error = body["error"]
+    assert error["code"] == "cooldown"
+    assert "you may queue again in 5 minutes" in error["message"]
