@@ -23,7 +23,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -744,9 +744,11 @@ class ReportAdmin(ReadOnly, admin.ModelAdmin[Report]):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         """The evidence page, with the claim and resolve forms."""
-        report = self.get_object(request, object_id)
-        if report is None or not self.has_view_permission(request, report):
+        if not self.has_view_permission(request):
             raise PermissionDenied
+        report = self.get_object(request, object_id)
+        if report is None:
+            raise Http404("No such report.")
         form = ResolveForm(allowed=allowed_resolutions(request))
         if request.method == "POST":
             if not self.has_handle_permission(request):

@@ -365,6 +365,10 @@ def test_staff_without_a_role_sees_no_reports(played, alice, bob):
     assert Group.objects.filter(name="moderator").exists()
 
 
+def test_an_unknown_report_is_not_found(played, alice, bob):
+    assert staff_client("moderator").get("/admin/games/report/999/change/").status_code == 404
+
+
 def test_the_audit_log_names_the_resolution(played, alice, bob, admin_client_):
     item = report(played, alice, bob)
     resolve(staff_client("moderator"), item, "warn", "careful")
