@@ -208,3 +208,12 @@ def test_the_lobby_lists_only_what_a_visitor_can_join_or_watch(client, match_fac
     assert [m["id"] for m in games["arena"]["open"]] == [str(free.pk)]
     assert [m["id"] for m in games["connect_four"]["live"]] == [str(live.pk)]
     assert games["arena"]["live"] == games["connect_four"]["open"] == []
+
+
+@pytest.mark.django_db
+def test_the_lobby_page_offers_to_join_only_matches_with_a_free_seat(client, match_factory):
+    free = match_factory("arena", seats=2, max_players=3)
+    full = match_factory("arena", seats=2, max_players=2)
+    page = client.get("/").content.decode()
+    assert f"/play/{free.pk}/" in page and "Join 2/3" in page
+    assert f"/play/{full.pk}/" not in page
