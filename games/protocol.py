@@ -102,6 +102,7 @@ class ErrorCode:
     NOT_ACTIVE = "not_active"  # the match has not started or is over
     ILLEGAL = "illegal_input"  # the rules refused it; `reason` tells why (see game codes)
     CHAT_LIMIT = "chat_limit"  # chat too long or too fast
+    MUTED = "muted"  # a moderator muted this player's chat; the message says until when
     # The lobby socket's matchmaking; the same codes as the service errors behind them.
     NOT_AUTHENTICATED = "not_authenticated"  # anonymous: play as a guest or log in first
     PLAYER_BANNED = "player_banned"  # banned players cannot queue
@@ -109,6 +110,7 @@ class ErrorCode:
     MATCHING = "matching"  # a match is being made for you: it cannot be cancelled now
     IN_MATCH = "in_match"  # seated in a match in progress; `match` names it, to rejoin
     NOT_QUEUED = "not_queued"  # unqueue while not in a queue
+    COOLDOWN = "cooldown"  # left rated matches early: may queue again after the time given
 
 
 # --- Inbound ------------------------------------------------------------------------

@@ -54,6 +54,8 @@ _SERVICE_STATUS: dict[type[services.ServiceError], int] = {
     services.InvalidRequest: 400,
     services.InvalidResult: 400,
     services.PlayerBanned: 403,
+    services.PlayerMuted: 403,
+    services.QueueCooldown: 429,
     services.MatchNotFound: 404,
     services.MatchNotJoinable: 409,
     services.MatchFull: 409,

@@ -516,13 +516,14 @@ def test_a_seat_in_a_waiting_match_does_not_stop_a_player_queueing(player_factor
 
 @pytest.mark.pg
 @pytest.mark.django_db
-def test_checking_whether_a_player_may_queue_costs_one_query(
+def test_checking_whether_a_player_may_queue_costs_two_queries(
     player_factory, match_factory, django_assert_num_queries
 ):
     alice = player_factory()
     for _ in range(3):
         match_factory("arena", players=[alice, player_factory()], status="finished")
-    with django_assert_num_queries(1):
+    # One for the seats in matches in progress, one for recent abandonments (cooldowns).
+    with django_assert_num_queries(2):
         services.check_can_queue(alice, "connect_four")
 
 

@@ -397,17 +397,9 @@ async def test_a_report_resolved_as_a_ban_closes_the_reported_players_socket(
 
 
 # --- Through the match socket and the queue, once the runtime calls these services ---------
-# The match socket and the queue do not call record_chat and check_cooldown yet: the calls
-# belong in games/sockets/match.py `_chat` (before the line goes to the runner) and in
-# games/services/queueing.py `check_can_queue`. Strict: these fail once they are made, and
-# are unmarked then.
-
-NOT_HOOKED = pytest.mark.xfail(
-    strict=True, reason="the match socket and the queue do not call the moderation services yet"
-)
+# Through the real front doors: the match socket's chat and the quick join.
 
 
-@NOT_HOOKED
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("runners")
 async def test_a_muted_players_chat_is_not_delivered_and_they_are_told(match_factory, alice, bob):
@@ -430,7 +422,6 @@ async def test_a_muted_players_chat_is_not_delivered_and_they_are_told(match_fac
     await b.close()
 
 
-@NOT_HOOKED
 def test_quick_join_refuses_a_player_in_cooldown_with_the_time_left(match_factory, alice, bob):
     for _ in range(2):
         match = match_factory(players=[alice, bob], status="active")

@@ -14,6 +14,7 @@ from django.db.models import Avg, Count, F, Q
 
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
+from games.services.cooldowns import check_cooldown
 from games.services.errors import InvalidRequest, MatchFull, MatchNotJoinable
 from games.services.lifecycle import _locked_match, _rules
 from games.services.players import check_can_play
@@ -28,8 +29,10 @@ from games.services.seating import (
 
 
 def check_can_queue(player: Player, game: str) -> None:
-    """Raise PlayerBanned, InvalidRequest or AlreadyPlaying if the player may not queue now."""
+    """Raise PlayerBanned, QueueCooldown, InvalidRequest or AlreadyPlaying if the player may
+    not queue now (the lobby queue and the quick join)."""
     check_can_play(player)
+    check_cooldown(player)
     _rules(game)
     check_not_playing(player)
 

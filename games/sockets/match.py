@@ -296,6 +296,15 @@ class MatchConsumer(GameSocketConsumer):
         if not self.chats.allow():
             await self._error(ErrorCode.CHAT_LIMIT, "You are chatting too fast.")
             return
+        try:
+            # Kept for moderation (reports carry the match's chat); a muted player's
+            # line is neither kept nor heard. One ORM call a line, at most 1 a second.
+            await database_sync_to_async(services.record_chat)(
+                self.match_id, self.connection.player_id, text
+            )
+        except services.PlayerMuted as exc:
+            await self._error(ErrorCode.MUTED, exc.message)
+            return
         if not self.over:
             # Through the runner, like everything else players hear.
             op = ops.Chat(
