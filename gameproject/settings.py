@@ -229,6 +229,14 @@ MAX_UNACKED_STATES: int = env.int("MAX_UNACKED_STATES", 40)
 # not yet written (its client reads too slowly, or not at all) is closed with 4011.
 # 256 KiB is about 30 s of a 2-player arena's JSON states, 2 s of a full match's.
 MAX_SOCKET_BACKLOG_BYTES: int = env.int("MAX_SOCKET_BACKLOG_BYTES", 256 * 1024)
+# Lag compensation: a shot is judged against where the shooter saw its target, at most
+# this many milliseconds in the past (a client claiming more gets this). 0 switches it
+# off; the arena keeps 500 ms of positions, so more cannot be set.
+LAG_COMPENSATION_MS: int = env.int("LAG_COMPENSATION_MS", 250)
+if not 0 <= LAG_COMPENSATION_MS <= 500:
+    raise ImproperlyConfigured(
+        f"LAG_COMPENSATION_MS must be from 0 to 500 (milliseconds), not {LAG_COMPENSATION_MS}."
+    )
 
 # --- Connection caps (per process; 0 switches a cap off) --------------------------------
 

@@ -1,9 +1,17 @@
 """Arena: 2-8 ships move, aim and shoot in a walled field. Most hits wins.
 
 Each input sets a ship's controls (move direction, aim angle, trigger) until the
-next one; the server applies the latest input of every seat once per tick. A
-ship hit `hp` times is out for a moment and respawns at a seeded random spot.
-The match ends at the time limit or when someone reaches the score limit.
+next one; the server applies at most one input of every seat per tick (its
+input buffer, games/runtime/match/inputs.py, merges a backlog with
+`merge_inputs`). A ship hit `hp` times is out for a moment and respawns at a
+seeded random spot. The match ends at the time limit or when someone reaches
+the score limit.
+
+Lag compensation: an input says how far behind the server its sender sees the
+other ships (`lag`, clamped by the server before it is applied and logged, then
+to REWIND_LIMIT_MS here); the bullets it fires hit ships where they were that
+long ago, from a short trail of positions kept in the state. Everything it uses
+is in the logged inputs or derived from them, so replays hit the same.
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ FIRE_COOLDOWN_TICKS = 6
 RESPAWN_TICKS = 40
 MAX_HP = 3
 MAX_SEQ = 2**31 - 1  # input sequence numbers: plenty for any match, and fit every encoding
+# The longest lag a shot is compensated for, whatever the server's setting: the trail of
+# ship positions covers this much (a longer one would let a laggy client hit ships that
+# have long since moved away, and make every checkpoint bigger).
+REWIND_LIMIT_MS = 500
+# The most lag an input may claim at all (more is invalid); claims up to it are clamped.
+MAX_CLAIMED_LAG_MS = 10_000
 
 
 Unit = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
@@ -43,6 +57,9 @@ class ArenaInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True,
     my: Unit = 0.0  # -1 (up) to 1 (down)
     aim: Angle | None = None  # radians, taken modulo 2 pi
     fire: bool = False
+    # Milliseconds the sender sees other ships behind the server (its interpolation
+    # delay plus half its round trip): its shots are judged against where they were.
+    lag: Annotated[int, msgspec.Meta(ge=0, le=MAX_CLAIMED_LAG_MS)] = 0
 
 
 @dataclass
@@ -51,6 +68,7 @@ class Controls:
     move_y: float = 0.0
     aim: float = 0.0
     fire: bool = False
+    rewind: int = 0  # ticks back that this ship's new bullets judge hits (from `lag`)
 
 
 @dataclass
@@ -64,6 +82,7 @@ class Ship:
     respawn_at: int | None = None  # tick; None while alive
     cooldown_until: int = 0
     last_seq: int = 0
+    fed_tick: int = 0  # the tick whose step followed this ship's newest input
     controls: Controls = field(default_factory=Controls)
     removed: bool = False
 
@@ -81,6 +100,7 @@ class Bullet:
     vx: float
     vy: float
     expires: int
+    rewind: int = 0  # hits are judged against the ships as they were this many ticks ago
 
 
 @dataclass
@@ -95,6 +115,9 @@ class ArenaState:
     next_bullet: int = 1
     finished: bool = False
     reason: str = ""
+    # Ship positions after each of the last ticks, newest last: [x, y, alive (1.0 or
+    # 0.0)] per seat, flat. What lag-compensated shots are judged against.
+    trail: list[list[float]] = field(default_factory=list)
 
 
 class Arena(Game[ArenaState]):
@@ -135,9 +158,34 @@ class Arena(Game[ArenaState]):
         if data.seq <= ship.last_seq:
             raise IllegalInput("Input sequence numbers must increase.", code="stale_input")
         ship.last_seq = data.seq
+        ship.fed_tick = state.tick + 1
         aim = ship.aim if data.aim is None else data.aim
-        ship.controls = Controls(move_x=data.mx, move_y=data.my, aim=aim % math.tau, fire=data.fire)
+        ship.controls = Controls(
+            move_x=data.mx,
+            move_y=data.my,
+            aim=aim % math.tau,
+            fire=data.fire,
+            rewind=_rewind_ticks(data.lag, state.tick_rate) if data.lag else 0,
+        )
         return []
+
+    def merge_inputs(self, older: ArenaInput, newer: ArenaInput) -> ArenaInput:
+        """Two inputs as one tick's: the movement of both (summed, within the schema's
+        bounds), fire if either fired, the newer aim, sequence number and lag."""
+        return ArenaInput(
+            seq=newer.seq,
+            mx=_clamp(older.mx + newer.mx, -1.0, 1.0),
+            my=_clamp(older.my + newer.my, -1.0, 1.0),
+            aim=older.aim if newer.aim is None else newer.aim,
+            fire=older.fire or newer.fire,
+            lag=newer.lag,
+        )
+
+    def clamp_input(self, data: ArenaInput, max_lag_ms: int) -> ArenaInput:
+        """A claimed lag over the server's bound counts as the bound."""
+        if data.lag <= max_lag_ms:
+            return data
+        return msgspec.structs.replace(data, lag=max(0, max_lag_ms))
 
     def tick(self, state: ArenaState) -> list[Event]:
         if state.finished:
@@ -150,6 +198,7 @@ class Arena(Game[ArenaState]):
             if ship.alive:
                 self._move_ship(ship, dt)
                 self._maybe_fire(state, ship)
+        _record_trail(state)
         self._move_bullets(state, dt, events)
         self._check_end(state)
         return events
@@ -187,6 +236,7 @@ class Arena(Game[ArenaState]):
                 vx=dx * BULLET_SPEED,
                 vy=dy * BULLET_SPEED,
                 expires=state.tick + BULLET_TICKS,
+                rewind=ship.controls.rewind,
             )
         )
         state.next_bullet += 1
@@ -233,6 +283,17 @@ class Arena(Game[ArenaState]):
         if state.finished or ship.removed or ship.last_seq >= MAX_SEQ:
             return None
         return ArenaInput(seq=ship.last_seq + 1)
+
+    def checkpoint(self, state: ArenaState) -> JSON:
+        # The trail is hundreds of plain floats: copied as they are, not walked one by
+        # one by the generic dump (which would double the cost of every checkpoint).
+        trail, state.trail = state.trail, []
+        try:
+            data = super().checkpoint(state)
+        finally:
+            state.trail = trail
+        data["state"]["trail"] = [list(row) for row in trail]
+        return data
 
     def remove_seat(self, state: ArenaState, seat: int) -> list[Event]:
         ship = state.ships[seat]
@@ -289,6 +350,8 @@ class Arena(Game[ArenaState]):
                     "alive": s.alive,
                     "removed": s.removed,
                     "ack": s.last_seq,
+                    # No new input of this seat at this tick: its last controls held.
+                    "repeated": state.tick > 0 and s.fed_tick != state.tick,
                 }
                 for s in state.ships
             ],
@@ -310,11 +373,46 @@ def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
 
 
 def _ship_hit(state: ArenaState, bullet: Bullet) -> Ship | None:
+    """The ship `bullet` hits, judged where the ships were `bullet.rewind` ticks ago.
+
+    A ship must be alive now and then: a ship that has just respawned cannot be
+    hit where it died, nor a dead one where it flew.
+    """
+    past = state.trail[max(0, len(state.trail) - 1 - bullet.rewind)] if bullet.rewind else None
     for ship in state.ships:
-        close = math.hypot(ship.x - bullet.x, ship.y - bullet.y) <= SHIP_RADIUS
-        if close and ship.seat != bullet.owner and ship.alive:
+        if ship.seat == bullet.owner or not ship.alive:
+            continue
+        if past is None:
+            x, y = ship.x, ship.y
+        else:
+            at = 3 * ship.seat
+            if not past[at + 2]:
+                continue
+            x, y = past[at], past[at + 1]
+        if math.hypot(x - bullet.x, y - bullet.y) <= SHIP_RADIUS:
             return ship
     return None
+
+
+def _record_trail(state: ArenaState) -> None:
+    """Where the ships are after this tick's moves, kept REWIND_LIMIT_MS back."""
+    row: list[float] = []
+    for s in state.ships:  # (every tick: a plain loop, not the `alive` property)
+        row += (s.x, s.y, 0.0 if s.removed or s.respawn_at is not None else 1.0)
+    trail = state.trail
+    trail.append(row)
+    if len(trail) > _trail_ticks(state.tick_rate) + 1:
+        del trail[0]
+
+
+def _rewind_ticks(lag_ms: int, tick_rate: int) -> int:
+    """The ticks a shot of a sender `lag_ms` behind is judged back, within the trail."""
+    return min(round(lag_ms * tick_rate / 1000), _trail_ticks(tick_rate))
+
+
+def _trail_ticks(tick_rate: int) -> int:
+    """How many ticks back a shot may be judged: REWIND_LIMIT_MS, rounded down."""
+    return REWIND_LIMIT_MS * tick_rate // 1000
 
 
 def _in_field(x: float, y: float) -> bool:

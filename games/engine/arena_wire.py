@@ -33,7 +33,7 @@ _COUNT16 = struct.Struct("<H")
 # Changed-field bits of a delta ship record, in the order their values follow.
 X, Y, AIM, HP, SCORE, STATUS, ACK_STEP, ACK = (1 << n for n in range(8))
 _FIELDS = ((X, "<h"), (Y, "<h"), (AIM, "<h"), (HP, "<B"), (SCORE, "<H"), (STATUS, "<B"))
-ALIVE, REMOVED = 1, 2  # bits of the status byte
+ALIVE, REMOVED, REPEATED = 1, 2, 4  # bits of the status byte
 NONE = 255  # an event's missing second value
 
 # Event kinds and the names of their two values.
@@ -95,7 +95,9 @@ def snapshot(view: JSON) -> Snapshot:
                 aim=round(math.remainder(s["aim"], math.tau) * 1000),
                 hp=s["hp"],
                 score=s["score"],
-                status=(ALIVE if s["alive"] else 0) | (REMOVED if s["removed"] else 0),
+                status=(ALIVE if s["alive"] else 0)
+                | (REMOVED if s["removed"] else 0)
+                | (REPEATED if s["repeated"] else 0),
                 ack=s["ack"],
             )
             for s in view["ships"]
@@ -292,6 +294,7 @@ def view(state: Snapshot, tick_rate: int) -> JSON:
                 "alive": bool(s.status & ALIVE),
                 "removed": bool(s.status & REMOVED),
                 "ack": s.ack,
+                "repeated": bool(s.status & REPEATED),
             }
             for s in state.ships
         ],

@@ -204,6 +204,24 @@ class Game(ABC, Generic[StateT]):
         """
         return None
 
+    def merge_inputs(self, older: Any, newer: Any) -> Any | None:
+        """One input standing for `older` then `newer` in a single tick, or None: drop `older`.
+
+        A real-time game's server applies one input of a seat per tick; when a
+        seat's inputs pile up it merges the oldest two (docs/client.md, "The
+        server's input buffer"). The result is applied and logged like any
+        input, so it must fit the schema and carry `newer`'s sequence number.
+        """
+        return None
+
+    def clamp_input(self, data: Any, max_lag_ms: int) -> Any:
+        """`data` with the lag it claims (for lag-compensated hits) at most `max_lag_ms`.
+
+        The server's bound is a setting, so it is applied before the input is
+        logged: a replay sees the clamped input and needs no setting.
+        """
+        return data
+
     @abstractmethod
     def outcome(self, state: StateT) -> Outcome | None:
         """The final outcome once the match is over, else None."""

@@ -64,6 +64,12 @@ INPUTS_REFUSED = Counter(
     "Inputs a match runner refused, by game and error code (illegal, not_active...).",
     ["game", "code"],
 )
+INPUTS_MERGED = Counter(
+    "arcade_inputs_merged_total",
+    "Inputs of real-time games a runner merged into the next one of the same seat (or "
+    "dropped) to drain a backlog that persisted, by game.",
+    ["game"],
+)
 TICK_DURATION = Histogram(
     "arcade_tick_duration_seconds",
     "Time one tick of a match runner took (inputs, the game's step, encoding, sending).",
@@ -155,6 +161,10 @@ def state_published() -> None:
 
 def input_refused(game: str, code: str) -> None:
     INPUTS_REFUSED.labels(game, code).inc()
+
+
+def inputs_merged(game: str, count: int) -> None:
+    INPUTS_MERGED.labels(game).inc(count)
 
 
 def frame_refused(socket: str, code: str) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from django.conf import settings
 
 from games import protocol
 from games.cluster import redis as cluster_redis
@@ -37,6 +38,7 @@ from games.runtime import metrics
 from games.runtime.match import ops
 from games.runtime.match.checkpointing import Checkpointer
 from games.runtime.match.encoder import StateEncoder
+from games.runtime.match.inputs import InputBuffer
 from games.runtime.match.ports import Checkpoints, MatchInfo, Restored, SeatRow, Store, Transport
 from games.runtime.match.roster import Roster, Seat
 from games.runtime.match.schedule import TickSchedule
@@ -89,7 +91,10 @@ class MatchRunner:
         self.checkpoints = checkpoints
         self.state: Any = None
         self.inbox: list[ops.Operation] = []
-        self.pending: dict[int, tuple[Any, str | None]] = {}  # seat -> (game Input, channel)
+        # One input per seat per tick, in order, for real-time games; the newest of a tick
+        # for turn-based ones (see inputs.py).
+        self.inputs = InputBuffer(not self.game.turn_based, self.game.merge_inputs)
+        self.max_lag_ms: int = settings.LAG_COMPENSATION_MS
         self.log: list[list[Any]] = []
         self.lost = False
         self.task: asyncio.Task[None] | None = None
@@ -311,18 +316,18 @@ class MatchRunner:
             except InvalidInput as exc:
                 await self._error(op.channel, protocol.ErrorCode.INVALID, exc.reason)
                 return
-            # The newest input of a seat within one tick wins; older ones are superseded.
-            self.pending[seat.seat] = (data, op.channel)
+            self.inputs.put(seat.seat, data, op.channel)
             if op.ack is not None:
                 seat.acked = op.ack
 
     def _checked_input(self, raw: Any) -> Any:
         """The game's Input for `raw`, checked again here: a socket of another process
         (another release, say) validated it, and what is applied is logged and checkpointed.
+        A lag it claims is clamped to the server's bound here, so the log holds what counted.
 
         Raises InvalidInput if it does not fit the schema, or would not encode.
         """
-        data = self.game.parse_input(raw)
+        data = self.game.clamp_input(self.game.parse_input(raw), self.max_lag_ms)
         try:
             msgspec.msgpack.encode(self.game.dump_input(data))
         except (TypeError, ValueError, OverflowError) as exc:  # a schema check missed it
@@ -334,7 +339,7 @@ class MatchRunner:
         (an arena ship stops instead of flying on with its last controls into a wall)."""
         neutral = self.game.neutral_input(self.state, seat.seat)
         if neutral is not None:
-            self.pending[seat.seat] = (neutral, None)
+            self.inputs.replace(seat.seat, neutral, None)  # what the socket sent is dropped
 
     # --- Waiting ------------------------------------------------------------------------
 
@@ -384,13 +389,16 @@ class MatchRunner:
             return
         if self._result_held:
             if self.roster.any_seat_connected():
-                self.pending.clear()  # the game is over: nothing more to apply
+                self.inputs.clear()  # the game is over: nothing more to apply
                 await self._finish()
             return
         events: list[Event] = []
-        pending, self.pending = self.pending, {}
+        pending = self.inputs.take()
+        merged = self.inputs.take_merged()
+        if merged:
+            metrics.inputs_merged(self.info.game, merged)
         tick = self.game.current_tick(self.state)
-        for seat, (data, channel) in sorted(pending.items()):
+        for seat, data, channel in pending:
             events += await self._apply(seat, data, channel, tick)
         events += self._abandon(expired, tick)
         if self.game.outcome(self.state) is None:

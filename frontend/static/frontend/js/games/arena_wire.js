@@ -5,6 +5,7 @@ export const FULL = 1;
 export const DELTA = 2;
 const ALIVE = 1;
 const REMOVED = 2;
+const REPEATED = 4;
 const X = 1, Y = 2, AIM = 4, HP = 8, SCORE = 16, STATUS = 32, ACK_STEP = 64, ACK = 128;
 const EVENTS = {
   1: ["hit", "seat", "by"],
@@ -102,6 +103,7 @@ export function snapshotView(snapshot, tickRate) {
     ships: snapshot.ships.map((s) => ({
       seat: s.seat, x: s.x / 10, y: s.y / 10, aim: s.aim / 1000, hp: s.hp, score: s.score,
       alive: !!(s.status & ALIVE), removed: !!(s.status & REMOVED), ack: s.ack,
+      repeated: !!(s.status & REPEATED),
     })),
     // A bullet flies straight from where its record put it.
     bullets: [...snapshot.bullets.values()].map((b) => {
