@@ -26,6 +26,8 @@ class CuttableProxy:
         self.port = free_port()
         self.online = True
         self.silent = False
+        self._flowing = threading.Event()  # cleared while stalled
+        self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", self.port))
@@ -45,11 +47,20 @@ class CuttableProxy:
         with self._lock:
             self.silent = True
 
+    def stall(self) -> None:
+        """Hold every byte in both directions, connections open, until `restore`: a link
+        that stalls, then delivers all it held at once (as TCP does after an outage)."""
+        self._flowing.clear()
+
     def restore(self) -> None:
+        """Accept connections and forward bytes again (what a blackhole swallowed is gone)."""
         with self._lock:
             self.online = True
+            self.silent = False
+        self._flowing.set()
 
     def close(self) -> None:
+        self._flowing.set()
         self.cut()
         self._listener.close()
 
@@ -87,6 +98,7 @@ def _pump(
         while data := source.recv(65536):
             if proxy.silent:
                 continue  # swallowed: the other side hears nothing, not even a close
+            proxy._flowing.wait()
             if latency:
                 chunks.put((time.monotonic() + latency, data))
             else:

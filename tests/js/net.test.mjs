@@ -1,9 +1,9 @@
 // Unit tests of the client library (frontend/static/frontend/js), run by `node --test`.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 
 import {
-  BACKED_UP_BYTES, ClockSync, MatchConnection, backoffDelay, matchSocketUrl,
+  BACKED_UP_BYTES, CONNECT_TIMEOUT_MS, ClockSync, MatchConnection, backoffDelay, matchSocketUrl,
 } from "../../frontend/static/frontend/js/net.js";
 
 class FakeSocket {
@@ -17,13 +17,14 @@ class FakeSocket {
     FakeSocket.last = this;
   }
   send(text) { this.sent.push(JSON.parse(text)); }
-  close() {}
+  close(code) { this.closedWith = code; }
 }
 
 function openConnection() {
   const connection = new MatchConnection("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, pingMs: 60_000 });
   connection.connect();
   FakeSocket.last.onopen();
+  FakeSocket.last.onmessage({ data: JSON.stringify({ type: "welcome", match: { game: "arena", tick_rate: 20 } }) });
   FakeSocket.last.sent = []; // drop the first ping
   return { connection, socket: FakeSocket.last };
 }
@@ -160,4 +161,140 @@ test("an unknown socket path is final; an unavailable server is retried with gro
   assert.equal(seen.at(-1).text, "The server is briefly unavailable.");
   assert.ok(seen.at(-1).delay >= 4000, "backoff grows with each failed attempt");
   second.connection.close();
+});
+
+// Connections the silence tests open: closed after each test, passed or failed, so that
+// no timer of theirs keeps the test process alive.
+const watched = [];
+afterEach(() => watched.splice(0).forEach((connection) => connection.close()));
+
+/**
+ * A connection on a fake socket that counts a link silent after 2 s, and what it
+ * reported; t0 is when it last heard the server (the times below count from it).
+ */
+function watchedConnection(options = {}) {
+  const connection = new MatchConnection("ws://test/ws/match/x/", {
+    WebSocketImpl: FakeSocket, pingMs: 60_000, silenceMs: 2000, network: null, ...options,
+  });
+  const statuses = [];
+  connection.addEventListener("status", (e) => statuses.push(e.detail));
+  connection.connect();
+  const socket = FakeSocket.last;
+  socket.onopen();
+  socket.onmessage({ data: JSON.stringify({ type: "welcome", match: { game: "arena", tick_rate: 20 } }) });
+  socket.sent = [];
+  watched.push(connection);
+  return { connection, socket, statuses, t0: connection.lastHeardAt };
+}
+
+const pong = (socket) => socket.onmessage({ data: JSON.stringify({ type: "pong", id: 1, t: 0, server_time: 0 }) });
+
+test("a silent link is probed, its inputs are held and coalesced, and a word from the server sends the newest", () => {
+  const { connection, socket, statuses, t0 } = watchedConnection();
+  connection._watch(t0 + 1000);
+  assert.deepEqual(socket.sent, [], "a second of quiet is normal");
+  connection._watch(t0 + 1300);
+  assert.deepEqual(socket.sent.map((m) => m.type), ["ping"], "the probe");
+  assert.equal(connection.live, false);
+  for (let seq = 1; seq <= 30; seq++) assert.equal(connection.sendInput({ seq }), false);
+  assert.equal(socket.sent.length, 1, "nothing piles up behind a silent link");
+  pong(socket);
+  assert.deepEqual(socket.sent.slice(1).map((m) => m.data.seq), [30], "only the newest input");
+  assert.equal(connection.live, true);
+  assert.equal(connection.sendInput({ seq: 31 }), true);
+  assert.equal(statuses.at(-1).state, "open");
+  connection.close();
+});
+
+test("a link silent for 2 s with its probe unanswered is lost and replaced by a fresh socket", async () => {
+  const { connection, socket, statuses, t0 } = watchedConnection();
+  connection._watch(t0 + 1300);
+  connection.sendInput({ seq: 7 });
+  connection._watch(t0 + 1900);
+  assert.equal(statuses.at(-1).state, "open", "not before 2 s");
+  connection._watch(t0 + 2120);
+  const lost = statuses.at(-1);
+  assert.equal(lost.state, "reconnecting");
+  assert.equal(lost.lost, true);
+  assert.match(lost.text, /Nothing heard from the server for 2\.1 s/);
+  assert.ok(lost.delay < 1000, "the first attempt comes soon");
+  assert.equal(socket.closedWith, 1000);
+  assert.equal(socket.onclose, null, "the dead socket's late close schedules nothing");
+  assert.equal(connection.lostLinks, 1);
+  await new Promise((resolve) => setTimeout(resolve, lost.delay + 20));
+  const fresh = FakeSocket.last;
+  assert.notEqual(fresh, socket);
+  fresh.onopen();
+  fresh.sent = [];
+  assert.equal(connection.sendInput({ seq: 8 }), false, "no inputs before the welcome");
+  fresh.onmessage({ data: JSON.stringify({ type: "welcome", match: { game: "arena", tick_rate: 20 } }) });
+  assert.deepEqual(fresh.sent, [], "what was held for the dead socket is stale: the view starts afresh");
+  connection.quiet = true; // a short silence, then a resync's welcome on the same socket
+  connection.sendInput({ seq: 9 });
+  fresh.onmessage({ data: JSON.stringify({ type: "welcome", match: { game: "arena", tick_rate: 20 } }) });
+  assert.deepEqual(fresh.sent.map((m) => m.data.seq), [9], "a resync on the same socket keeps it");
+  fresh.sent = [];
+  assert.equal(connection.sendInput({ seq: 10 }), true);
+  assert.equal(fresh.sent[0].ack, undefined, "no ack of a state the new socket was never sent");
+  connection.close();
+});
+
+test("a slow link gets three round trips to answer the probe", () => {
+  const { connection, statuses, t0 } = watchedConnection();
+  connection.clock.samples = [{ rtt: 900, offset: 0 }, { rtt: 5000, offset: 0 }]; // at best 900 ms
+  connection._watch(t0 + 1300);
+  connection._watch(t0 + 3000);
+  assert.equal(statuses.at(-1).state, "open");
+  connection._watch(t0 + 4050);
+  assert.equal(statuses.at(-1).state, "reconnecting");
+  connection.close();
+});
+
+test("a handshake that never completes is given up", () => {
+  const connection = new MatchConnection("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, network: null });
+  watched.push(connection);
+  const statuses = [];
+  connection.addEventListener("status", (e) => statuses.push(e.detail));
+  connection.connect();
+  const socket = FakeSocket.last;
+  socket.readyState = 0;
+  connection._watch(connection.connectingSince + CONNECT_TIMEOUT_MS - 100);
+  assert.equal(statuses.at(-1).state, "connecting");
+  connection._watch(connection.connectingSince + CONNECT_TIMEOUT_MS + 100);
+  assert.equal(statuses.at(-1).state, "reconnecting");
+  assert.equal(statuses.at(-1).text, "The server did not answer.");
+  assert.equal(socket.onclose, null);
+  connection.close();
+});
+
+test("going offline drops the socket at once; coming back online retries without waiting", () => {
+  const network = new EventTarget();
+  const { connection, socket, statuses } = watchedConnection({ network });
+  connection.attempt = 5; // waiting out a long backoff when the network returns
+  network.dispatchEvent(new Event("offline"));
+  assert.equal(statuses.at(-1).state, "reconnecting");
+  assert.equal(statuses.at(-1).text, "Your device is offline.");
+  assert.equal(socket.closedWith, 1000);
+  network.dispatchEvent(new Event("online"));
+  assert.notEqual(FakeSocket.last, socket, "a fresh socket at once");
+  assert.equal(statuses.at(-1).state, "connecting");
+  connection.close();
+  network.dispatchEvent(new Event("online"));
+  assert.equal(statuses.at(-1).state, "closing", "a closed connection stays closed");
+});
+
+test("a quiet lobby socket (long pings) is probed and judged on its own, longer limit", () => {
+  const connection = new MatchConnection("ws://test/ws/lobby/", { WebSocketImpl: FakeSocket, pingMs: 15000, network: null });
+  watched.push(connection);
+  connection.connect();
+  const socket = FakeSocket.last;
+  socket.onopen();
+  socket.sent = [];
+  const t0 = connection.lastHeardAt;
+  connection._watch(t0 + 5000);
+  assert.deepEqual(socket.sent, []);
+  assert.equal(connection.quiet, false);
+  connection._watch(t0 + 9100);
+  assert.deepEqual(socket.sent.map((m) => m.type), ["ping"]);
+  connection.close();
 });

@@ -20,6 +20,16 @@ test("reconciliation replays only the inputs the server has not acknowledged", (
   assert.equal(predicted.x, 100 + 2 * 11); // two ticks of 220 units/s at 20 Hz
 });
 
+test("after the server numbered inputs of its own (the seat was away), the next input comes after them", () => {
+  const history = new InputHistory();
+  for (let i = 0; i < 3; i++) history.next({ mx: 1, my: 0, aim: 0, fire: false });
+  const server = { x: 100, y: 100, aim: 0 };
+  // Reconnected: the server applied a neutral input per tick while the socket was gone.
+  assert.deepEqual(history.reconcile(server, 140, (s) => ({ ...s, x: s.x + 1 })), server);
+  assert.equal(history.pending.length, 0);
+  assert.equal(history.next({ mx: 0, my: 0, aim: 0, fire: false }).seq, 141);
+});
+
 test("prediction matches the server's movement: diagonals normalised, walls respected", () => {
   const diagonal = moveShip({ x: 500, y: 300, aim: 0 }, { mx: 1, my: 1, aim: 0 }, 0.05);
   assert.ok(Math.abs(Math.hypot(diagonal.x - 500, diagonal.y - 300) - 11) < 1e-9);

@@ -16,6 +16,17 @@ let players = [];
 let status = "waiting";
 let inputTimer = null;
 let result = null;
+let mySeat = null;
+let lostLink = false; // the link went silent: the overlay says so until the socket is open again
+
+/**
+ * How long a seat is kept for a player whose socket dropped (docs/protocol.md,
+ * "Reconnecting": 30 s unless the server's MATCH_RECONNECT_GRACE_SECONDS says
+ * otherwise). The server sends no deadline, so the countdown starts when this
+ * page hears of the drop: at most a second or two late, never early.
+ */
+const RECONNECT_GRACE_SECONDS = 30;
+const awaySince = new Map(); // seat -> performance.now() when this page saw it go
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -35,9 +46,32 @@ function renderPlayers() {
   );
 }
 
+/** Note who has gone (and who came back) from a players list, for the countdown. */
+function trackAway(now = performance.now()) {
+  for (const p of players) {
+    const away = status === "active" && p.seat !== mySeat && !p.connected && !p.abandoned;
+    if (!away) awaySince.delete(p.seat);
+    else if (!awaySince.has(p.seat)) awaySince.set(p.seat, now);
+  }
+}
+
+/** "BoldRaven7 disconnected — 27 s to come back", for every other seat that is gone. */
+function awayText(now) {
+  if (status !== "active") return "";
+  return players
+    .filter((p) => awaySince.has(p.seat))
+    .map((p) => {
+      const left = Math.max(0, Math.ceil(RECONNECT_GRACE_SECONDS - (now - awaySince.get(p.seat)) / 1000));
+      return `${p.name} disconnected — ${left} s to come back`;
+    })
+    .join(" · ");
+}
+
 function onWelcome(frame) {
   status = frame.match.status;
   players = frame.players;
+  mySeat = frame.you.seat;
+  trackAway();
   if (frame.result) return showResult(frame.result);
   if (status === "aborted") return showAborted(frame.result?.summary || "This match was aborted.");
   const View = VIEWS[game];
@@ -55,7 +89,9 @@ function onWelcome(frame) {
     if (view.tick) {
       inputTimer = setInterval(() => {
         connection.flush();
-        view.tick();
+        // Not while the link is down or silent: inputs nobody hears would only pile up
+        // as predictions to take back. The connection holds the newest anyway.
+        if (connection.live) view.tick();
       }, 1000 / frame.match.tick_rate);
     }
   }
@@ -73,11 +109,13 @@ function onFrame(event) {
       return onWelcome(frame);
     case "players":
       players = frame.players;
+      trackAway();
       return renderPlayers();
     case "state":
       if (status === "waiting") {
         status = "active";
         show("waiting", false);
+        trackAway();
       }
       view?.onState(frame.tick, frame.state);
       return renderPlayers();
@@ -139,17 +177,28 @@ function frameLoop(now) {
     const hud = view.hud(now);
     if ($("hud-status").textContent !== hud) $("hud-status").textContent = hud;
   }
+  const away = awayText(performance.now());
+  if ($("away").textContent !== away) {
+    $("away").textContent = away;
+    $("away").hidden = !away;
+  }
   requestAnimationFrame(frameLoop);
 }
 
 function onStatus(event) {
-  const { state, text, delay } = event.detail;
+  const { state, text, delay, lost } = event.detail;
   $("connection").textContent = state;
   $("connection").dataset.state = state;
+  if (state !== "open") $("rtt").textContent = "–"; // no round trip to show: none is measured
+  if (lost) lostLink = true;
   if (state === "reconnecting") {
-    $("overlay-text").textContent = `Reconnecting… ${text} Trying again in ${Math.ceil(delay / 1000)} s.`;
+    const again = delay >= 1000 ? `Trying again in ${Math.ceil(delay / 1000)} s.` : "Trying again now.";
+    // Once a link was found silent, the retries that fail while it is down say so too.
+    const words = lostLink ? ["Connection lost — reconnecting…", lost ? text : ""] : ["Reconnecting…", text];
+    $("overlay-text").textContent = [...words, again].filter(Boolean).join(" ");
     show("overlay", true);
   } else if (state === "open") {
+    lostLink = false;
     show("overlay", false);
   } else if (state === "final") {
     $("overlay-text").textContent = text;

@@ -38,6 +38,21 @@ const SLOW_RETRY_CODES = new Set([4029]);
 const SLOW_RETRY_ATTEMPT = 3;
 /** A socket with more than this many bytes waiting to go out is backed up. */
 export const BACKED_UP_BYTES = 16 * 1024;
+/**
+ * A link can die without a close: a blackholed route, a laptop lid, an emulated
+ * offline browser. The socket then stays "open" for as long as TCP keeps trying
+ * (daphne notices after about 52 s), so the client watches for silence itself:
+ * with nothing heard for SILENCE.probe of the limit it pings at once and holds
+ * its inputs back (the newest waits, see sendInput); with nothing heard for the
+ * whole limit, and that probe unanswered for at least SILENCE.answerMs (or three
+ * of its best recent round trips, on a slow link), the link is lost and a fresh socket replaces it.
+ * A running match sends something many times a second (arena states) or at
+ * least once a second (Connect Four states, pongs), so 2 s of silence is a dead
+ * link, not a quiet one.
+ */
+export const SILENCE = { limitMs: 2000, probe: 0.6, answerMs: 700, checkMs: 100 };
+/** A socket not open this long after it was made (a handshake into a silent link) is given up. */
+export const CONNECT_TIMEOUT_MS = 5000;
 
 /** The ws:// or wss:// URL of a match, on the page's own host. */
 export function matchSocketUrl(matchId, loc = window.location) {
@@ -63,6 +78,12 @@ export class ClockSync {
     this.rtt = rtt;
     this.samples.push({ rtt, offset: pong.server_time + rtt / 2 - now });
     if (this.samples.length > this.max) this.samples.shift();
+  }
+
+  /** The lowest round trip of the recent samples (null before the first pong): what the link
+   *  can do, not what a late answer after a stall took. */
+  get minRtt() {
+    return this.samples.length ? Math.min(...this.samples.map((s) => s.rtt)) : null;
   }
 
   /** Server time minus local time, in ms (0 before the first pong). */
@@ -96,10 +117,14 @@ export class MatchConnection extends EventTarget {
   /**
    * @param {string} url  ws(s) URL (see matchSocketUrl)
    * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number, binary?: boolean,
-   *   compact?: Object<string, {decodeSnapshot: Function, snapshotView: Function}>}} [options]
+   *   compact?: Object<string, {decodeSnapshot: Function, snapshotView: Function}>,
+   *   silenceMs?: number, network?: EventTarget|null}} [options]
    *   binary: offer binary state frames (default true); JSON text otherwise.
    *   compact: decoders of compact states by game key (games/index.js COMPACT);
    *   without them the client offers msgpack, not compact.
+   *   silenceMs: nothing heard for this long is a lost link (default: 2 s, or the
+   *   ping interval if longer, since pongs are then all a quiet socket hears).
+   *   network: where "online" and "offline" events come from (default: window).
    */
   constructor(url, options = {}) {
     super();
@@ -116,6 +141,13 @@ export class MatchConnection extends EventTarget {
     this.binaryFrames = 0;
     this.WebSocketImpl = options.WebSocketImpl || WebSocket;
     this.pingMs = options.pingMs ?? 2000;
+    this.silenceMs = options.silenceMs ?? Math.max(SILENCE.limitMs, this.pingMs);
+    this.network = options.network === undefined ? globalThis.window || null : options.network;
+    this.lastHeardAt = 0; // when the socket last received anything (performance.now())
+    this.probeAt = 0; // when the silence probe went out
+    this.quiet = false; // silent past the probe: inputs wait, coalesced
+    this.welcomed = false; // this socket's welcome has come: the server has the seat
+    this.lostLinks = 0; // links found dead by silence (for tests and debugging)
     this.clock = new ClockSync();
     this.attempt = 0;
     this.ws = null;
@@ -127,30 +159,36 @@ export class MatchConnection extends EventTarget {
 
   connect() {
     this.stopped = false;
+    this._listenToNetwork();
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
     this._status("connecting");
     const ws = new this.WebSocketImpl(this.url, this.subprotocols);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    this.connectingSince = performance.now();
+    this.quiet = false;
+    // A new socket starts from nothing on the server: no acknowledged state to build
+    // deltas from (an ack of a tick this socket was never sent is refused), no seat yet.
+    this.welcomed = false;
+    this.history.clear();
+    this.lastTick = this.ackedTick = null;
     ws.onopen = () => {
       this.attempt = 0;
+      this.lastHeardAt = performance.now();
       this._status("open");
       this._ping();
       this._pingTimer = setInterval(() => this._ping(), this.pingMs);
     };
     ws.onmessage = (event) => this._receive(event.data);
     ws.onclose = (event) => this._closed(event.code, event.reason);
+    clearInterval(this._watchTimer);
+    this._watchTimer = setInterval(() => this._watch(), SILENCE.checkMs);
   }
 
   /** Open a fresh socket now, for example so the server sees a session made since. */
   reconnect() {
-    clearInterval(this._pingTimer);
-    clearTimeout(this._retryTimer);
-    const old = this.ws;
-    if (old) {
-      // Detach first: the old socket's close must not schedule a reconnect of its own.
-      old.onopen = old.onmessage = old.onclose = null;
-      if (old.readyState <= 1) old.close(1000);
-    }
+    this._drop();
     this.attempt = 0;
     this.connect();
   }
@@ -159,11 +197,73 @@ export class MatchConnection extends EventTarget {
   close() {
     this.stopped = true;
     clearInterval(this._pingTimer);
+    clearInterval(this._watchTimer);
     clearTimeout(this._retryTimer);
     if (this.ws && this.ws.readyState <= 1) {
       this._status("closing");
       this.ws.close(1000);
     }
+  }
+
+  /** True while inputs go out: the socket is open, its welcome came and the server is heard from. */
+  get live() {
+    return !!this.ws && this.ws.readyState === 1 && this.welcomed && !this.quiet;
+  }
+
+  /** Let go of the current socket without hearing its close (a fresh one follows). */
+  _drop() {
+    clearInterval(this._pingTimer);
+    clearInterval(this._watchTimer);
+    clearTimeout(this._retryTimer);
+    const old = this.ws;
+    if (old) {
+      // Detach first: the old socket's close must not schedule a reconnect of its own.
+      old.onopen = old.onmessage = old.onclose = null;
+      if (old.readyState <= 1) old.close(1000);
+    }
+  }
+
+  /** Every SILENCE.checkMs: a handshake that hangs, a link gone silent. */
+  _watch(now = performance.now()) {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    if (ws.readyState === 0) {
+      if (now - this.connectingSince > CONNECT_TIMEOUT_MS) this._lost("The server did not answer.");
+      return;
+    }
+    if (ws.readyState !== 1) return;
+    const silent = now - this.lastHeardAt;
+    if (!this.quiet && silent >= this.silenceMs * SILENCE.probe) {
+      this.quiet = true; // inputs wait from now on; the newest goes out when the server is heard
+      this.probeAt = now;
+      this._ping();
+    }
+    const answer = Math.max(SILENCE.answerMs, 3 * (this.clock.minRtt || 0));
+    if (this.quiet && silent >= this.silenceMs && now - this.probeAt >= answer) {
+      this._lost(`Nothing heard from the server for ${Math.round(silent / 100) / 10} s.`);
+    }
+  }
+
+  /** The link is dead although the socket never closed: replace it, with the usual backoff. */
+  _lost(text) {
+    this._drop();
+    this.lostLinks += 1;
+    this._retry({ code: null, text, lost: true });
+  }
+
+  /** The device says it went offline or came back (window "offline"/"online"). */
+  _listenToNetwork() {
+    if (this._listening || !this.network) return;
+    this._listening = true;
+    this.network.addEventListener("offline", () => {
+      if (!this.stopped && this.ws && this.ws.readyState <= 1) this._lost("Your device is offline.");
+    });
+    this.network.addEventListener("online", () => {
+      // Waiting out a backoff while the network was down: try now instead.
+      if (this.stopped || !this._retryTimer) return;
+      this.attempt = 0;
+      this.connect();
+    });
   }
 
   /** Send a protocol message; false if the socket is not open. */
@@ -174,11 +274,12 @@ export class MatchConnection extends EventTarget {
   }
 
   /**
-   * Send a game input. While the socket is backed up, inputs are coalesced:
-   * only the newest waits, and goes out once the socket drains.
+   * Send a game input. While the socket is backed up, silent or down, inputs
+   * are coalesced: only the newest waits, and goes out once the socket drains
+   * or the server is heard from again (never a burst of stale ones).
    */
   sendInput(data) {
-    if (this._isBackedUp()) {
+    if (!this.live || this._isBackedUp()) {
       this.pendingInput = data;
       return false;
     }
@@ -193,9 +294,9 @@ export class MatchConnection extends EventTarget {
     return this.send({ type: "input", data, ack: this.lastTick });
   }
 
-  /** Call once per simulation tick: flushes a coalesced input once the socket drains. */
+  /** Flushes a coalesced input once the socket drains (also done on every frame received). */
   flush() {
-    if (this.pendingInput && !this._isBackedUp()) {
+    if (this.pendingInput && this.live && !this._isBackedUp()) {
       const data = this.pendingInput;
       this.pendingInput = null;
       this._sendInput(data);
@@ -216,6 +317,8 @@ export class MatchConnection extends EventTarget {
   }
 
   _receive(data) {
+    this.lastHeardAt = performance.now();
+    this.quiet = false;
     let frame;
     try {
       if (typeof data === "string") {
@@ -233,6 +336,7 @@ export class MatchConnection extends EventTarget {
     if (frame.type === "welcome") this._welcome(frame);
     if (frame.type === "state") this._acknowledge(frame.tick);
     this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+    this.flush(); // after the frame: a view handles a welcome before its held input goes
   }
 
   /** A binary state: msgpack (a map, first byte >= 0x80) or the game's compact frame. */
@@ -256,6 +360,11 @@ export class MatchConnection extends EventTarget {
     this.tickRate = frame.match?.tick_rate;
     this.history.clear();
     this.lastTick = this.ackedTick = null; // the server forgot them too
+    // The first welcome of a new socket: an input held for the old one is stale (the
+    // server may have moved the seat on); the view sends afresh from this full state.
+    // (A welcome after a resync, on the same socket, keeps it.)
+    if (!this.welcomed) this.pendingInput = null;
+    this.welcomed = true;
   }
 
   /**
@@ -272,6 +381,7 @@ export class MatchConnection extends EventTarget {
 
   _closed(code, reason) {
     clearInterval(this._pingTimer);
+    clearInterval(this._watchTimer);
     const text = this.closingReason || CLOSE_TEXT[code] || reason || `Disconnected (code ${code}).`;
     this.closingReason = null;
     if (this.stopped) {
@@ -283,8 +393,12 @@ export class MatchConnection extends EventTarget {
       return;
     }
     if (SLOW_RETRY_CODES.has(code)) this.attempt = Math.max(this.attempt, SLOW_RETRY_ATTEMPT);
+    this._retry({ code, text });
+  }
+
+  _retry(detail) {
     const delay = backoffDelay(this.attempt++);
-    this._status("reconnecting", { code, text, delay });
+    this._status("reconnecting", { ...detail, delay });
     this._retryTimer = setTimeout(() => this.connect(), delay);
   }
 

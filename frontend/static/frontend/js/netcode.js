@@ -286,6 +286,10 @@ export class InputHistory {
    * @returns {S}
    */
   reconcile(serverState, ack, apply) {
+    // The server numbers inputs of its own past ours (a neutral input each tick while
+    // the seat's socket was gone; a page reloaded mid-match starts from 0): the next
+    // input must come after them, or it is refused as stale.
+    if (ack > this.seq) this.seq = ack;
     this.pending = this.pending.filter((p) => p.seq > ack);
     let state = serverState;
     for (const p of this.pending) state = apply(state, p.data);
