@@ -118,8 +118,11 @@ class MatchmakingHub:
         """This process is going away: stop matching and take its players out of the queue."""
         self.stop()
         for token in list(self.local):
-            with contextlib.suppress(Exception):
+            try:
                 await self.disconnected(token)
+            except Exception as exc:
+                # Redis away: the entry's TTL takes it out of the queue; the drain goes on.
+                logger.warning("drain: queue entry %s left to expire: %s", token, exc)
 
     def stop(self) -> None:
         self.stopped = True

@@ -19,7 +19,6 @@ What keeps the frame true (a start must never be shown as an open match):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, cast
 
@@ -77,8 +76,12 @@ class LobbyHub:
     async def _tick(self) -> None:
         while self.sockets:
             await asyncio.sleep(REFRESH_SECONDS)  # the online count changes without events
-            with contextlib.suppress(Exception):
+            try:
                 await self.refresh()
+            except Exception as exc:
+                # The database or the layer is away: the sockets keep their last frame and
+                # the next turn reads again (readiness and the metrics report the outage).
+                logger.warning("lobby refresh failed: %s: %s", type(exc).__name__, exc)
 
     async def refresh(self) -> None:
         """Read the lobby and send its frame to every socket here, if it changed."""
