@@ -295,6 +295,18 @@ class Arena(Game[ArenaState]):
         data["state"]["trail"] = [list(row) for row in trail]
         return data
 
+    def restore(self, data: JSON) -> ArenaState:
+        # A checkpoint of a release before lag compensation (a rolling deploy adopting
+        # it) lacks the trail and the fields below: it continues with their defaults.
+        state = data["state"]
+        state.setdefault("trail", [])
+        for ship in state["ships"]:
+            ship.setdefault("fed_tick", 0)
+            ship["controls"].setdefault("rewind", 0)
+        for bullet in state["bullets"]:
+            bullet.setdefault("rewind", 0)
+        return super().restore(data)
+
     def remove_seat(self, state: ArenaState, seat: int) -> list[Event]:
         ship = state.ships[seat]
         if ship.removed or state.finished:

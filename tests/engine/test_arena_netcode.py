@@ -174,3 +174,19 @@ def test_merged_inputs_move_as_both_clamped_fire_if_either_and_take_the_newer_se
     )
     again = GAME.merge_inputs(newer, GAME.parse_input({"seq": 6, "aim": -math.pi}))
     assert again.aim == -math.pi and not again.fire and again.mx == 0.8
+
+
+def test_a_checkpoint_from_before_lag_compensation_still_restores():
+    state = flying_target()
+    fire_at_where_it_was(state, ticks_ago=2, lag_ms=0)  # a miss: a bullet in flight
+    old = GAME.checkpoint(state)
+    del old["state"]["trail"]
+    for ship in old["state"]["ships"]:
+        del ship["fed_tick"], ship["controls"]["rewind"]
+    for bullet in old["state"]["bullets"]:
+        del bullet["rewind"]
+    restored = GAME.restore(old)
+    assert [(s.x, s.y) for s in restored.ships] == [(s.x, s.y) for s in state.ships]
+    assert len(restored.bullets) == 1
+    GAME.tick(restored)  # and it plays on
+    assert len(restored.trail) == 1
