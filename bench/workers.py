@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import shutil
 import subprocess
+import sys
 import threading
 from collections import Counter
 from dataclasses import asdict
@@ -128,7 +129,10 @@ class NodeWorker:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.messages.put(json.loads(line))
+            if line.startswith('{"kind":'):
+                self.messages.put(json.loads(line))
+            else:  # node's own output (a --trace-gc, a warning): not a message
+                sys.stderr.write(line)
         self.messages.put(None)
 
     def _write(self, message: dict[str, Any]) -> None:
