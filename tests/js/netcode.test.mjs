@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { moveShip, SHIP_RADIUS, WIDTH } from "../../frontend/static/frontend/js/games/arena.js";
+import { moveShip, SHIP_RADIUS, WIDTH, shotLag } from "../../frontend/static/frontend/js/games/arena.js";
 import {
   ControlIntegrator,
   Correction,
@@ -83,6 +83,20 @@ test("the playout delay follows the measured jitter and stays within its bounds"
   const late = jittery.rendered.slice(100);
   const starved = late.filter((r) => r.t > r.newest).length;
   assert.ok(starved < late.length * 0.1, `starved on ${starved} of ${late.length} frames`);
+});
+
+test("the lag an input claims is how far behind the server the other ships are drawn", () => {
+  // 40 ms each way (an 80 ms round trip), then the same with jitter on top.
+  let seed = 11;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (const late of [() => 40, () => 40 + random() * 60]) {
+    const { buffer, rendered } = playOut(late);
+    const last = rendered[rendered.length - 1];
+    const behind = last.now - last.t * 50; // the server is at tick now / 50
+    const claimed = shotLag(buffer, 80, last.now);
+    assert.ok(Math.abs(claimed - behind) <= 2, `claimed ${claimed} ms, drawn ${behind} ms behind`);
+  }
+  assert.equal(shotLag(new SnapshotBuffer(50), null), 60); // no state yet: the target delay
 });
 
 test("a held-back burst of states is bridged: no freeze, no snap, then catching up", () => {

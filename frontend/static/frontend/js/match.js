@@ -80,6 +80,7 @@ function onWelcome(frame) {
       mySeat: frame.you.seat,
       tickRate: frame.match.tick_rate,
       sendInput: (data) => connection.sendInput(data),
+      roundTrip: () => connection.clock.rtt,
       fireButton: $("fire"),
     });
     window.__arcade = { view, connection };

@@ -63,6 +63,19 @@ export class SnapshotBuffer {
     return this.minDelayTicks * this.tickMs + Math.max(PLAYOUT.minMs, this.jitter());
   }
 
+  /**
+   * The playout delay in effect now (ms): how far the render clock, catching up or
+   * not, trails the newest state the network's floor would have delivered by now.
+   * Add the one-way delay (half the round trip) for how far behind the server the
+   * states are drawn: what a player's shot must be judged against (an arena
+   * input's `lag`).
+   */
+  behindMs(now = performance.now()) {
+    if (this.clock === null || !this.lateness.length) return this.delayMs();
+    const elapsed = Math.max(0, now - this.clockAt);
+    return Math.max(0, now - Math.min(...this.lateness) - (this.clock + elapsed));
+  }
+
   /** Advance the render clock to `now` and return the fractional tick to render. */
   renderTick(now = performance.now()) {
     const last = this.latest();

@@ -85,14 +85,15 @@ export class ArenaView {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {{mySeat: number|null, tickRate: number, sendInput: (data: object) => void,
-   *          fireButton?: HTMLElement}} options
+   *          fireButton?: HTMLElement, roundTrip?: () => number|null}} options
    */
-  constructor(canvas, { mySeat, tickRate, sendInput, fireButton }) {
+  constructor(canvas, { mySeat, tickRate, sendInput, fireButton, roundTrip = () => null }) {
     this.canvas = canvas;
     this.mySeat = mySeat;
     this.tickRate = tickRate;
     this.dt = 1 / tickRate;
     this.sendInput = sendInput;
+    this.roundTrip = roundTrip; // the latest round trip (ms), for the `lag` of our shots
     this.buffer = new SnapshotBuffer(1000 / tickRate);
     this.history = new InputHistory();
     // Movement is read when the keys or the stick change, integrated over each
@@ -113,6 +114,7 @@ export class ArenaView {
     this.rendered = [];
     this.renderedTick = 0; // the server tick the other ships are drawn at
     this.corrections = []; // sizes of the recent reconciliation corrections (units)
+    this.repeats = 0; // states in which the server repeated our controls, inputs in flight
     this.resize();
     this.bindInputs(fireButton);
   }
@@ -246,7 +248,8 @@ export class ArenaView {
     const fire = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire || this.fireLatched;
     this.fireLatched = false;
     this.controls = { mx: move.mx, my: move.my, aim: this.aim(), fire };
-    const input = this.history.next(this.controls);
+    // Shots are judged where we see the other ships (the server clamps the claim).
+    const input = this.history.next({ ...this.controls, lag: shotLag(this.buffer, this.roundTrip(), now) });
     if (this.predicted && me.alive) this.predicted = moveShip(this.predicted, input, this.dt);
     this.sendInput(input);
   }
@@ -273,6 +276,11 @@ export class ArenaView {
       return;
     }
     // Reconciliation: start from the server's ship, replay what it has not seen yet.
+    // The server applies our inputs one per tick in the order sent, so this replays
+    // what it will run. `repeated` with inputs in flight: one of ours missed its tick
+    // and the server moved us once more with the last controls (a step forward,
+    // already in its ship; the correction below shows it without stepping back).
+    if (me.repeated && this.history.pending.some((p) => p.seq > me.ack)) this.repeats += 1;
     const before = this.model(now);
     this.predicted = this.history.reconcile({ ...me }, me.ack, (s, input) => moveShip(s, input, this.dt));
     const after = this.model(now);
@@ -406,8 +414,16 @@ export class ArenaView {
       delayMs: this.buffer.delayMs(),
       jitterMs: this.buffer.jitter(),
       corrections: this.corrections.length,
+      repeats: this.repeats,
     };
   }
+}
+
+/** The `lag` of an input (whole ms, within the schema's 0..10000): how far behind the
+ *  server the other ships are drawn, plus half the round trip (none measured yet: 0). */
+export function shotLag(buffer, rttMs, now = performance.now()) {
+  const lag = buffer.behindMs(now) + (rttMs > 0 ? rttMs / 2 : 0);
+  return Math.max(0, Math.min(10000, Math.round(lag)));
 }
 
 /** When the player acted: the event's own time (browsers hand input to the page at
