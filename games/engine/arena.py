@@ -19,12 +19,15 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import msgspec
 
 from games.engine import arena_wire
 from games.engine.base import JSON, CompactStates, Event, Game, IllegalInput, Outcome, SeatOutcome
+
+if TYPE_CHECKING:
+    from games.engine.arena_bot import ArenaBot
 
 WIDTH = 960.0
 HEIGHT = 640.0
@@ -306,6 +309,11 @@ class Arena(Game[ArenaState]):
         for bullet in state["bullets"]:
             bullet.setdefault("rewind", 0)
         return super().restore(data)
+
+    def bot(self, level: str, seat: int, seed: int, settings: JSON) -> ArenaBot:
+        from games.engine import arena_bot  # it builds on this module
+
+        return arena_bot.make(level, seat, seed, int(settings["tick_rate"]))
 
     def remove_seat(self, state: ArenaState, seat: int) -> list[Event]:
         ship = state.ships[seat]

@@ -11,11 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import msgspec
 
 from games.engine import inputs, snapshot
+
+if TYPE_CHECKING:  # bots builds on this module
+    from games.engine.bots import Bot
 
 JSON = dict[str, Any]
 Result = Literal["win", "loss", "draw"]
@@ -221,6 +224,16 @@ class Game(ABC, Generic[StateT]):
         logged: a replay sees the clamped input and needs no setting.
         """
         return data
+
+    def bot(self, level: str, seat: int, seed: int, settings: JSON) -> Bot | None:
+        """A computer player for `seat` at `level` (one of bots.LEVELS), or None: no bots.
+
+        `seed` is the match's and `settings` its complete settings. The bot sees
+        only its seat's view; its randomness comes from the seed and the seat
+        (games.engine.bots says the rules). An unknown level raises
+        bots.UnknownLevel. None, the default: the game has no computer players.
+        """
+        return None
 
     @abstractmethod
     def outcome(self, state: StateT) -> Outcome | None:

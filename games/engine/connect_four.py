@@ -6,11 +6,14 @@ A player who lets the turn clock run out, or abandons the match, forfeits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 
 from games.engine.base import JSON, Event, Game, IllegalInput, Outcome, SeatOutcome
+
+if TYPE_CHECKING:
+    from games.engine.connect_four_bot import ConnectFourBot
 
 COLUMNS = 7
 ROWS = 6
@@ -112,6 +115,12 @@ class ConnectFour(Game[ConnectFourState]):
         state.winner = 1 - seat
         self._finish(state, f"player {seat + 1} {why}")  # seat 0 is Player 1
         return [Event("forfeit", {"seat": seat, "reason": why})]
+
+    def bot(self, level: str, seat: int, seed: int, settings: JSON) -> ConnectFourBot:
+        from games.engine import connect_four_bot  # it builds on this module
+
+        turn_ticks = int(settings["turn_seconds"]) * self.tick_rate
+        return connect_four_bot.make(level, seat, seed, turn_ticks, self.tick_rate)
 
     def outcome(self, state: ConnectFourState) -> Outcome | None:
         if not state.finished:
