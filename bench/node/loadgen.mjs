@@ -222,10 +222,21 @@ class Player {
       });
       ws.on("message", (data, isBinary) => {
         if (welcomed) {
-          this._message(data, isBinary);
+          try {
+            this._message(data, isBinary);
+          } catch (error) {
+            // A frame the generator cannot read is the server's error, not a reason to stop.
+            this._count(`undecodable frame: ${error.message}`.slice(0, 120));
+          }
           return;
         }
-        const welcome = JSON.parse(data.toString());
+        let welcome;
+        try {
+          welcome = JSON.parse(data.toString());
+        } catch (error) {
+          fail(new Error(`an undecodable first frame: ${error.message}`));
+          return;
+        }
         if (welcome.type !== "welcome") {
           fail(new Error(`${welcome.type}: ${welcome.reason ?? ""}`));
           return;
