@@ -24,12 +24,18 @@ DEFAULT_SIGMA = 25.0 / 3.0
 
 class PlayerQuerySet(models.QuerySet["Player"]):
     def leaderboard(self) -> PlayerQuerySet:
-        """Rated, unbanned players, best first. Served by `player_leaderboard_idx`."""
-        return self.filter(matches_played__gt=0, is_banned=False).order_by("-rating_ordinal", "id")
+        """Rated, unbanned people, best first (never bots). Served by `player_leaderboard_idx`."""
+        return self.filter(matches_played__gt=0, is_banned=False, is_bot=False).order_by(
+            "-rating_ordinal", "id"
+        )
 
 
 class Player(models.Model):
-    """A person (or guest) who plays: display name, rating, record and ban state."""
+    """A person (or guest) who plays: display name, rating, record and ban state.
+
+    Or a computer player (`is_bot`): one per game, level and number, made by
+    `games.services.bots` with a user that cannot log in; the runner plays its seats.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="player"
@@ -58,6 +64,10 @@ class Player(models.Model):
     # Abandonments before this time no longer count towards a queue cooldown
     # (an operator cleared it); see games.services.cooldowns.
     cooldown_cleared_at = models.DateTimeField(null=True, blank=True)
+    is_bot = models.BooleanField(default=False, help_text="A computer player the server plays.")
+    bot_level = models.CharField(
+        max_length=16, blank=True, help_text="How well the bot plays; empty for people."
+    )
 
     objects = PlayerQuerySet.as_manager()
 
@@ -78,11 +88,15 @@ class Player(models.Model):
                 condition=Q(banned_until__isnull=True) | Q(is_banned=True),
                 name="player_ban_end_only_when_banned",
             ),
+            models.CheckConstraint(
+                condition=Q(is_bot=False, bot_level="") | (Q(is_bot=True) & ~Q(bot_level="")),
+                name="player_bot_has_level",
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["-rating_ordinal", "id"],
-                condition=Q(matches_played__gt=0, is_banned=False),
+                condition=Q(matches_played__gt=0, is_banned=False, is_bot=False),
                 name="player_leaderboard_idx",
             ),
         ]
@@ -196,11 +210,16 @@ class Outcome(models.TextChoices):
 
 class ParticipantQuerySet(models.QuerySet["Participant"]):
     def history_for(self, player: Player) -> ParticipantQuerySet:
-        """A player's matches, newest first, with the match loaded.
-
-        Served by `participant_history_idx`.
+        """A player's matches, newest first, with the match loaded and `with_bots`: whether
+        a bot sat in it. Served by `participant_history_idx`.
         """
-        return self.filter(player=player).select_related("match").order_by("-joined_at", "-id")
+        bots = Participant.objects.filter(match=models.OuterRef("match"), player__is_bot=True)
+        return (
+            self.filter(player=player)
+            .select_related("match")
+            .annotate(with_bots=models.Exists(bots))
+            .order_by("-joined_at", "-id")
+        )
 
 
 class Participant(models.Model):

@@ -28,6 +28,11 @@ class JoinByCodeRequest(msgspec.Struct, forbid_unknown_fields=True):
     code: str
 
 
+class PlayComputerRequest(msgspec.Struct, forbid_unknown_fields=True):
+    game: str
+    level: str = "normal"
+
+
 def game_json(game: Game[Any]) -> dict[str, Any]:
     return {
         "key": game.key,
@@ -45,6 +50,7 @@ def player_json(player: Player) -> dict[str, Any]:
         "id": player.pk,
         "display_name": player.display_name,
         "is_guest": player.is_guest,
+        "is_bot": player.is_bot,
         "rating": round(player.rating_ordinal, 2),
         "rating_mu": round(player.rating_mu, 3),
         "rating_sigma": round(player.rating_sigma, 3),
@@ -59,7 +65,11 @@ def player_json(player: Player) -> dict[str, Any]:
 def participant_json(participant: Participant) -> dict[str, Any]:
     return {
         "seat": participant.seat,
-        "player": {"id": participant.player_id, "display_name": participant.player.display_name},
+        "player": {
+            "id": participant.player_id,
+            "display_name": participant.player.display_name,
+            "is_bot": participant.player.is_bot,
+        },
         "score": participant.score,
         "outcome": participant.outcome or None,
         "rank": participant.rank,
@@ -101,6 +111,8 @@ def history_entry_json(participant: Participant) -> dict[str, Any]:
             "created_at": match.created_at.isoformat(),
             "finished_at": match.finished_at.isoformat() if match.finished_at else None,
             "summary": (match.result or {}).get("summary"),
+            "rated": (match.result or {}).get("rated", False),
+            "with_bots": getattr(participant, "with_bots", False),
         },
         "seat": participant.seat,
         "score": participant.score,

@@ -269,6 +269,7 @@ class PlayerEntry(_Part):
     connected: bool
     ready: bool
     abandoned: bool
+    bot: bool = False  # a computer player the server plays
 
 
 class ResultSeat(_Part):
@@ -280,6 +281,7 @@ class ResultSeat(_Part):
     rank: int | None
     rating_before: float | None
     rating_after: float | None
+    bot: bool = False  # a computer player the server plays
 
 
 class MatchResult(_Part):

@@ -60,7 +60,8 @@ def finish_match(
         # Lock players in id order so two matches finishing together cannot deadlock.
         player_ids = sorted(p.player_id for p in participants)
         players = {p.pk: p for p in Player.objects.select_for_update().filter(pk__in=player_ids)}
-        new_ratings = _new_ratings(match, participants, players, by_seat)
+        bots = any(player.is_bot for player in players.values())
+        new_ratings = _new_ratings(match, participants, players, by_seat, bots)
         for participant in participants:
             player = players[participant.player_id]
             result = by_seat[participant.seat]
@@ -68,7 +69,7 @@ def finish_match(
             _record_player(player, result, new_ratings.get(player.pk))
         match.result = {
             "summary": summary,
-            "rated": match_is_rated(match, len(participants)),
+            "rated": match_is_rated(match, len(participants), with_bots=bots),
             "seats": [
                 {"seat": r.seat, "outcome": r.outcome, "score": r.score, "rank": r.rank}
                 for r in sorted(results, key=lambda r: r.seat)
@@ -89,9 +90,13 @@ def finish_match(
         return match
 
 
-def match_is_rated(match: Match, seated: int) -> bool:
-    """Public matches of two or more players change ratings; private ones are friendly."""
-    return not match.is_private and seated >= 2
+def match_is_rated(match: Match, seated: int, *, with_bots: bool = False) -> bool:
+    """Public matches of two or more players change ratings; private ones are friendly.
+
+    A match with a bot seated is unrated too: a bot's strength is a setting, not a
+    skill to measure, and a rating won from bots would say nothing about people.
+    """
+    return not match.is_private and seated >= 2 and not with_bots
 
 
 def _check_results(participants: list[Participant], results: Sequence[SeatResult]) -> None:
@@ -108,9 +113,10 @@ def _new_ratings(
     participants: list[Participant],
     players: dict[int, Player],
     by_seat: dict[int, SeatResult],
+    with_bots: bool,
 ) -> dict[int, ratings.Rating]:
     """New rating per player id, or {} when the match is unrated."""
-    if not match_is_rated(match, len(participants)):
+    if not match_is_rated(match, len(participants), with_bots=with_bots):
         return {}
     before = [
         ratings.Rating(players[p.player_id].rating_mu, players[p.player_id].rating_sigma)

@@ -20,6 +20,7 @@ class SeatRow:
     seat: int
     player_id: int
     name: str
+    bot: str | None = None  # a bot's level: the runner plays this seat itself
 
 
 @dataclass(frozen=True)

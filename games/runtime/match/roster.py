@@ -1,5 +1,9 @@
 """The seats of one live match: who holds which, on which socket, since when gone.
 
+Bot seats (a level in `Seat.bot`) have no socket: they count as connected and
+ready from the start, are never given up or abandoned, and get no states (the
+runner's bot driver reads the engine's view for them).
+
 Synchronous and I/O-free: the runner hands it operations and the time, and
 sends what it answers (a superseded socket to close, a seat to give up). Also
 the spectators' sockets and the encoding (subprotocol) of every known socket.
@@ -31,16 +35,23 @@ class Seat:
     disconnected_at: float | None = None
     abandoned: bool = False
     acked: int | None = None  # the newest state tick its client acknowledged
+    bot: str | None = None  # a bot's level: the runner plays the seat, with no socket
 
     def json(self) -> dict[str, Any]:
         return {
             "seat": self.seat,
             "player_id": self.player_id,
             "name": self.name,
-            "connected": self.channel is not None,
+            "connected": self.channel is not None or self.bot is not None,
             "ready": self.ready,
             "abandoned": self.abandoned,
+            "bot": self.bot is not None,
         }
+
+
+def _seat(row: SeatRow) -> Seat:
+    """A seat as the database has it; a bot's is ready at once."""
+    return Seat(row.seat, row.player_id, row.name, ready=row.bot is not None, bot=row.bot)
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class Joined:
 
 class Roster:
     def __init__(self, rows: Iterable[SeatRow] = ()) -> None:
-        self.seats: dict[int, Seat] = {r.player_id: Seat(r.seat, r.player_id, r.name) for r in rows}
+        self.seats: dict[int, Seat] = {r.player_id: _seat(r) for r in rows}
         self.spectators: set[str] = set()
         # Each known socket's subprotocol: states are encoded only in the ones in use.
         self.encodings: dict[str, str] = {}
@@ -71,7 +82,9 @@ class Roster:
         self._channels = None
         self.encodings[op.channel] = op.subprotocol or protocol.SUBPROTOCOL_JSON
         seat = self.seats.get(op.player_id)
-        if seat is None and waiting and op.seat is not None:
+        if seat is not None and seat.bot is not None:
+            seat = None  # nobody plays a bot's seat from a socket: they watch
+        elif seat is None and waiting and op.seat is not None:
             seat = Seat(op.seat, op.player_id, op.name)
             self.seats[op.player_id] = seat
         if seat is None:
@@ -104,8 +117,10 @@ class Roster:
     # --- Before the start -------------------------------------------------------------------
 
     def ready_players(self) -> frozenset[int]:
-        """Players who are ready and connected."""
-        return frozenset(s.player_id for s in self.seats.values() if s.ready and s.channel)
+        """Players who are ready and connected (bots always are)."""
+        return frozenset(
+            s.player_id for s in self.seats.values() if s.ready and (s.channel or s.bot)
+        )
 
     def give_up(self, now: float, after: float) -> list[Seat]:
         """Remove and return the seats whose player has been gone for `after` seconds."""
@@ -125,8 +140,8 @@ class Roster:
         previous, self.seats = self.seats, {}
         for row in rows:
             old = previous.get(row.player_id)
-            seat = Seat(row.seat, row.player_id, row.name)
-            if old is not None:
+            seat = _seat(row)
+            if old is not None and seat.bot is None:
                 seat.channel, seat.ready = old.channel, old.ready
             self.seats[row.player_id] = seat
         self._channels = None
@@ -153,18 +168,30 @@ class Roster:
     def saved(self) -> list[dict[str, Any]]:
         """The seats as a checkpoint keeps them."""
         return [
-            {"seat": s.seat, "player_id": s.player_id, "name": s.name, "abandoned": s.abandoned}
+            {
+                "seat": s.seat,
+                "player_id": s.player_id,
+                "name": s.name,
+                "abandoned": s.abandoned,
+                "bot": s.bot,
+            }
             for s in self.seats.values()
         ]
 
     def restore(self, saved: list[dict[str, Any]], now: float) -> None:
-        """The seats of a checkpoint: every player starts the grace period now."""
-        self.seats = {
-            s["player_id"]: Seat(
-                s["seat"], s["player_id"], s["name"], disconnected_at=now, abandoned=s["abandoned"]
+        """The seats of a checkpoint: every player starts the grace period now (bots play on)."""
+        self.seats = {}
+        for s in saved:
+            bot = s.get("bot")  # checkpoints from before bots have no such key
+            self.seats[s["player_id"]] = Seat(
+                s["seat"],
+                s["player_id"],
+                s["name"],
+                ready=bot is not None,
+                disconnected_at=None if bot else now,
+                abandoned=s["abandoned"],
+                bot=bot,
             )
-            for s in saved
-        }
         self._channels = None
 
     # --- Who is there -----------------------------------------------------------------------

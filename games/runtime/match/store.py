@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def _seats(match: Match) -> list[SeatRow]:
     return [
-        SeatRow(p.seat, p.player_id, p.player.display_name)
+        SeatRow(p.seat, p.player_id, p.player.display_name, p.player.bot_level or None)
         for p in match.participants.select_related("player").order_by("seat")
     ]
 
@@ -192,6 +192,7 @@ def result_payload(match: Match) -> dict[str, Any]:
             "seat": p.seat,
             "player_id": p.player_id,
             "name": p.player.display_name,
+            "bot": p.player.is_bot,
             "outcome": p.outcome or None,
             "score": p.score,
             "rank": p.rank,
