@@ -36,6 +36,7 @@ from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
 from games.runtime import metrics
 from games.runtime.match import ops
+from games.runtime.match.bots import BotDriver
 from games.runtime.match.checkpointing import Checkpointer
 from games.runtime.match.encoder import StateEncoder
 from games.runtime.match.inputs import InputBuffer
@@ -94,6 +95,7 @@ class MatchRunner:
         # One input per seat per tick, in order, for real-time games; the newest of a tick
         # for turn-based ones (see inputs.py).
         self.inputs = InputBuffer(not self.game.turn_based, self.game.merge_inputs)
+        self.bots = BotDriver(self.game, info.settings, info.seed)  # the seats it plays itself
         self.max_lag_ms: int = settings.LAG_COMPENSATION_MS
         self.log: list[list[Any]] = []
         self.lost = False
@@ -393,6 +395,9 @@ class MatchRunner:
                 await self._finish()
             return
         events: list[Event] = []
+        # Bots answer where a player's input goes: applied, refused and logged alike.
+        for seat, data in self.bots.inputs(self.state, self.roster):
+            self.inputs.put(seat, data, None)
         pending = self.inputs.take()
         merged = self.inputs.take_merged()
         if merged:
