@@ -64,17 +64,20 @@ class ArenaBot:
         ship = view["ships"][self.seat]
         if view["finished"] or not ship["alive"] or tick % every != phase:
             return None
-        if ship["ack"] >= MAX_SEQ:
+        # The tick numbers its inputs: they increase even if one is not applied yet
+        # when the next is decided (an input buffer holding it for a tick, say).
+        seq = max(ship["ack"], tick) + 1
+        if seq > MAX_SEQ:
             return None
-        return self._look(view, ship, skill, tick)
+        return self._look(view, ship, skill, tick, seq)
 
-    def _look(self, view: JSON, ship: JSON, skill: Skill, tick: int) -> ArenaInput:
+    def _look(self, view: JSON, ship: JSON, skill: Skill, tick: int, seq: int) -> ArenaInput:
         rng = bots.rng(self.seed, self.seat, tick)
         x, y = ship["x"], ship["y"]
         target = _nearest(view["ships"], ship)
         if target is None:  # nobody to fight: drift to the centre
             mx, my = _unit(WIDTH / 2 - x, HEIGHT / 2 - y, scale=0.5)
-            return ArenaInput(seq=ship["ack"] + 1, mx=mx, my=my)
+            return ArenaInput(seq=seq, mx=mx, my=my)
         dx, dy = target["x"] - x, target["y"] - y
         distance = math.hypot(dx, dy)
         aim = math.remainder(math.atan2(dy, dx) + rng.gauss(0.0, skill.aim_error), math.tau)
@@ -98,7 +101,7 @@ class ArenaBot:
         burst_phase = bots.rng(self.seed, self.seat, "burst").randrange(cycle)
         in_burst = (tick + burst_phase) % cycle < skill.burst * self.tick_rate
         fire = in_burst and distance <= skill.reach
-        return ArenaInput(seq=ship["ack"] + 1, mx=mx, my=my, aim=aim, fire=fire)
+        return ArenaInput(seq=seq, mx=mx, my=my, aim=aim, fire=fire)
 
 
 def make(level: str, seat: int, seed: int, tick_rate: int) -> ArenaBot:

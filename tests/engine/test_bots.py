@@ -72,11 +72,15 @@ def test_a_bot_is_shown_its_seats_view_and_the_tick(key):
 # --- Determinism, schema, replay ---------------------------------------------------------
 
 
+# Every registered game with bots, at every level (the arena's matches kept short).
+_SETTINGS = {"connect_four": FOUR_SETTINGS, "arena": ARENA_SETTINGS}
 MATCHES = [
-    (FOUR, FOUR_SETTINGS, "hard", "normal"),
-    (FOUR, FOUR_SETTINGS, "easy", "easy"),
-    (ARENA, ARENA_SETTINGS, "hard", "easy"),
-    (ARENA, ARENA_SETTINGS, "normal", "normal"),
+    pytest.param(
+        game, _SETTINGS.get(key, game.settings({})), first, second, id=f"{key}-{first}-{second}"
+    )
+    for key, game in sorted(GAMES.items())
+    if game.bot("easy", 0, 0, game.settings({})) is not None
+    for first, second in (("hard", "normal"), ("easy", "easy"), ("normal", "hard"))
 ]
 
 
@@ -307,3 +311,11 @@ def test_arena_bots_fire_in_bursts():
     triggers = [entry[2].get("fire", False) for entry in played.log if entry[1] == 0]
     switches = sum(a != b for a, b in itertools.pairwise(triggers))
     assert any(triggers) and not all(triggers) and switches >= 10
+
+
+def test_arena_bot_inputs_number_up_even_before_the_last_one_is_applied():
+    bot = ARENA.bot("hard", 0, 1, ARENA.settings({"tick_rate": 5}))  # it looks every tick
+    state = ARENA.initial_state(ARENA.settings({"tick_rate": 5}), 2, 1)
+    view = ARENA.view(state, 0)
+    first, second = bot.decide(view, 10), bot.decide(view, 11)  # the same ack in both views
+    assert first is not None and second is not None and second.seq > first.seq
