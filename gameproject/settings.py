@@ -269,6 +269,9 @@ MATCHMAKING_WINDOW_MAX: float = env.float("MATCHMAKING_WINDOW_MAX", 25.0)
 # Games for 2-8 (arena) wait for a full group; once the oldest player has waited this
 # long, they start with everyone in the window, if that is at least the game's minimum.
 MATCHMAKING_FILL_SECONDS: float = env.float("MATCHMAKING_FILL_SECONDS", 10.0)
+# A player alone in the queue this long gets a match with bots (a game's minimum of
+# seats, at least one bot; unrated), so nobody waits alone for ever. 0 turns it off.
+MATCHMAKING_BOT_FILL_SECONDS: float = env.float("MATCHMAKING_BOT_FILL_SECONDS", 10.0)
 # How often a process with queued players tries to form groups (and renews their entries).
 MATCHMAKING_INTERVAL_SECONDS: float = env.float("MATCHMAKING_INTERVAL_SECONDS", 0.5)
 # A queue entry whose process stops renewing it (killed, stalled) is dropped after this.

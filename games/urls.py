@@ -13,6 +13,7 @@ urlpatterns = [
     path("play/", views.quick_join, name="play-now"),
     path("matches/", views.matches, name="matches"),
     path("matches/join/", views.join_by_code, name="join-by-code"),
+    path("matches/computer/", views.play_computer, name="play-computer"),
     path("matches/<uuid:match_id>/", views.match_detail, name="match"),
     path("matches/<uuid:match_id>/join/", views.join_match, name="join"),
     path("matches/<uuid:match_id>/leave/", views.leave_match, name="leave"),

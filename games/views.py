@@ -31,6 +31,7 @@ from games.models import Match, Participant, Player, Replay
 from games.payloads import (
     CreateMatchRequest,
     JoinByCodeRequest,
+    PlayComputerRequest,
     PlayNowRequest,
     game_json,
     history_entry_json,
@@ -203,6 +204,16 @@ def quick_join(request: HttpRequest) -> HttpResponse:
     match = services.quick_join(player, body.game)
     match = access.get_visible_match(request.user, match.pk)
     return JsonResponse(match_json(match))
+
+
+@api_view("POST")
+def play_computer(request: HttpRequest) -> HttpResponse:
+    """Play vs computer: a new private match with the player and bots seated, no waiting."""
+    player = _acting_player(request)
+    body = _body(request, PlayComputerRequest)
+    match = services.create_bot_match(player, body.game, body.level)
+    match = access.get_visible_match(request.user, match.pk)
+    return JsonResponse(match_json(match, with_code=True), status=201)
 
 
 @api_view("GET")

@@ -6,6 +6,8 @@ rating lies within a window around theirs, a window that widens the longer
 the anchor has waited (`GroupRules.window`). A group is as large as the
 game's seats; a game for fewer players than its seats (arena, 2-8) starts
 with everyone in the window once the anchor has waited MATCHMAKING_FILL_SECONDS.
+A player still alone after MATCHMAKING_BOT_FILL_SECONDS gets a match with bots
+(`services.create_queued_bot_match`), taken from the queue like a group.
 
 Each entry is in one of three states:
 

@@ -19,6 +19,7 @@ from games.matchmaking.backend import QueueBackend
 from games.matchmaking.memory_queue import MemoryQueue
 from games.matchmaking.redis_queue import RedisQueue
 from games.matchmaking.rules import (
+    BOT_FILL_LEVEL,
     LOST_PLACE_REASONS,
     OPEN_MATCHES_PER_ROUND,
     QUEUED_PER_FILL,
@@ -153,7 +154,8 @@ class MatchmakingHub:
 
         Players left over take free seats in open public matches of their game: those
         `services.quick_join` opens for a player without a lobby socket, so that both
-        ways of pressing "Play now" meet.
+        ways of pressing "Play now" meet. A player of this process still left over
+        after MATCHMAKING_BOT_FILL_SECONDS gets a match with bots.
         """
         await self._renew(now)
         for game in sorted({entry.game for entry in self.local.values()}):
@@ -161,6 +163,26 @@ class MatchmakingHub:
             for group in await self.queue().take(game, now, rules):
                 await self._seat(group, functools.partial(services.create_queued_match, game))
             await self._fill_open_matches(game, now, rules)
+            await self._fill_with_bots(game, now, rules)
+
+    async def _fill_with_bots(self, game: str, now: float, rules: GroupRules) -> None:
+        """Seat each of this process's players of `game` who waited too long with bots.
+
+        Only the players whose socket this process holds, so no queue read is needed to
+        find them; the claim takes those still queued (not grouped meanwhile elsewhere).
+        """
+        if rules.bot_fill_seconds <= 0:
+            return
+        lonely = [
+            entry
+            for entry in self.local.values()
+            if entry.game == game and now - entry.queued_at >= rules.bot_fill_seconds
+        ]
+        if not lonely:
+            return
+        make = functools.partial(services.create_queued_bot_match, game, level=BOT_FILL_LEVEL)
+        for entry in await self.queue().claim(lonely, now):
+            await self._seat([entry], make)
 
     async def _fill_open_matches(self, game: str, now: float, rules: GroupRules) -> None:
         # The database first: usually no match waits for players (the queue's own are

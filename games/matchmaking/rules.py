@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 from django.conf import settings
 
 from games.engine import get_game
+from games.engine.base import Game
 from games.services.queueing import OpenMatch
 
 # Bounds on one "take": how many of the oldest players anchor a search, and how many
@@ -23,6 +25,9 @@ GROUPS_PER_TAKE = 50
 OPEN_MATCHES_PER_ROUND = 20
 
 QUEUED_PER_FILL = 200
+
+# The level of the bots that fill the match of a player nobody was found for.
+BOT_FILL_LEVEL = "normal"
 
 
 class Renewal(IntEnum):
@@ -63,6 +68,8 @@ class GroupRules:
     window_growth: float  # per second waited
     window_max: float
     fill_seconds: float
+    # A player alone in the queue this long gets a match with bots; 0: never.
+    bot_fill_seconds: float = 0.0
 
     def window(self, waited: float) -> float:
         """Largest rating difference from a player who has waited `waited` seconds."""
@@ -78,7 +85,12 @@ def rules_for(game: str) -> GroupRules:
         window_growth=settings.MATCHMAKING_WINDOW_GROWTH,
         window_max=settings.MATCHMAKING_WINDOW_MAX,
         fill_seconds=settings.MATCHMAKING_FILL_SECONDS,
+        bot_fill_seconds=settings.MATCHMAKING_BOT_FILL_SECONDS if _has_bots(rules) else 0.0,
     )
+
+
+def _has_bots(game: Game[Any]) -> bool:
+    return game.bot(BOT_FILL_LEVEL, 0, 0, game.settings({})) is not None
 
 
 def places_in_open_matches(

@@ -6,7 +6,8 @@ IMMEDIATE transaction mode serialises writers instead). The JSON API, the
 admin and the match runtime all call these functions, so they cannot diverge.
 
 The modules are split by noun: `errors`, `players`, `seating`, `queueing`,
-`lifecycle`, `results`, `ratings` (the rating maths, pure), `moderation`
+`lifecycle`, `results`, `ratings` (the rating maths, pure), `bots` (computer
+players and the matches they sit in), `moderation`
 (operator actions: aborts, reports, warnings, mutes), `chat` (stored match
 chat), `cooldowns` (queue cooldowns after abandonments), `audit` (the
 operators' log) and `announce`.
@@ -20,6 +21,12 @@ Must not import: `games.runtime`, `games.sockets`, `games.matchmaking`,
 `games.cluster`.
 """
 
+from games.services.bots import (
+    bot_player,
+    check_bot_level,
+    create_bot_match,
+    create_queued_bot_match,
+)
 from games.services.chat import check_can_chat, prune_chat, record_chat
 from games.services.cooldowns import check_cooldown, clear_cooldown, current_cooldown
 from games.services.errors import (
@@ -116,6 +123,8 @@ __all__ = [
     "abort_match_by_operator",
     "acknowledge_notices",
     "ban_player",
+    "bot_player",
+    "check_bot_level",
     "check_can_chat",
     "check_can_play",
     "check_can_queue",
@@ -123,9 +132,11 @@ __all__ = [
     "claim_guest",
     "claim_report",
     "clear_cooldown",
+    "create_bot_match",
     "create_guest",
     "create_match",
     "create_player",
+    "create_queued_bot_match",
     "create_queued_match",
     "current_cooldown",
     "display_name_taken",
