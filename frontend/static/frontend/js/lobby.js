@@ -31,6 +31,25 @@ document.querySelectorAll("[data-play-now]").forEach((button) =>
   }),
 );
 
+// "Play vs computer": no queue and no wait; a new private match with bots at the level
+// chosen (a guest session first if nobody is logged in), straight to its page.
+document.querySelectorAll("[data-play-computer]").forEach((button) =>
+  button.addEventListener("click", async () => {
+    const game = button.dataset.playComputer;
+    const level = document.querySelector(`[data-bot-level="${game}"]`)?.value || "normal";
+    button.disabled = true;
+    $("lobby-error").textContent = "";
+    try {
+      await ensureSession();
+      const match = await api("/api/matches/computer/", { method: "POST", body: { game, level } });
+      window.location.href = `/play/${match.id}/`;
+    } catch (error) {
+      $("lobby-error").textContent = error.message;
+      button.disabled = false;
+    }
+  }),
+);
+
 document.querySelectorAll("[data-cancel-queue]").forEach((button) =>
   button.addEventListener("click", () => matchmaker.cancel()),
 );
