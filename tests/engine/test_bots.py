@@ -319,3 +319,12 @@ def test_arena_bot_inputs_number_up_even_before_the_last_one_is_applied():
     view = ARENA.view(state, 0)
     first, second = bot.decide(view, 10), bot.decide(view, 11)  # the same ack in both views
     assert first is not None and second is not None and second.seq > first.seq
+
+
+def test_a_hard_arena_bot_outscores_an_easy_one():
+    better = 0
+    for seed in range(3):
+        match = two_bots(ARENA, "hard", "easy", seed, ARENA_SETTINGS)
+        ships = play(ARENA, ARENA_SETTINGS, seed, match).state.ships
+        better += ships[0].score > ships[1].score
+    assert better >= 2
