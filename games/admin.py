@@ -151,6 +151,7 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "losses",
         "draws",
         "is_guest",
+        "is_bot",
         "ban",
         "last_seen",
     )
@@ -158,6 +159,7 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "is_banned",
         CooldownFilter,
         "is_guest",
+        "is_bot",
         ("last_seen", admin.DateFieldListFilter),
     )
     search_fields = ("display_name", "user__username", "user__email")
@@ -174,6 +176,8 @@ class PlayerAdmin(admin.ModelAdmin[Player]):
         "losses",
         "draws",
         "win_rate",
+        "is_bot",
+        "bot_level",
         "created_at",
         "last_seen",
         "ban",

@@ -179,3 +179,11 @@ def test_a_players_history_says_which_matches_had_bots(alice, bob, match_factory
     rows = client_for(alice).get(f"/api/players/{alice.pk}/matches/").json()["results"]
     assert [row["match"]["with_bots"] for row in rows] == [False, True]
     assert [row["match"]["rated"] for row in rows] == [True, False]
+
+
+def test_operators_can_list_the_bots_in_the_admin(admin_client_, alice):
+    bot = services.bot_player("arena", "hard")
+    page = admin_client_.get("/admin/games/player/?is_bot__exact=1")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert bot.display_name in text and "Alice" not in text
