@@ -187,3 +187,10 @@ def test_operators_can_list_the_bots_in_the_admin(admin_client_, alice):
     assert page.status_code == 200
     text = page.content.decode()
     assert bot.display_name in text and "Alice" not in text
+
+
+def test_a_waiting_match_its_person_leaves_is_aborted_though_bots_remain(alice):
+    match = services.create_bot_match(alice, "arena")
+    services.leave_waiting_match(alice, match.pk)
+    match.refresh_from_db()
+    assert match.status == "aborted"

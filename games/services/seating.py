@@ -146,7 +146,8 @@ def leave_waiting_match(player: Player, match_id: Any) -> None:
 
 
 def _give_up_seat(match: Match, leaving: Participant) -> None:
-    """Remove a seat from a waiting match locked by the caller; abort the match if it empties."""
+    """Remove a seat from a waiting match locked by the caller; abort the match if no person
+    is left in it (bots alone do not play)."""
     leaving.delete()
     announce.lobby_change_on_commit()
     # Keep seats numbered 0..n-1: the engine numbers its players that way.
@@ -154,7 +155,7 @@ def _give_up_seat(match: Match, leaving: Participant) -> None:
     for later in match.participants.filter(seat__gt=leaving.seat).order_by("seat"):
         later.seat -= 1
         later.save(update_fields=["seat"])
-    if not match.participants.exists():
+    if not match.participants.filter(player__is_bot=False).exists():  # nobody, or bots only
         _change_status(match, MatchStatus.ABORTED)
         match.result = {"summary": "Aborted: every player left before the start."}
         match.save(update_fields=["result"])

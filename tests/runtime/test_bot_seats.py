@@ -141,3 +141,16 @@ def test_an_adopted_match_keeps_its_bot_playing():
     adopter = run(scenario())
     assert adopter.state.moves == 2
     assert not adopter.roster.get(BOT.player_id).abandoned  # type: ignore[union-attr]
+
+
+def test_bots_alone_never_start_a_match():
+    bots = [SeatRow(0, 301, "Arena bot · easy", bot="easy"), SeatRow(1, 302, "b2", bot="easy")]
+
+    async def scenario() -> MatchRunner:
+        runner = new_runner("arena", seats=bots)
+        await tick(runner, 5)
+        return runner
+
+    runner = run(scenario())
+    assert runner.status == "waiting"
+    assert runner.store.started == []  # type: ignore[attr-defined]

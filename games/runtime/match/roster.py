@@ -117,10 +117,12 @@ class Roster:
     # --- Before the start -------------------------------------------------------------------
 
     def ready_players(self) -> frozenset[int]:
-        """Players who are ready and connected (bots always are)."""
-        return frozenset(
-            s.player_id for s in self.seats.values() if s.ready and (s.channel or s.bot)
-        )
+        """Players who are ready and connected (bots always are). None while no person
+        is: bots alone never start a match (its people left before the start)."""
+        ready = [s for s in self.seats.values() if s.ready and (s.channel or s.bot)]
+        if all(s.bot for s in ready):
+            return frozenset()
+        return frozenset(s.player_id for s in ready)
 
     def give_up(self, now: float, after: float) -> list[Seat]:
         """Remove and return the seats whose player has been gone for `after` seconds."""
