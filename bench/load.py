@@ -24,6 +24,8 @@ import secrets
 import shlex
 import shutil
 import signal
+import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +49,7 @@ SKIPPED_TICKS = "ticks behind and skipped"  # the runner's warning when it canno
 # Above this share of its core (whoever used it), the generator's own delays may be in the
 # latencies: such a step is marked doubtful, and does not say where the server's limit is.
 GENERATOR_CORE_LIMIT = 85.0
+ROUTES = ("round-robin", "match")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,6 +72,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "protocol's minimum without Django, Channels or a game, an upper bound)",
     )
     parser.add_argument("--processes", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--route",
+        choices=ROUTES,
+        default=None,
+        help="how players' sockets reach the processes: round-robin (the default when direct: "
+        "a match's sockets split over the processes), or match (every socket of a match to "
+        "one process, by a consistent hash of the match id, as deploy/nginx/arcade.conf "
+        "routes them; always so through nginx)",
+    )
+    parser.add_argument(
+        "--through",
+        choices=("direct", "nginx"),
+        default="direct",
+        help="direct: players connect to each process over ws://; nginx: over wss:// "
+        "through the `make cluster` nginx site (deploy/nginx/, a test certificate)",
+    )
+    parser.add_argument(
+        "--nginx-cpus", default="", help="cores of nginx (default: the server cores)"
+    )
     parser.add_argument("--server-cpus", default="0", help="cores of the server processes")
     parser.add_argument(
         "--client-cpus", default="1", help="cores of the load generator (and of this script)"
@@ -137,7 +159,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.95,
         help="capacity criterion, share of expected states",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.through == "nginx":
+        if args.route == "round-robin" and args.processes > 1:
+            parser.error("through nginx, the site routes every socket of a match to one process")
+        args.route = "match"
+        args.nginx_cpus = args.nginx_cpus or args.server_cpus
+    args.route = args.route or "round-robin"
+    return args
 
 
 def cpus(text: str) -> set[int]:
@@ -172,6 +201,13 @@ class StepResult:
     servers_other_cpu_percent: float  # what other processes used of the server cores
     clients_other_cpu_percent: float  # and of the generator's cores
     servers: list[ServerFigures]
+    # The runners of each process at the window's end (from its /metrics; [] without them).
+    runners_per_process: list[int]
+    # States the runners published over Redis for sockets on another process (one per
+    # state and other process), and states handed to sockets, per tick (None: no metrics).
+    states_over_redis_per_tick: float | None
+    states_handed_per_tick: float | None
+    nginx_cpu_percent: float | None  # nginx's master and worker, percent of one core
     redis_commands_per_tick: float
     redis_kib_per_tick: float
     redis_top: list[tuple[str, float]]
@@ -215,6 +251,7 @@ class Run:
         self.redis = redis.Redis.from_url(args.redis_url, socket_timeout=10)
         self.env = self._environment()
         self.servers: list[servers.ServerProcess] = []
+        self.nginx: servers.Nginx | None = None
         self.players: list[Any] = []
 
     def _environment(self) -> dict[str, str]:
@@ -243,6 +280,8 @@ class Run:
         servers.manage(self.env, "migrate", "--noinput")
         fixtures.setup_django(self.env)
         extra = shlex.split(self.args.server_args)
+        # Only the game server has the match metrics (the floor has none).
+        metrics = self.args.app == "game"
         try:
             for _ in range(self.args.processes):
                 self.servers.append(
@@ -253,10 +292,17 @@ class Run:
                         self.directory,
                         extra,
                         application=servers.APPLICATIONS[self.args.app],
+                        metrics_port=servers.free_port() if metrics else 0,
                     )
                 )
+            if self.args.through == "nginx":
+                ports = [server.port for server in self.servers]
+                nginx_cpus = cpus(self.args.nginx_cpus)
+                self.nginx = servers.start_nginx(ports, nginx_cpus, self.directory / "nginx")
             yield
         finally:
+            if self.nginx is not None:
+                servers.stop_nginx(self.nginx)
             for server in self.servers:
                 servers.stop_server(server)
             servers.delete_keys(self.redis, self.prefix)
@@ -286,27 +332,26 @@ class Run:
             self._settle()
 
     def _plans(self, matches: list[fixtures.BenchMatch]) -> list[WorkerPlan]:
-        """Each match whole in one generator process; its sockets spread over the servers."""
+        """Each match whole in one generator process; its sockets routed to the servers."""
         players = sum(len(m.user_ids) for m in matches)
         per_worker = self.args.players_per_worker or workers.PLAYERS_PER_WORKER[self.args.generator]
         count = self.args.workers or max(len(self.client_cpus), math.ceil(players / per_worker))
         count = min(count, len(matches))
         groups: list[list[list[SeatPlan]]] = [[] for _ in range(count)]
+        ring = servers.MatchRing(len(self.servers))
         connection = 0
         for index, match in enumerate(matches):
+            home = ring.index(match.id)
             seats = []
             for user_id in match.user_ids:
-                # Round robin over the processes, as a load balancer would spread sockets.
-                port = self.servers[connection % len(self.servers)].port
+                if self.args.route == "match":
+                    server = self.servers[home]
+                else:  # round robin over the processes, as a plain load balancer spreads sockets
+                    server = self.servers[connection % len(self.servers)]
                 connection += 1
-                query = f"?ticket={fixtures.ticket(user_id, match.id)}"
-                seats.append(
-                    SeatPlan(
-                        f"ws://127.0.0.1:{port}/ws/match/{match.id}/{query}",
-                        f"http://127.0.0.1:{port}",
-                    )
-                )
+                seats.append(self._seat(server.port, user_id, match.id))
             groups[index % count].append(seats)
+        ca = str(self.nginx.ca) if self.nginx is not None else ""
         return [
             WorkerPlan(
                 group,
@@ -314,9 +359,17 @@ class Run:
                 secrets.randbits(32),
                 subprotocol=self.args.subprotocol,
                 send_acks=self.args.send_acks,
+                ca_file=ca,
             )
             for group in groups
         ]
+
+    def _seat(self, port: int, user_id: int, match_id: str) -> SeatPlan:
+        path = f"/ws/match/{match_id}/?ticket={fixtures.ticket(user_id, match_id)}"
+        if self.nginx is not None:  # nginx picks the process, by its own hash of the match id
+            address = f"127.0.0.1:{self.nginx.https_port}"
+            return SeatPlan(f"wss://{address}{path}", f"https://{address}")
+        return SeatPlan(f"ws://127.0.0.1:{port}{path}", f"http://127.0.0.1:{port}")
 
     def _measure(
         self,
@@ -337,22 +390,35 @@ class Run:
             server.new_log_lines()  # only the window's warnings count
         server_pids = [s.pid for s in self.servers]
         worker_pids = [w.pid for w in generators if w.pid is not None]
+        nginx_pids = self.nginx.pids() if self.nginx is not None else []
         _sleep_until(start)
-        ours = [*server_pids, *worker_pids, os.getpid()]
+        ours = [*server_pids, *worker_pids, *nginx_pids, os.getpid()]
         cores_before = servers.CoreSample.take()
         cpu_before = servers.CpuSample.take(ours)
         redis_before = servers.RedisSample.take(self.redis)
+        metrics_before = self._metrics()
         profiles = self._start_profiles(profile_dir)
         _sleep_until(end)
         cpu_after = servers.CpuSample.take(ours)
         cores_after = servers.CoreSample.take()
         redis_after = servers.RedisSample.take(self.redis)
+        metrics_after = self._metrics()
         cpu = cpu_after.percent_since(cpu_before)
         clients = sum(cpu[pid] for pid in [*worker_pids, os.getpid()])
+        nginx = sum(cpu[pid] for pid in nginx_pids)
+        # nginx is ours: on the server cores (or the generator's) it is not "other" load.
+        nginx_cores = cpus(self.args.nginx_cpus) if self.nginx is not None else set()
+        on_servers = nginx if nginx_cores & self.server_cpus else 0.0
+        on_clients = nginx if nginx_cores & self.client_cpus and not on_servers else 0.0
         other_servers = cores_after.percent_since(cores_before, self.server_cpus) - sum(
             cpu[pid] for pid in server_pids
         )
+        other_servers -= on_servers
         other_clients = cores_after.percent_since(cores_before, self.client_cpus) - clients
+        other_clients -= on_clients
+        ticks = (cpu_after.at - cpu_before.at) * TICK_RATE
+        moved = _per_tick(metrics_before, metrics_after, servers.STATE_PUBLISHES, ticks)
+        handed = _per_tick(metrics_before, metrics_after, servers.STATES_SENT, ticks)
         busiest = max(cores_after.percent_since(cores_before, {c}) for c in self.client_cpus)
         figures = [self._server_figures(server, cpu[server.pid]) for server in self.servers]
         results: list[WorkerResult] = [w.receive("result", timeout=60) for w in generators]
@@ -364,12 +430,22 @@ class Run:
             seconds=cpu_after.at - cpu_before.at,
             results=results,
             servers=figures,
+            routing=(_runners(metrics_after), moved, handed),
+            nginx_cpu=nginx if self.nginx is not None else None,
             redis=servers.RedisDelta.between(redis_before, redis_after),
             generator_cpu=(sum(cpu[pid] for pid in worker_pids), busiest),
             other_cpu=(max(0.0, other_servers), max(0.0, other_clients)),
             failures=failures,
             profiled=profile_dir is not None,
         )
+
+    def _metrics(self) -> list[dict[str, float]] | None:
+        """Each process's match counters, or None without them (the floor, a failed scrape)."""
+        try:
+            return [servers.scrape_metrics(s.metrics_port) for s in self.servers if s.metrics_port]
+        except OSError as error:
+            print(f"could not read a server's /metrics: {error}")
+            return None
 
     def _server_figures(self, server: servers.ServerProcess, cpu: float) -> ServerFigures:
         lines = server.new_log_lines()
@@ -427,6 +503,22 @@ class Run:
                 return
 
 
+def _per_tick(
+    before: list[dict[str, float]] | None,
+    after: list[dict[str, float]] | None,
+    name: str,
+    ticks: float,
+) -> float | None:
+    """A counter's growth over the window, summed over the processes, per tick."""
+    if not before or not after or len(before) != len(after):
+        return None
+    return sum(a[name] - b[name] for a, b in zip(after, before, strict=True)) / ticks
+
+
+def _runners(metrics: list[dict[str, float]] | None) -> list[int]:
+    return [round(m[servers.MATCHES_RUNNING]) for m in metrics or []]
+
+
 def _sleep_until(moment: float) -> None:
     delay = moment - time.monotonic()
     if delay > 0:
@@ -441,6 +533,8 @@ def _step_result(
     seconds: float,
     results: list[WorkerResult],
     servers: list[ServerFigures],
+    routing: tuple[list[int], float | None, float | None],
+    nginx_cpu: float | None,
     redis: Any,
     generator_cpu: tuple[float, float],
     other_cpu: tuple[float, float],
@@ -474,6 +568,10 @@ def _step_result(
         servers_other_cpu_percent=other_cpu[0],
         clients_other_cpu_percent=other_cpu[1],
         servers=servers,
+        runners_per_process=routing[0],
+        states_over_redis_per_tick=routing[1],
+        states_handed_per_tick=routing[2],
+        nginx_cpu_percent=nginx_cpu,
         redis_commands_per_tick=redis.commands / ticks,
         redis_kib_per_tick=redis.net_bytes / 1024.0 / ticks,
         redis_top=[(name, count / ticks) for name, count in redis.calls.most_common(4)],
@@ -560,6 +658,20 @@ def format_notes(step: StepResult) -> list[str]:
     notes.append(
         f"generator: {step.generator_percent_per_100_players:.1f} % of a core per 100 players"
     )
+    if step.nginx_cpu_percent is not None:
+        per_100 = 100.0 * step.nginx_cpu_percent / max(step.players, 1)
+        notes.append(
+            f"nginx: {step.nginx_cpu_percent:.0f} % of a core ({per_100:.1f} % per 100 players)"
+        )
+    if step.states_over_redis_per_tick is not None and step.states_handed_per_tick is not None:
+        runners = "+".join(map(str, step.runners_per_process))
+        where = (
+            f"; match runners per process {runners}" if len(step.runners_per_process) > 1 else ""
+        )
+        notes.append(
+            f"states over redis per tick: {step.states_over_redis_per_tick:.1f} (states handed "
+            f"to sockets {step.states_handed_per_tick:.0f}){where}"
+        )
     top = ", ".join(f"{name} {per_tick:.1f}" for name, per_tick in step.redis_top)
     notes.append(
         f"redis per tick: {top}; {step.redis_kib_per_tick:.1f} KiB in+out per tick; "
@@ -603,11 +715,20 @@ def capacity_line(steps: list[StepResult], args: argparse.Namespace) -> str:
     return (
         f"capacity: {best.players} players ({best.matches} matches) on {args.processes} "
         f"{args.server} process(es) serving {servers.APPLICATIONS[args.app]}, "
-        f"core(s) {args.server_cpus} ({criteria}){caveat}"
+        f"core(s) {args.server_cpus}, {route_text(args)} ({criteria}){caveat}"
     )
 
 
-def versions(generator: str = "python") -> str:
+def route_text(args: argparse.Namespace) -> str:
+    """How the players reach the processes, for the output's first and last lines."""
+    if args.through == "nginx":
+        return f"through nginx (wss, TLS, routed by match) on core(s) {args.nginx_cpus}"
+    if args.processes == 1:
+        return "direct"
+    return "direct, routed by match" if args.route == "match" else "direct, round robin"
+
+
+def versions(generator: str = "python", through: str = "direct") -> str:
     names = ["django", "channels", "daphne", "channels-redis", "redis", "websockets", "msgspec"]
     # daphne's WebSocket stack is not pinned by daphne; its versions move its figures.
     names += ["twisted", "autobahn", "uvicorn", "uvloop"]
@@ -619,6 +740,11 @@ def versions(generator: str = "python") -> str:
     text = f"CPython {python}; " + ", ".join(found)
     if generator == "node":
         text += f"; generator: {workers.node_versions()}"
+    if through == "nginx":
+        from deploy import cluster
+
+        nginx = subprocess.run([cluster.nginx_binary(), "-v"], capture_output=True, text=True)
+        text += f"; {nginx.stderr.strip().removeprefix('nginx version: ')}, {ssl.OPENSSL_VERSION}"
     return text
 
 
@@ -641,10 +767,11 @@ def main(argv: list[str] | None = None) -> None:
     directory = Path(tempfile.mkdtemp(prefix="arcade-bench-"))
     run = Run(args, directory)
     print(
-        f"{args.server} x{args.processes} on core(s) {args.server_cpus}; {args.generator} "
+        f"{args.server} x{args.processes} on core(s) {args.server_cpus}, {route_text(args)}; "
+        f"{args.generator} "
         f"generator on core(s) {args.client_cpus}; 8-player arena at {TICK_RATE} Hz, inputs "
         f"at {TICK_RATE} Hz, subprotocol {args.subprotocol}; {args.warmup:g} s warm-up, "
-        f"{args.seconds:g} s measured per step\n{versions(args.generator)}\n"
+        f"{args.seconds:g} s measured per step\n{versions(args.generator, args.through)}\n"
         f"Redis {args.redis_url}, keys under {run.prefix}*\n"
     )
     steps: list[StepResult] = []
@@ -674,11 +801,12 @@ def _save(args: argparse.Namespace, steps: list[StepResult]) -> None:
         return
     stamp = time.strftime("%Y%m%d-%H%M%S")
     app = "" if args.app == "game" else f"{args.app}-"
-    target = args.out / f"load-{app}{args.server}-x{args.processes}-{stamp}.json"
+    how = "-nginx" if args.through == "nginx" else "-match" if args.route == "match" else ""
+    target = args.out / f"load-{app}{args.server}-x{args.processes}{how}-{stamp}.json"
     arguments = {k: str(v) for k, v in vars(args).items()}
     payload = {
         "arguments": arguments,
-        "versions": versions(args.generator),
+        "versions": versions(args.generator, args.through),
         "steps": [asdict(s) for s in steps],
     }
     target.write_text(json.dumps(payload, indent=1, default=str))

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
 import random
+import ssl
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -81,6 +83,7 @@ class WorkerPlan:
     input_hz: float = 20.0
     connect_concurrency: int = 32
     start_timeout: float = 60.0
+    ca_file: str = ""  # the CA to trust for wss:// URLs (a proxy's test certificate)
 
 
 @dataclass
@@ -104,6 +107,12 @@ class WorkerResult:
     closes: Counter[int] = field(default_factory=Counter)
 
 
+@functools.cache
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    """One client context per process: the system's CAs, or only `ca_file` when given."""
+    return ssl.create_default_context(cafile=ca_file or None)
+
+
 @dataclass
 class _Window:
     start: float = math.inf
@@ -120,6 +129,7 @@ class Player:
         self.plan = plan
         self.subprotocol = Subprotocol(options.subprotocol)
         self.send_acks = options.send_acks
+        self.tls = _tls_context(options.ca_file) if plan.url.startswith("wss:") else None
         self.rng = rng
         self.window = window
         self.ws: ClientConnection | None = None
@@ -144,6 +154,7 @@ class Player:
             subprotocols=[self.subprotocol],
             compression=None,  # daphne never negotiates permessage-deflate
             proxy=None,
+            ssl=self.tls,
             ping_interval=None,  # like a browser: the server pings, the client answers
             open_timeout=30,
             max_queue=256,

@@ -8,6 +8,8 @@ kernel's own accounting of each process (all its threads included).
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import os
 import re
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +93,7 @@ class ServerProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    metrics_port: int = 0  # the process's /metrics (games.runtime.metrics), 0 for none
     log_offset: int = 0
 
     @property
@@ -112,9 +116,12 @@ def start_server(
     log_dir: Path,
     extra: list[str],
     application: str = APPLICATIONS["game"],
+    metrics_port: int = 0,
 ) -> ServerProcess:
     """Start daphne or uvicorn serving `application` on a free port, pinned to `cpus`."""
     port = free_port()
+    if metrics_port:
+        env = {**env, "METRICS_PORT": str(metrics_port)}
     if kind == "daphne":
         command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *DAPHNE_FLAGS]
     elif kind == "uvicorn":
@@ -131,24 +138,24 @@ def start_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(kind, port, process, log_path)
-    _wait_for_port(server)
+    server = ServerProcess(kind, port, process, log_path, metrics_port)
+    _wait_for_port(server.kind, server.process, server.port, server.log_path)
     return server
 
 
-def _wait_for_port(server: ServerProcess, timeout: float = 30.0) -> None:
+def _wait_for_port(
+    kind: str, process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"{server.kind} exited with {server.process.returncode}; see {server.log_path}"
-            )
+        if process.poll() is not None:
+            raise RuntimeError(f"{kind} exited with {process.returncode}; see {log}")
         try:
-            socket.create_connection(("127.0.0.1", server.port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)  # polling a port: there is no event to wait on
-    raise TimeoutError(f"{server.kind} did not listen on {server.port} within {timeout} s")
+    raise TimeoutError(f"{kind} did not listen on {port} within {timeout} s")
 
 
 def stop_server(server: ServerProcess) -> None:
@@ -159,6 +166,127 @@ def stop_server(server: ServerProcess) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+
+
+# --- Routing by match ---------------------------------------------------------------------
+
+
+class MatchRing:
+    """A consistent hash of match ids over the server processes, as nginx's `hash ... consistent`.
+
+    Each process gets `points` places on a ring of 32-bit hashes; a match goes to
+    the first place at or after its own hash. That is ketama, the scheme of
+    nginx's `hash $arcade_match_id consistent` (deploy/nginx/arcade.conf), though
+    not nginx's exact hash function: what the benchmark needs is the same
+    property, every socket of a match on one process and the matches spread
+    evenly, not the very process nginx would pick.
+    """
+
+    def __init__(self, count: int, points: int = 160) -> None:
+        ring = sorted(
+            (_hash32(f"{index}-{point}"), index)
+            for index in range(count)
+            for point in range(points)
+        )
+        self.hashes = [h for h, _ in ring]
+        self.indices = [index for _, index in ring]
+
+    def index(self, match_id: str) -> int:
+        """The process (0-based) that every socket of `match_id` goes to."""
+        at = bisect.bisect_left(self.hashes, _hash32(match_id)) % len(self.hashes)
+        return self.indices[at]
+
+
+def _hash32(text: str) -> int:
+    return int.from_bytes(hashlib.md5(text.encode()).digest()[:4], "big")
+
+
+# --- The match metrics of each process ------------------------------------------------------
+
+# From games.runtime.metrics: states a process handed to its own match sockets, states
+# its runners published over Redis for sockets on other processes, and its runners.
+STATES_SENT = "arcade_states_sent_total"
+STATE_PUBLISHES = "arcade_state_publishes_total"
+MATCHES_RUNNING = "arcade_matches_running"
+MATCH_METRICS = (STATES_SENT, STATE_PUBLISHES, MATCHES_RUNNING)
+
+
+def scrape_metrics(port: int, names: tuple[str, ...] = MATCH_METRICS) -> dict[str, float]:
+    """The named metrics of one server process's /metrics, each summed over its labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        name = sample.partition("{")[0]
+        if name in values:
+            values[name] += float(value)
+    return values
+
+
+# --- nginx in front (deploy/nginx/arcade.conf) ----------------------------------------------
+
+
+@dataclass
+class Nginx:
+    """The `make cluster` nginx site in front of the server processes, with a test CA."""
+
+    process: subprocess.Popen[bytes]
+    https_port: int
+    ca: Path
+    work: Path
+
+    def pids(self) -> list[int]:
+        """The master and its worker (one: the cluster's nginx.conf has worker_processes 1)."""
+        return [self.process.pid, *_children(self.process.pid)]
+
+
+def start_nginx(ports: list[int], cpus: set[int], work: Path) -> Nginx:
+    """deploy/cluster.py's rendering of the site, over `ports`, pinned to `cpus` by taskset."""
+    from deploy import cluster
+    from deploy.wait_ready import wait_ready
+
+    work.mkdir(exist_ok=True)
+    ca, chain, key = cluster.certificate(work)
+    https_port, http_port = cluster.free_ports(2)
+    static = work / "static"
+    static.mkdir(exist_ok=True)
+    site = work / "arcade.conf"
+    site.write_text(cluster.render_site(ports, https_port, http_port, chain, key, static, work))
+    conf = work / "nginx.conf"
+    conf.write_text(cluster.nginx_conf(work, site))
+    checked = cluster.check_nginx(conf, work)
+    if checked.returncode != 0:
+        raise RuntimeError(f"nginx -t failed:\n{checked.stderr}")
+    log = work / "nginx-error.log"
+    command = [cluster.nginx_binary(), "-c", str(conf), "-e", str(log), *cluster.FOREGROUND]
+    with open(work / "nginx.out", "wb") as out:
+        process = subprocess.Popen(
+            ["taskset", "-c", cpu_list(cpus), *command], stdout=out, stderr=subprocess.STDOUT
+        )
+    _wait_for_port("nginx", process, https_port, log)
+    if not wait_ready(f"http://127.0.0.1:{http_port}/readyz", 30):
+        stop_nginx(Nginx(process, https_port, ca, work))
+        raise RuntimeError(f"nginx did not reach the servers; see {log}")
+    return Nginx(process, https_port, ca, work)
+
+
+def stop_nginx(nginx: Nginx) -> None:
+    if nginx.process.poll() is None:
+        nginx.process.terminate()  # SIGTERM: nginx's fast shutdown
+        try:
+            nginx.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            nginx.process.kill()
+            nginx.process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 # --- /proc -----------------------------------------------------------------------------

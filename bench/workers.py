@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -113,6 +114,8 @@ class NodeWorker:
         self.process = subprocess.Popen(
             [check_node(), str(NODE_SCRIPT)],
             cwd=NODE_DIR,
+            # Node reads the extra CA at start-up: a proxy's test certificate for wss:// URLs.
+            env={**os.environ, "NODE_EXTRA_CA_CERTS": plan.ca_file} if plan.ca_file else None,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -174,6 +177,7 @@ class NodeWorker:
 def plan_to_json(plan: WorkerPlan) -> dict[str, Any]:
     data = asdict(plan)
     data.pop("cpus")  # the child inherits the benchmark's affinity
+    data.pop("ca_file")  # given to node in its environment
     return data
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import load, workers
+from bench import load, servers, workers
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYERS = 16  # two 8-player arena matches
@@ -89,6 +89,74 @@ def test_node_generator_measures_the_floor_under_uvicorn(tmp_path, redis_url, no
 def test_python_generator_measures_the_same_way(tmp_path, redis_url):
     run = run_benchmark(tmp_path, redis_url, "--generator", "python", "--server", "uvicorn")
     check_measurements(run["steps"][0])
+
+
+@pytest.fixture(scope="session")
+def nginx() -> None:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        if os.environ.get("REQUIRE_SERVICES") or os.environ.get("CI"):
+            raise RuntimeError("the benchmark through nginx needs nginx")
+        pytest.skip("nginx is not installed")
+
+
+def states_over_redis(step: dict) -> float:
+    """States published for another process's sockets, per state handed to a socket."""
+    assert step["states_handed_per_tick"] > 0, step
+    return step["states_over_redis_per_tick"] / step["states_handed_per_tick"]
+
+
+@pytest.mark.slow
+def test_routed_by_match_no_state_crosses_redis(tmp_path, redis_url, node_generator):
+    run = run_benchmark(tmp_path, redis_url, "--processes", "2", "--route", "match")
+    (step,) = run["steps"]
+    check_measurements(step)
+    # Every socket of a match on its runner's process: nothing to publish for another.
+    assert states_over_redis(step) < 0.01, step
+    assert sum(step["runners_per_process"]) == PLAYERS // 8
+
+
+@pytest.mark.slow
+def test_round_robin_splits_every_match_across_the_processes(tmp_path, redis_url, node_generator):
+    run = run_benchmark(tmp_path, redis_url, "--processes", "2")
+    (step,) = run["steps"]
+    check_measurements(step)
+    # Half of each match's sockets elsewhere: one publish per match and tick, against 8 states.
+    assert states_over_redis(step) > 0.08, step
+
+
+@pytest.mark.slow
+def test_through_nginx_players_play_over_tls_routed_by_match(
+    tmp_path, redis_url, node_generator, nginx
+):
+    run = run_benchmark(tmp_path, redis_url, "--processes", "2", "--through", "nginx")
+    (step,) = run["steps"]
+    check_measurements(step)
+    assert run["arguments"]["route"] == "match"
+    assert "nginx/" in run["versions"] and "OpenSSL" in run["versions"]
+    assert step["nginx_cpu_percent"] > 0
+    # deploy/nginx/arcade.conf hashes the match id: the states stay in their process.
+    assert states_over_redis(step) < 0.01, step
+
+
+@pytest.mark.slow
+def test_the_python_generator_trusts_the_proxys_test_ca(tmp_path, redis_url, nginx):
+    run = run_benchmark(
+        tmp_path, redis_url, "--generator", "python", "--through", "nginx", "--server", "uvicorn"
+    )
+    check_measurements(run["steps"][0])
+
+
+def test_a_match_goes_to_one_process_and_the_matches_spread_evenly():
+    ring = servers.MatchRing(2)
+    ids = [f"{n:08x}-0000-4000-8000-{n:012x}" for n in range(2000)]
+    homes = [ring.index(match_id) for match_id in ids]
+    assert homes == [ring.index(match_id) for match_id in ids]  # the same every time
+    assert 0.45 < homes.count(0) / len(ids) < 0.55
+    # Consistent: a third process takes about a third, and only from the others.
+    grown = [servers.MatchRing(3).index(match_id) for match_id in ids]
+    moved = [(a, b) for a, b in zip(homes, grown, strict=True) if a != b]
+    assert all(b == 2 for _, b in moved)
+    assert 0.28 < len(moved) / len(ids) < 0.39
 
 
 def test_a_step_is_doubtful_when_the_generators_core_is_above_85_percent():
