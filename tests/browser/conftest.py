@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,15 +29,12 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def tls_site(tmp_path_factory, redis_url) -> Iterator[str]:
+def site_env(tmp_path_factory, redis_url) -> dict[str, str]:
+    """The environment the module's site runs with (its database among it), for tests
+    that act on the server's side directly (`site_shell`)."""
     tmp = tmp_path_factory.mktemp("tls-site")
-    authority = trustme.CA()
-    cert = authority.issue_cert("127.0.0.1", "localhost")
-    key_file, cert_file = tmp / "key.pem", tmp / "cert.pem"
-    cert.private_key_pem.write_to_path(key_file)
-    cert.cert_chain_pems[0].write_to_path(cert_file)
     prefix = unique_prefix("browser")
-    env = production_env(
+    return production_env(
         tmp,
         REDIS_URL=redis_url,
         REDIS_PREFIX=prefix,
@@ -45,12 +44,37 @@ def tls_site(tmp_path_factory, redis_url) -> Iterator[str]:
         # Two people play arena (2-8) after a second, not after the default wait for more.
         MATCHMAKING_FILL_SECONDS="1",
     )
-    prepare(env)
+
+
+@pytest.fixture(scope="module")
+def tls_site(site_env, redis_url) -> Iterator[str]:
+    tmp = Path(site_env["STATIC_ROOT"]).parent
+    authority = trustme.CA()
+    cert = authority.issue_cert("127.0.0.1", "localhost")
+    key_file, cert_file = tmp / "key.pem", tmp / "cert.pem"
+    cert.private_key_pem.write_to_path(key_file)
+    cert.cert_chain_pems[0].write_to_path(cert_file)
+    prepare(site_env)
     try:
-        with daphne(env, tls=(key_file, cert_file)) as port:
+        with daphne(site_env, tls=(key_file, cert_file)) as port:
             yield f"https://127.0.0.1:{port}"
     finally:
-        _delete_keys(redis_url, prefix)
+        _delete_keys(redis_url, site_env["REDIS_PREFIX"])
+
+
+def site_shell(env: dict[str, str], code: str) -> str:
+    """Run Python `code` in Django against the site's database (`manage.py shell -c`);
+    what it printed."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _delete_keys(redis_url: str, prefix: str) -> None:

@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { COMPACT, VIEWS } from "./games/index.js";
 import { PlayAgain } from "./matchmaking.js";
 import { MatchConnection, matchSocketUrl } from "./net.js";
+import { ReportDialog, canReport, labelReport, reportButton } from "./report.js";
 
 const root = document.querySelector("[data-match]");
 const matchId = root.dataset.match;
@@ -17,6 +18,7 @@ let status = "waiting";
 let inputTimer = null;
 let result = null;
 let mySeat = null;
+let you = null; // the welcome's `you`: who this page is (player or spectator)
 let lostLink = false; // the link went silent: the overlay says so until the socket is open again
 
 /**
@@ -32,18 +34,50 @@ function show(id, visible) {
   $(id).hidden = !visible;
 }
 
+// Reporting another player: a button next to them in the players list and the result.
+const reports = new ReportDialog($("report-dialog"), matchId);
+reports.addEventListener("reported", () => {
+  document.querySelectorAll("[data-report-player]").forEach((button) => {
+    const id = Number(button.dataset.reportPlayer);
+    labelReport(button, { name: button.dataset.name }, reports.reported.has(id));
+  });
+});
+
+/**
+ * The players list, updated in place: it is drawn again on every state (20 a second in
+ * the arena), and rebuilding it would take a "Report" button from under the pointer
+ * and the keyboard's focus.
+ */
 function renderPlayers() {
   const scores = view && view.scores ? view.scores() : [];
-  $("players").replaceChildren(
-    ...players.map((p) => {
-      const li = document.createElement("li");
-      li.className = p.connected ? "online" : "offline";
-      li.innerHTML = `<span class="dot seat-${p.seat}"></span><span class="name"></span><span class="score"></span>`;
-      li.querySelector(".name").textContent = p.name + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
-      li.querySelector(".score").textContent = scores[p.seat] ?? "";
-      return li;
-    }),
-  );
+  const list = $("players");
+  while (list.children.length > players.length) list.lastElementChild.remove();
+  players.forEach((p, index) => {
+    let li = list.children[index];
+    if (!li || li.dataset.player !== String(p.player_id)) {
+      li = playerItem(p);
+      if (list.children[index]) list.children[index].replaceWith(li);
+      else list.append(li);
+    }
+    const name = p.name + (p.bot ? " (computer)" : "") + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
+    setText(li.querySelector(".name"), name);
+    setText(li.querySelector(".score"), String(scores[p.seat] ?? ""));
+    li.className = p.connected ? "online" : "offline";
+    const button = li.querySelector("[data-report-player]");
+    if (button) labelReport(button, p, reports.reported.has(p.player_id));
+  });
+}
+
+function playerItem(p) {
+  const li = document.createElement("li");
+  li.dataset.player = String(p.player_id);
+  li.innerHTML = `<span class="dot seat-${p.seat}"></span><span class="name"></span><span class="score"></span>`;
+  if (canReport(you, p)) li.append(reportButton(reports, p));
+  return li;
+}
+
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
 }
 
 /** Note who has gone (and who came back) from a players list, for the countdown. */
@@ -71,6 +105,10 @@ function onWelcome(frame) {
   status = frame.match.status;
   players = frame.players;
   mySeat = frame.you.seat;
+  const wasSpectator = you?.role === "spectator";
+  you = frame.you;
+  if (wasSpectator !== (you.role === "spectator")) $("players").replaceChildren(); // buttons by role
+  showRole();
   trackAway();
   if (frame.result) return showResult(frame.result);
   if (status === "aborted") return showAborted(frame.result?.summary || "This match was aborted.");
@@ -96,7 +134,6 @@ function onWelcome(frame) {
       }, 1000 / frame.match.tick_rate);
     }
   }
-  $("role").textContent = frame.you.role === "spectator" ? "Watching" : `You are seat ${frame.you.seat + 1}`;
   if (frame.state) view.onState(frame.tick, frame.state);
   if (status === "waiting" && frame.you.role === "player") connection.send({ type: "ready" });
   show("waiting", status === "waiting");
@@ -140,8 +177,7 @@ function showResult(frame) {
   result = frame;
   status = "finished";
   clearInterval(inputTimer);
-  const me = window.__arcade?.view?.mySeat;
-  const mine = frame.seats.find((s) => s.seat === me);
+  const mine = you?.role === "player" ? frame.seats.find((s) => s.player_id === you.player_id) : null;
   $("result-title").textContent = mine ? OUTCOME_TITLE[mine.outcome] : "Match over";
   $("result-summary").textContent = frame.summary;
   $("result-seats").replaceChildren(
@@ -153,12 +189,32 @@ function showResult(frame) {
         td.textContent = text;
         tr.append(td);
       }
+      const report = document.createElement("td");
+      if (canReport(you, s)) report.append(reportButton(reports, s));
+      tr.append(report);
       return tr;
     }),
   );
   $("replay-link").href = `/replay/${matchId}/`;
+  showEndActions();
   show("result", true);
   show("waiting", false);
+}
+
+/** A player is offered "Play again"; a spectator, another match to watch. */
+function showEndActions() {
+  const watching = you?.role === "spectator";
+  show("play-again", !watching);
+  show("watch-another", watching);
+}
+
+/** Who this page is, in the HUD and under the board. */
+function showRole() {
+  const watching = you.role === "spectator";
+  $("role").textContent = watching ? "Watching" : `You are player ${you.seat + 1}`;
+  show("controls", !watching);
+  show("watching-note", watching);
+  if (watching) $("fire").hidden = true; // nothing to fire
 }
 
 function showAborted(summary) {
@@ -167,6 +223,7 @@ function showAborted(summary) {
   $("result-title").textContent = "Match aborted";
   $("result-summary").textContent = summary;
   $("result-seats").replaceChildren();
+  showEndActions();
   show("result", true);
 }
 

@@ -1,4 +1,4 @@
-// Connect Four on a canvas: click or tap a column to drop a disc.
+// Connect Four on a canvas: a player clicks or taps a column to drop a disc.
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
 
 const COLUMNS = 7;
@@ -108,7 +108,8 @@ export class ConnectFourView {
   hud(now) {
     if (!this.state) return "";
     if (this.state.finished) return "Game over";
-    const turn = this.state.to_move === this.mySeat ? "Your turn" : `Seat ${this.state.to_move + 1} to move`;
+    // "Player 2", as the server's summaries say ("Player 2 wins: four in a row.").
+    const turn = this.state.to_move === this.mySeat ? "Your turn" : `Player ${this.state.to_move + 1} to move`;
     return `${turn} · ${Math.ceil(this.turnSecondsLeft(now))} s`;
   }
 
