@@ -73,7 +73,7 @@ RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
             (*FRAMEWORKS, "games.cluster", "games.services", "games.runtime.fanout"),
             {},
         )
-        for part in ("roster", "encoder", "checkpointing", "schedule", "ops")
+        for part in ("roster", "encoder", "checkpointing", "schedule", "ops", "inputs", "bots")
     ],
 ]
 

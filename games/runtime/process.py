@@ -20,6 +20,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
@@ -85,6 +86,10 @@ class MatchSupervisor:
         self.lobby = LobbyHub(self.presence)
         self.matchmaking = MatchmakingHub()
         self.cleanup = Cleanup()  # what closed sockets left in Redis
+        # Where turn-based bots think (a hard Connect Four move is tens of milliseconds of
+        # search): one thread of its own, so the loop's ticks never wait for it. Not the
+        # ORM's thread (database_sync_to_async), which sockets wait on while connecting.
+        self.thinking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bot-thinking")
 
     def attach(self, match_id: str, consumer: Any) -> None:
         """A socket of this process joined the match: watch that someone runs it."""
@@ -360,6 +365,7 @@ class MatchSupervisor:
             restored=restored,
             grace_seconds=settings.MATCH_RECONNECT_GRACE_SECONDS,
             on_stop=self._forget,
+            thinking=self.thinking,
         )
         self.runners[match_id] = runner
         if restored is not None:

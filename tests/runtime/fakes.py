@@ -5,6 +5,7 @@ drive a runner without Redis, a database or sockets."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import Executor
 from typing import Any
 
 import msgspec
@@ -132,6 +133,7 @@ def new_runner(
     seats: list[SeatRow] | None = None,
     clock: Clock | None = None,
     grace: float | None = None,
+    thinking: Executor | None = None,
 ) -> MatchRunner:
     seats = SEATS if seats is None else seats
     info = MatchInfo(
@@ -150,6 +152,7 @@ def new_runner(
         lease=Lease(info.id, "here", 1),
         checkpoints=Checkpoints(),
         grace_seconds=grace,
+        thinking=thinking,
         clock=clock or Clock(),
     )
 

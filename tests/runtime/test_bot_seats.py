@@ -4,6 +4,8 @@ and logs their inputs like a player's, so a replay re-simulates them."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from games.engine.replay import replay
@@ -154,3 +156,48 @@ def test_bots_alone_never_start_a_match():
     runner = run(scenario())
     assert runner.status == "waiting"
     assert runner.store.started == []  # type: ignore[attr-defined]
+
+
+class RecordingPool(ThreadPoolExecutor):
+    """A thread of its own for the bot, which notes the threads its work ran on."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.threads: set[str] = set()
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        def recorded(*a: Any, **k: Any) -> Any:
+            self.threads.add(threading.current_thread().name)
+            return fn(*a, **k)
+
+        return super().submit(recorded, *args, **kwargs)
+
+
+def test_a_turn_based_bot_thinks_off_the_loops_thread_and_still_moves_in_time():
+    pool = RecordingPool()
+
+    async def scenario() -> tuple[MatchRunner, list[int]]:
+        runner = new_runner("connect_four", seats=[ANN, BOT], thinking=pool)
+        join(runner, ANN)
+        ready(runner, ANN)
+        await runner.step()
+        send_input(runner, ANN, {"column": 3})
+        await runner.step()
+        moves = []
+        for _ in range(40):
+            await tick(runner, 1)
+            # The thread's answer is taken at the first tick after it is ready: wait for
+            # it (a bounded wait on the work, not on time), as the loop would go on ticking.
+            for future in list(runner.bots.thought.values()):
+                future.result(timeout=5)
+            moves.append(runner.state.moves)
+        return runner, moves
+
+    try:
+        runner, moves = run(scenario())
+    finally:
+        pool.shutdown()
+    assert pool.threads and threading.current_thread().name not in pool.threads
+    assert moves[0] == 1 and moves[-1] == 2, moves
+    assert 5 <= moves.index(2) <= 18, moves  # the delay, and a tick or two of thinking
+    assert runner.transport.errors() == []  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 import msgspec
@@ -73,7 +74,10 @@ class MatchRunner:
         grace_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_stop: Callable[[MatchRunner], None] | None = None,
+        thinking: Executor | None = None,
     ) -> None:
+        """`thinking`: where turn-based bots think, off the event loop (see bots.py);
+        None: on the spot (tests with fakes)."""
         self.info = info
         self.match_id = info.id
         self.game: Game[Any] = get_game(info.game)
@@ -95,7 +99,8 @@ class MatchRunner:
         # One input per seat per tick, in order, for real-time games; the newest of a tick
         # for turn-based ones (see inputs.py).
         self.inputs = InputBuffer(not self.game.turn_based, self.game.merge_inputs)
-        self.bots = BotDriver(self.game, info.settings, info.seed)  # the seats it plays itself
+        # The seats it plays itself.
+        self.bots = BotDriver(self.game, info.settings, info.seed, thinking)
         self.max_lag_ms: int = settings.LAG_COMPENSATION_MS
         self.log: list[list[Any]] = []
         self.lost = False
