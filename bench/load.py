@@ -272,6 +272,9 @@ class Run:
             "STATIC_ROOT": str(static),
             # Plain HTTP and WS on loopback: no TLS in front of the servers here.
             "SECURE_SSL_REDIRECT": "false",
+            # Every player comes from 127.0.0.1 (the proxy's address too): the cap on
+            # sockets per client address would refuse all but the first hundred.
+            "MAX_SOCKETS_PER_IP": "0",
             "LOG_LEVEL": "WARNING",
         }
 
