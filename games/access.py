@@ -48,7 +48,7 @@ def _may_see_private(user: AbstractBaseUser | AnonymousUser, match: Match) -> bo
 
 
 @dataclass(frozen=True)
-class MatchConnection:
+class MatchAccess:
     """Who is connecting to a match socket, and as what."""
 
     match_id: uuid.UUID
@@ -71,7 +71,7 @@ class NotAllowed(Exception):
         self.reason = reason
 
 
-def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) -> MatchConnection:
+def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) -> MatchAccess:
     """Decide how `user` may connect to a match: as its seated player or as a spectator.
 
     Raises MatchNotFound for an unknown match, PlayerBanned for a banned player,
@@ -88,4 +88,4 @@ def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) 
     seat = match.participants.filter(player=player).values_list("seat", flat=True).first()
     if seat is None and match.is_private and not getattr(user, "is_staff", False):
         raise NotAllowed("Only the players of a private match can watch it.")
-    return MatchConnection(match.id, match.game, match.status, player.pk, player.display_name, seat)
+    return MatchAccess(match.id, match.game, match.status, player.pk, player.display_name, seat)

@@ -177,10 +177,10 @@ def redis_layer(settings, redis_url: str, redis_prefix: str) -> Iterator[str]:
 @pytest.fixture
 async def runners(redis_layer: str) -> Any:
     """The process's match supervisor, shut down inside the test's event loop afterwards."""
-    from games.runtime.process import get_supervisor
+    from games.runtime.process import get_runtime
     from tests.runtime import disconnect_all
 
-    supervisor = get_supervisor()
+    supervisor = get_runtime()
     yield supervisor
     await disconnect_all()
     await supervisor.shutdown()
@@ -189,14 +189,14 @@ async def runners(redis_layer: str) -> Any:
 @pytest.fixture
 async def memory_runners(settings: Any) -> Any:
     """Single-process mode: the in-memory channel layer and no Redis at all."""
-    from games.runtime.process import get_supervisor, reset_for_tests
+    from games.runtime.process import get_runtime, reset_for_tests
 
     settings.REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     reset_for_tests()
     from tests.runtime import disconnect_all
 
-    supervisor = get_supervisor()
+    supervisor = get_runtime()
     yield supervisor
     await disconnect_all()
     await supervisor.shutdown()

@@ -143,7 +143,7 @@ def broken_game(monkeypatch):
 async def test_a_game_whose_tick_keeps_failing_is_aborted_and_players_are_told(
     match_factory, alice, bob
 ):
-    from games.runtime.process import get_supervisor
+    from games.runtime.process import get_runtime
 
     match = await db(match_factory)("broken", players=[alice, bob], settings={"ticks": 10_000})
     a, b = await start(match, alice, bob)
@@ -156,7 +156,7 @@ async def test_a_game_whose_tick_keeps_failing_is_aborted_and_players_are_told(
     assert await checkpoints.load(str(match.pk)) is None  # nothing left to adopt
     # No crash loop: once its runner stopped, the match is not run again while its
     # sockets stay (the watchdog looks for runnerless matches every second).
-    runners = get_supervisor().runners
+    runners = get_runtime().runners
     loop = asyncio.get_running_loop()
     gone_by = loop.time() + 5.0
     while str(match.pk) in runners:

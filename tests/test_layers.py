@@ -60,7 +60,7 @@ RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
     (
         "games.runtime",
         ("games.matchmaking",),
-        {"games.runtime.process": "the process wires its matcher (MatchmakingHub) once"},
+        {"games.runtime.process": "the process wires its matcher (Matchmaker) once"},
     ),
     # The queue is shared by every process; it tells sockets through the channel layer.
     ("games.matchmaking", ("games.sockets", "games.runtime.process", "games.runtime.match"), {}),

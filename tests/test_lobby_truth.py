@@ -18,7 +18,7 @@ from asgiref.sync import sync_to_async
 
 from games import services
 from games.runtime import lobby_feed
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from tests.test_lobby_socket import lobby_socket, open_ids
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]
@@ -75,7 +75,7 @@ def gate(monkeypatch: pytest.MonkeyPatch, no_ticks: None) -> SnapshotGate:
 def heard(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     """Set each time this process's lobby hears "the lobby changed" (clear it to wait again)."""
     event = asyncio.Event()
-    hub = get_supervisor().lobby
+    hub = get_runtime().lobby
     real = hub.changed
 
     def changed() -> None:
@@ -151,7 +151,7 @@ async def test_an_older_read_finishing_last_does_not_replace_a_newer_frame(
     match = await sync_to_async(waiting_arena)(match_factory)
     lobby = await lobby_socket()
     assert open_ids(await frame(lobby), "arena") == [str(match.pk)]
-    hub = get_supervisor().lobby
+    hub = get_runtime().lobby
     read, release = gate.hold_next_read()
     older = asyncio.ensure_future(hub.refresh())  # say, the periodic refresh, slow
     await asyncio.wait_for(read.wait(), TIMEOUT)

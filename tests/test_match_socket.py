@@ -443,7 +443,7 @@ async def test_presence_and_the_admins_live_view_show_who_is_connected(
     match_factory, alice, bob, admin_client_
 ):
     from games.cluster import presence
-    from games.runtime.process import get_supervisor
+    from games.runtime.process import get_runtime
 
     match = await new_match(match_factory, players=[alice, bob])
     a, _ = await join(match, alice)
@@ -454,7 +454,7 @@ async def test_presence_and_the_admins_live_view_show_who_is_connected(
 
     page = (await db(admin_client_.get)("/admin/games/match/live/")).content.decode()
     assert "Alice" in page and "Bob" in page and str(match.pk)[:8] in page
-    assert get_supervisor().holder in page  # the process running the match
+    assert get_runtime().holder in page  # the process running the match
 
     await b.close()
     await a.connected_players([True, False])

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from games.models import Match
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from tests.test_matchmaking_socket import either_backend, lobby, queued_players  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,7 +27,7 @@ async def test_a_player_alone_in_the_queue_long_enough_gets_a_match_with_bots(
     sock = await lobby(alice)
     await sock.send(type="queue", game=game)
     await sock.until("queued")
-    hub = get_supervisor().matchmaking
+    hub = get_runtime().matchmaking
     await hub.round(time.time() + 5)  # not yet
     assert await queued_players(game) == [alice.pk]
     assert not await Match.objects.aexists()
@@ -45,6 +45,6 @@ async def test_no_bots_when_the_setting_is_zero(alice, settings):
     sock = await lobby(alice)
     await sock.send(type="queue", game="connect_four")
     await sock.until("queued")
-    await get_supervisor().matchmaking.round(time.time() + 600)
+    await get_runtime().matchmaking.round(time.time() + 600)
     assert await queued_players() == [alice.pk]
     assert not await Match.objects.aexists()

@@ -15,7 +15,7 @@ from gameproject.asgi import application
 from games import services
 from games.matchmaking import Entry, rules_for
 from games.models import Match, Player
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from games.sockets.lobby import LobbyConsumer
 from tests.runtime import ORIGIN, Socket, opened
 from tests.test_lobby_socket import lobby_socket
@@ -30,7 +30,7 @@ async def lobby(player=None):
 
 
 async def queued_players(game="connect_four"):
-    return [e.player_id for e in await get_supervisor().matchmaking.queue().queued(game)]
+    return [e.player_id for e in await get_runtime().matchmaking.queue().queued(game)]
 
 
 @pytest.fixture(params=["runners", "memory_runners"])
@@ -80,7 +80,7 @@ async def test_a_player_who_unqueued_is_not_matched(alice, bob):
     assert await a.until("unqueued") == {"type": "unqueued", "game": "connect_four", "reason": None}
     await b.send(type="queue", game="connect_four")
     await b.until("queued")
-    await get_supervisor().matchmaking.round(time.time())  # a round, now: still nobody to pair
+    await get_runtime().matchmaking.round(time.time())  # a round, now: still nobody to pair
     assert await queued_players() == [bob.pk]
     assert not await Match.objects.aexists()
     await a.send(type="unqueue")
@@ -211,7 +211,7 @@ async def test_a_queued_player_is_seated_in_a_match_a_quick_join_opens_later(ali
     a = await lobby(alice)
     await a.send(type="queue", game="connect_four")
     await a.until("queued")
-    await get_supervisor().matchmaking.round(time.time())  # alone: still waiting
+    await get_runtime().matchmaking.round(time.time())  # alone: still waiting
     assert await queued_players() == [alice.pk]
     opened_by_bob = await sync_to_async(services.quick_join)(bob, "connect_four")
     # Nobody was waiting in a match, so bob opened one; the next round seats alice there.
@@ -266,7 +266,7 @@ async def test_a_player_whose_place_lapsed_while_their_process_stalled_is_told(a
     # The process stalled past the TTL, and another process's take dropped the entry;
     # this process's next round (every half second) finds it gone.
     later = time.time() + settings.MATCHMAKING_TTL_SECONDS + 5
-    hub = get_supervisor().matchmaking
+    hub = get_runtime().matchmaking
     assert await hub.queue().take("connect_four", later, rules_for("connect_four")) == []
     assert await a.until("unqueued") == {
         "type": "unqueued",
@@ -316,7 +316,7 @@ async def test_a_matched_player_is_never_told_unqueued_even_if_renewed_before_he
 
     monkeypatch.setattr(LobbyConsumer, "matchmaking_matched", matched_later)
     monkeypatch.setattr(LobbyConsumer, "matchmaking_lost_place", lost_place)
-    hub = get_supervisor().matchmaking
+    hub = get_runtime().matchmaking
     hub.stop()  # the test runs the rounds
     a, b = await lobby(alice), await lobby(bob)
     for sock in (a, b):

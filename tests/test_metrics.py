@@ -74,11 +74,11 @@ def test_the_redis_gauge_follows_the_process_outage(monkeypatch):
 @pytest.fixture
 async def supervisor(settings):
     """This process's supervisor, single-process (no Redis), forgotten afterwards."""
-    from games.runtime.process import get_supervisor, reset_for_tests
+    from games.runtime.process import get_runtime, reset_for_tests
 
     settings.REDIS_URL = ""
     reset_for_tests()
-    current = get_supervisor()
+    current = get_runtime()
     yield current
     await current.shutdown()
     reset_for_tests()

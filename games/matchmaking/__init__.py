@@ -31,7 +31,7 @@ does the same in its memory; no step awaits in the middle, so each is atomic
 on the event loop.
 
 Every process with a queued socket runs the matcher for that socket's game
-(`MatchmakingHub`, in `matcher.py`): it renews its own entries (so the entries of a process
+(`Matchmaker`, in `matcher.py`): it renews its own entries (so the entries of a process
 that died expire) and takes groups. The process that took a group creates
 the match (`services.create_queued_match`), which tells every player of it
 after commit, on their lobby sockets, whichever process holds them.
@@ -47,7 +47,7 @@ Must not import: `games.sockets`, the rest of `games.runtime`.
 """
 
 from games.matchmaking.backend import QueueBackend
-from games.matchmaking.matcher import MatchmakingHub
+from games.matchmaking.matcher import Matchmaker
 from games.matchmaking.memory_queue import MemoryQueue
 from games.matchmaking.redis_queue import RedisQueue
 from games.matchmaking.rules import Entry, GroupRules, Renewal, rules_for
@@ -55,7 +55,7 @@ from games.matchmaking.rules import Entry, GroupRules, Renewal, rules_for
 __all__ = [
     "Entry",
     "GroupRules",
-    "MatchmakingHub",
+    "Matchmaker",
     "MemoryQueue",
     "QueueBackend",
     "RedisQueue",

@@ -45,7 +45,7 @@ def _entry_for(player_id: int, game: str, token: str, now: float) -> Entry:
     return Entry(player.pk, game, token, player.rating_mu, now)
 
 
-class MatchmakingHub:
+class Matchmaker:
     """This process's queued lobby sockets, and the matcher that runs while it has any."""
 
     def __init__(self) -> None:

@@ -9,7 +9,7 @@ from games.matchmaking.rules import ANCHORS_PER_TAKE, GROUPS_PER_TAKE, Entry, Gr
 
 
 @dataclass
-class _Slot:
+class _QueueEntryState:
     entry: Entry
     state: str  # "q", "t" or "x", as in Redis
     stamp: float
@@ -23,7 +23,7 @@ class MemoryQueue:
     """
 
     def __init__(self) -> None:
-        self.slots: dict[int, _Slot] = {}
+        self.slots: dict[int, _QueueEntryState] = {}
         self.finished: dict[str, float] = {}  # the markers finish leaves: token -> expiry
 
     async def join(self, entry: Entry, now: float, ttl: float, claim: float) -> str:
@@ -31,7 +31,7 @@ class MemoryQueue:
         if old is not None and old.state != "q" and old.stamp > now - claim:
             return "matching"
         self.finished.pop(entry.token, None)
-        self.slots[entry.player_id] = _Slot(entry, "q", now, now + ttl)
+        self.slots[entry.player_id] = _QueueEntryState(entry, "q", now, now + ttl)
         return "queued"
 
     async def leave(self, player_id: int, token: str, gone: bool) -> tuple[str, str]:

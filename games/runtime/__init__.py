@@ -1,10 +1,10 @@
 """What runs on each daphne process's event loop: match runners, the fan-out, the lobby feed.
 
-- `process`: MatchSupervisor, the one per process: holder id, draining, the runner
+- `process`: ProcessRuntime, the one per process: holder id, draining, the runner
   registry (leases, adoption from a checkpoint, the watchdog), routing a socket's
   operation to the runner (here or on another process, batching lossy inputs),
   and the fan-out, lobby, matchmaking and presence parts it wires
-  (`get_supervisor()`, `current()`, `reset_for_tests()`).
+  (`get_runtime()`, `current()`, `reset_for_tests()`).
 - `match/`: one live match: the runner and its parts (roster, state encoder, checkpoint
   policy, tick schedule), its typed operations, its ports and its store.
 - `fanout`: how a runner reaches sockets (direct here, one PUBLISH per other process),

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from games.protocol import CloseCode
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def install_for_uvicorn() -> None:
 async def _drain() -> None:
     logger.warning("SIGTERM: draining matches before shutdown")
     try:
-        await asyncio.wait_for(get_supervisor().drain(CloseCode.RESTARTING), settings.DRAIN_SECONDS)
+        await asyncio.wait_for(get_runtime().drain(CloseCode.RESTARTING), settings.DRAIN_SECONDS)
     except Exception:
         logger.exception("drain did not finish cleanly; stopping anyway")
 

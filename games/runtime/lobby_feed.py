@@ -34,7 +34,7 @@ COALESCE_SECONDS = 0.3
 REFRESH_SECONDS = 5.0
 
 
-class LobbyHub:
+class LobbyFeed:
     """This process's lobby sockets and their shared, coalesced snapshot."""
 
     def __init__(self, local_presence: presence.LocalPresence) -> None:

@@ -7,7 +7,7 @@ a socket kind, a subprotocol, a close or error code, never a match or player
 id, so the number of series stays small.
 
 Two kinds of numbers:
-- read at scrape time from what the process holds anyway (the supervisor's
+- read at scrape time from what the process holds anyway (the runtime's
   registries, presence, the drain flag, the Redis outage, autobahn's traffic
   counts): `ProcessState` below, nothing to update on any hot path;
 - counted where it happens, through the small functions below (`tick`,
@@ -214,16 +214,16 @@ class ProcessState(Collector):
     """
 
     def describe(self) -> Iterator[Metric]:
-        return iter(())  # registering must not read the supervisor (not imported yet)
+        return iter(())  # registering must not read the runtime (not imported yet)
 
     def collect(self) -> Iterator[Metric]:
-        from games.runtime import process as supervisors  # the supervisor imports this module
+        from games.runtime import process  # the runtime imports this module
 
-        supervisor = supervisors.current()
+        runtime = process.current()
         for part in (_registrations, _sockets, _matches, _redis, _heartbeat, _traffic):
             try:
                 # Whole families only: a part that fails leaves out its own, not the scrape.
-                families = list(part(supervisor))
+                families = list(part(runtime))
             except Exception:
                 logger.exception("metrics: %s could not be read", part.__name__)
                 continue
@@ -234,29 +234,29 @@ def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, help_text, value=value)
 
 
-def _registrations(supervisor: Any) -> Iterator[Metric]:
+def _registrations(runtime: Any) -> Iterator[Metric]:
     registrations = GaugeMetricFamily(
         "arcade_socket_registrations",
         "Sockets registered in this process, by registry: above the open sockets for long, a leak.",
         labels=["registry"],
     )
-    counts = supervisor.registrations() if supervisor is not None else {}
+    counts = runtime.registrations() if runtime is not None else {}
     for registry, count in sorted(counts.items()):
         registrations.add_metric([registry], count)
     yield registrations
     yield _gauge(
         "arcade_match_runners",
         "Match runners in this process.",
-        len(supervisor.runners) if supervisor is not None else 0,
+        len(runtime.runners) if runtime is not None else 0,
     )
     yield _gauge(
         "arcade_draining",
         "1 while this process drains for a shutdown (SIGTERM): it takes no new matches.",
-        1 if supervisor is not None and supervisor.draining else 0,
+        1 if runtime is not None and runtime.draining else 0,
     )
 
 
-def _sockets(supervisor: Any) -> Iterator[Metric]:
+def _sockets(runtime: Any) -> Iterator[Metric]:
     sockets = GaugeMetricFamily(
         "arcade_sockets_open",
         "Open sockets of this process, by kind (match, lobby) and subprotocol (json, "
@@ -264,27 +264,27 @@ def _sockets(supervisor: Any) -> Iterator[Metric]:
         labels=["socket", "subprotocol"],
     )
     by_subprotocol: dict[str, int] = {}
-    consumers = list(supervisor.local.by_channel.values()) if supervisor is not None else []
+    consumers = list(runtime.local.by_channel.values()) if runtime is not None else []
     for consumer in consumers:
         # "arcade.v1.msgpack" -> "msgpack": the protocol version is not a dimension here.
         encoding = (getattr(consumer, "encoding", None) or "json").rsplit(".", 1)[-1]
         by_subprotocol[encoding] = by_subprotocol.get(encoding, 0) + 1
     for encoding, count in sorted(by_subprotocol.items()):
         sockets.add_metric(["match", encoding], count)
-    lobby = len(supervisor.lobby.sockets) if supervisor is not None else 0
+    lobby = len(runtime.lobby.sockets) if runtime is not None else 0
     sockets.add_metric(["lobby", "json"], lobby)
     yield sockets
     yield _gauge(
         "arcade_presence_sockets",
         "This process's sockets in presence (who is online), republished every heartbeat.",
-        len(supervisor.presence.connections) if supervisor is not None else 0,
+        len(runtime.presence.connections) if runtime is not None else 0,
     )
     queued = GaugeMetricFamily(
         "arcade_matchmaking_queued",
         "Players queued for a match ('Play now') from this process's lobby sockets, by game.",
         labels=["game"],
     )
-    entries = list(supervisor.matchmaking.local.values()) if supervisor is not None else []
+    entries = list(runtime.matchmaking.local.values()) if runtime is not None else []
     by_game: dict[str, int] = {}
     for entry in entries:
         by_game[entry.game] = by_game.get(entry.game, 0) + 1
@@ -293,7 +293,7 @@ def _sockets(supervisor: Any) -> Iterator[Metric]:
     yield queued
 
 
-def _matches(supervisor: Any) -> Iterator[Metric]:
+def _matches(runtime: Any) -> Iterator[Metric]:
     running = GaugeMetricFamily(
         "arcade_matches_running",
         "Matches whose runner is in this process, by game and status (waiting, active).",
@@ -304,7 +304,7 @@ def _matches(supervisor: Any) -> Iterator[Metric]:
         "Operations waiting for the busiest runner here; it drains them every tick, so a "
         "number that keeps growing is a stuck runner.",
     )
-    runners = list(supervisor.runners.values()) if supervisor is not None else []
+    runners = list(runtime.runners.values()) if runtime is not None else []
     counts: dict[tuple[str, str], int] = {}
     for runner in runners:
         key = (runner.info.game, runner.status)
@@ -316,7 +316,7 @@ def _matches(supervisor: Any) -> Iterator[Metric]:
     yield inbox
 
 
-def _redis(supervisor: Any) -> Iterator[Metric]:
+def _redis(runtime: Any) -> Iterator[Metric]:
     outage = cluster_redis.outage
     yield _gauge(
         "arcade_redis_up",
@@ -333,7 +333,7 @@ def _redis(supervisor: Any) -> Iterator[Metric]:
         "Times this process lost Redis (the first failure of each outage).",
         value=outage.outages,
     )
-    fanout = supervisor.fanout if supervisor is not None else None
+    fanout = runtime.fanout if runtime is not None else None
     yield CounterMetricFamily(
         "arcade_fanout_reconnections",
         "Times the pub/sub connection (states and inputs between processes) came back.",
@@ -358,7 +358,7 @@ async def heartbeat() -> None:
         _last_beat = time.monotonic()
 
 
-def _heartbeat(supervisor: Any) -> Iterator[Metric]:
+def _heartbeat(runtime: Any) -> Iterator[Metric]:
     if _last_beat is None:
         return  # no heartbeat runs (not under daphne, or the loop has not started yet)
     yield _gauge(
@@ -421,7 +421,7 @@ def track_websocket_traffic() -> None:
     WebSocketProtocol._arcade_counted = True
 
 
-def _traffic(supervisor: Any) -> Iterator[Metric]:
+def _traffic(runtime: Any) -> Iterator[Metric]:
     totals = {key: list(value) for key, value in list(_closed_traffic.items())}
     for protocol in list(_open_connections.values()):
         for direction, frames, octets in _traffic_of(protocol):

@@ -1,7 +1,7 @@
-"""The match supervisor of one daphne process: starts, finds and stops match runners.
+"""The runtime of one server process: starts, finds and stops match runners.
 
-Every daphne process has one. When a socket connects to a match that nobody
-runs, the supervisor of that socket's process claims the match (a Redis lease
+Every server process has one. When a socket connects to a match that nobody
+runs, the runtime of that socket's process claims the match (a Redis lease
 with a fencing token when REDIS_URL is set; this process's memory otherwise)
 and starts its runner here. Consumers in the same process hand operations to
 the runner directly, with no thread hop and no Redis round trip; consumers in
@@ -28,11 +28,11 @@ from django.conf import settings
 
 from games.cluster import checkpoints, leases, presence
 from games.cluster import redis as cluster_redis
-from games.matchmaking import MatchmakingHub
+from games.matchmaking import Matchmaker
 from games.runtime import messages, metrics
 from games.runtime.cleanup import Cleanup
 from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets, receive_states
-from games.runtime.lobby_feed import LobbyHub
+from games.runtime.lobby_feed import LobbyFeed
 from games.runtime.match import ops
 from games.runtime.match.runner import MatchRunner
 from games.runtime.match.store import DatabaseStore
@@ -59,7 +59,7 @@ RETRY_SECONDS = 0.5
 REGISTER_ATTEMPTS = 4
 
 
-class MatchSupervisor:
+class ProcessRuntime:
     def __init__(self) -> None:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runners: dict[str, MatchRunner] = {}
@@ -83,8 +83,8 @@ class MatchSupervisor:
         self.draining = False
         self._watchdog: asyncio.Task[None] | None = None
         self.presence = presence.LocalPresence()
-        self.lobby = LobbyHub(self.presence)
-        self.matchmaking = MatchmakingHub()
+        self.lobby = LobbyFeed(self.presence)
+        self.matchmaking = Matchmaker()
         self.cleanup = Cleanup()  # what closed sockets left in Redis
         # Where turn-based bots think (a hard Connect Four move is tens of milliseconds of
         # search): one thread of its own, so the loop's ticks never wait for it. Not the
@@ -601,34 +601,34 @@ def _batched(batch: object, match_id: str) -> list[ops.Operation]:
     return [op for op in (ops.from_wire(m, source=source) for m in wire) if op is not None]
 
 
-_supervisor: MatchSupervisor | None = None
+_runtime: ProcessRuntime | None = None
 
 
-def current() -> MatchSupervisor | None:
+def current() -> ProcessRuntime | None:
     """This process's supervisor if it has one (for the metrics; never creates one)."""
-    return _supervisor
+    return _runtime
 
 
-def get_supervisor() -> MatchSupervisor:
-    global _supervisor
-    if _supervisor is None:
-        _supervisor = MatchSupervisor()
-    if _supervisor.fanout is not None:
+def get_runtime() -> ProcessRuntime:
+    global _runtime
+    if _runtime is None:
+        _runtime = ProcessRuntime()
+    if _runtime.fanout is not None:
         # Its connection also tells the process that Redis is back after an outage.
         with contextlib.suppress(RuntimeError):  # no event loop: sync code (views, admin)
             asyncio.get_running_loop()
-            _supervisor.fanout.start()
-    return _supervisor
+            _runtime.fanout.start()
+    return _runtime
 
 
 def reset_for_tests() -> None:
     """Forget every runner; only for tests, whose event loops end with each test."""
     assert os.environ.get("PYTEST_CURRENT_TEST"), "reset_for_tests() is for tests only"
-    global _supervisor
-    if _supervisor is not None:
-        for runner in list(_supervisor.runners.values()):
+    global _runtime
+    if _runtime is not None:
+        for runner in list(_runtime.runners.values()):
             runner.stop()
-        if _supervisor.fanout is not None:
-            _supervisor.fanout.stop()
-    _supervisor = None
+        if _runtime.fanout is not None:
+            _runtime.fanout.stop()
+    _runtime = None
     presence.reset_for_tests()

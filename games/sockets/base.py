@@ -30,7 +30,7 @@ from games.cluster import presence
 from games.cluster import redis as cluster_redis
 from games.protocol import CloseCode, ErrorCode
 from games.runtime import metrics
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from games.sockets import limits
 
 logger = logging.getLogger(__name__)
@@ -204,10 +204,10 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
 
     def _remove_later(self, what: str, job: Any) -> None:
         """Remove something this socket left in Redis, through the process's Cleanup."""
-        self._removals.append(get_supervisor().cleanup.submit(what, job))
+        self._removals.append(get_runtime().cleanup.submit(what, job))
 
     def _forget_presence(self, entry: presence.Connection) -> None:
-        removal = get_supervisor().presence.forget(entry)
+        removal = get_runtime().presence.forget(entry)
         if removal is not None:
             self._remove_later(f"the presence of {entry.channel}", removal)
 

@@ -12,7 +12,7 @@ from games import access, protocol, services
 from games.cluster import presence
 from games.protocol import CloseCode, ErrorCode
 from games.runtime import messages
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from games.sockets.base import GameSocketConsumer
 from games.sockets.limits import TokenBucket
 
@@ -60,7 +60,7 @@ class LobbyConsumer(GameSocketConsumer):
         self.admitted = True
         self.groups.append(messages.LOBBY_GROUP)
         await self.channel_layer.group_add(messages.LOBBY_GROUP, self.channel_name)
-        supervisor = get_supervisor()
+        supervisor = get_runtime()
         self.player = await database_sync_to_async(access.get_player)(self.scope.get("user"))
         if self.player is not None:
             # Queue news for this player, and what closes all their sockets (a ban).
@@ -78,7 +78,7 @@ class LobbyConsumer(GameSocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Called once by `_end`: out of the lobby, presence and the queue."""
-        supervisor = get_supervisor()
+        supervisor = get_runtime()
         supervisor.lobby.remove(self)
         if self.entry is not None:
             self._forget_presence(self.entry)
@@ -117,7 +117,7 @@ class LobbyConsumer(GameSocketConsumer):
 
     async def _matchmaking(self, message: protocol.JoinQueue | protocol.LeaveQueue) -> None:
         assert self.player is not None
-        hub = get_supervisor().matchmaking
+        hub = get_runtime().matchmaking
         try:
             if isinstance(message, protocol.JoinQueue):
                 frame = await hub.join(self.player.pk, message.game, self.channel_name)
@@ -133,19 +133,19 @@ class LobbyConsumer(GameSocketConsumer):
         await self.send(text_data=frame)
 
     async def lobby_changed(self, event: dict[str, Any]) -> None:
-        get_supervisor().lobby.changed()
+        get_runtime().lobby.changed()
 
     async def matchmaking_matched(self, event: dict[str, Any]) -> None:
         """A match was made for this player (from any of their sockets): forward its id."""
-        get_supervisor().matchmaking.forget(self.channel_name)
+        get_runtime().matchmaking.forget(self.channel_name)
         await self.send(text_data=event["text"])
 
     async def matchmaking_unqueued(self, event: dict[str, Any]) -> None:
         """The server took this player out of the queue (banned since queueing, say)."""
-        get_supervisor().matchmaking.forget(self.channel_name)
+        get_runtime().matchmaking.forget(self.channel_name)
         await self.send(text_data=event["text"])
 
     async def matchmaking_lost_place(self, event: dict[str, Any]) -> None:
         """This socket's entry lapsed or moved to another socket: say so, unless it is old news."""
-        if get_supervisor().matchmaking.lost_place_news(self.channel_name):
+        if get_runtime().matchmaking.lost_place_news(self.channel_name):
             await self.send(text_data=event["text"])

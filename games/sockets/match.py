@@ -24,7 +24,7 @@ from games.protocol import CloseCode, ErrorCode
 from games.runtime import messages
 from games.runtime.match import ops
 from games.runtime.match.store import DatabaseStore
-from games.runtime.process import get_supervisor
+from games.runtime.process import get_runtime
 from games.sockets.base import CLOSED_ERRORS, GameSocketConsumer
 from games.sockets.limits import TokenBucket
 
@@ -49,7 +49,7 @@ BACKLOG_CHECK_EVERY = 10
 
 class MatchConsumer(GameSocketConsumer):
     kind = "match"
-    connection: access.MatchConnection | None = None
+    connection: access.MatchAccess | None = None
     entry: presence.Connection | None = None  # this socket in the presence list
     over = False
     attached = False  # registered with this process's supervisor
@@ -114,10 +114,10 @@ class MatchConsumer(GameSocketConsumer):
         if self.connection.status in ("finished", "aborted"):
             await self._welcome_to_finished_match()
             return
-        if get_supervisor().draining:
+        if get_runtime().draining:
             await self._refuse(CloseCode.RESTARTING)
             return
-        supervisor = get_supervisor()
+        supervisor = get_runtime()
         supervisor.attach(self.match_id, self)  # before joining: the welcome comes straight here
         self.attached = True
         await self._join()
@@ -185,7 +185,7 @@ class MatchConsumer(GameSocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Called once by `_end`: out of presence and the supervisor; the runner hears `leave`."""
-        supervisor = get_supervisor()
+        supervisor = get_runtime()
         if self.entry is not None:
             self._forget_presence(self.entry)
         if self.attached:
@@ -325,7 +325,7 @@ class MatchConsumer(GameSocketConsumer):
         await self.send(text_data=protocol.error(code, message))
 
     async def _post(self, op: ops.Operation, *, lossy: bool = False) -> None:
-        await get_supervisor().post(self.match_id, op, lossy=lossy)
+        await get_runtime().post(self.match_id, op, lossy=lossy)
 
     # --- Events from the runner and services -------------------------------------------------
 

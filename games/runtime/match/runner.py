@@ -1,7 +1,7 @@
 """One authority per match: the engine state, the fixed-rate loop, the validation order,
 the lifecycle (waiting -> active -> finished or aborted).
 
-A runner lives in a daphne process under the process's MatchSupervisor, never
+A runner lives in a daphne process under the process's ProcessRuntime, never
 inside a player's consumer, so the match does not depend on which socket
 hosts it. Consumers post typed operations to it (`ops`: directly in the same
 process, over the runner's channel from other processes); it handles them at
