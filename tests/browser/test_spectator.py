@@ -3,6 +3,7 @@ offers another match to watch instead of "Play again"."""
 
 import pytest
 
+from tests.browser.conftest import screenshot
 from tests.browser.test_play_in_browser import (
     both_play_now,
     c4_state,
@@ -39,11 +40,14 @@ def test_a_spectator_watches_to_the_end_and_is_offered_another_match(new_page, t
     assert watch.is_visible()
     assert carol.get_by_role("button", name="Play again").count() == 0
     assert carol.locator("#result-seats button").count() == 0
+    screenshot(carol, "spectator-result")
     # A player is still offered "Play again", not another match to watch.
     alice.locator("#result").wait_for(state="visible")
     assert alice.get_by_role("button", name="Play again").is_visible()
     assert alice.get_by_role("link", name="Watch another match").count() == 0
 
     watch.click()
-    carol.wait_for_url(f"{tls_site}/")
+    # The lobby, at the game's "Live now" list.
+    carol.wait_for_url(f"{tls_site}/#live-connect_four")
+    assert carol.locator("#live-connect_four").text_content() == "Live now"
     carol.locator('[data-live="connect_four"]').wait_for()

@@ -59,7 +59,7 @@ function renderPlayers() {
       if (list.children[index]) list.children[index].replaceWith(li);
       else list.append(li);
     }
-    const name = p.name + (p.bot ? " (computer)" : "") + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
+    const name = p.name + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
     setText(li.querySelector(".name"), name);
     setText(li.querySelector(".score"), String(scores[p.seat] ?? ""));
     li.className = p.connected ? "online" : "offline";
