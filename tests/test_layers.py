@@ -40,7 +40,16 @@ RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
         },
     ),
     # ...and that module takes only the names of groups and channels from the runtime.
-    ("games.services.announce", ("games.runtime.match", "games.runtime.process"), {}),
+    (
+        "games.services.announce",
+        (
+            "games.runtime.match",
+            "games.runtime.process",
+            "games.runtime.runners",
+            "games.runtime.routing",
+        ),
+        {},
+    ),
     # The runtime reaches a socket through the fan-out's Socket protocol, never a consumer.
     ("games.runtime", ("games.sockets",), {}),
     # The runtime reaches the ORM and calls services only through the runner's store,
@@ -63,7 +72,26 @@ RULES: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
         {"games.runtime.process": "the process wires its matcher (Matchmaker) once"},
     ),
     # The queue is shared by every process; it tells sockets through the channel layer.
-    ("games.matchmaking", ("games.sockets", "games.runtime.process", "games.runtime.match"), {}),
+    (
+        "games.matchmaking",
+        (
+            "games.sockets",
+            "games.runtime.process",
+            "games.runtime.runners",
+            "games.runtime.routing",
+            "games.runtime.match",
+        ),
+        {},
+    ),
+    # The process wires its parts; the parts never reach back for it. The runner
+    # registry hands a new runner to the routing through a callback it is given.
+    ("games.runtime.runners", ("games.runtime.process", "games.runtime.routing"), {}),
+    ("games.runtime.routing", ("games.runtime.process",), {}),
+    # No part of the runtime but the process wires the registry or the routing.
+    *[
+        (f"games.runtime.{part}", ("games.runtime.runners", "games.runtime.routing"), {})
+        for part in ("match", "fanout", "lobby_feed", "messages", "cleanup", "metrics")
+    ],
     # Consumers reach the database only through access checks and services.
     ("games.sockets", ("games.models", "games.views", "games.admin"), {}),
     # The parts of a match runner are synchronous and do no I/O: the runner awaits.
@@ -142,7 +170,18 @@ def test_the_walk_sees_imports_of_every_form():
 
 
 @pytest.mark.parametrize(
-    "package", ["cluster", "services", "matchmaking", "sockets", "runtime", "runtime.match"]
+    "package",
+    [
+        "cluster",
+        "services",
+        "matchmaking",
+        "sockets",
+        "runtime",
+        "runtime.match",
+        "runtime.process",
+        "runtime.runners",
+        "runtime.routing",
+    ],
 )
 def test_each_package_says_what_it_may_import(package):
     doc = ast.get_docstring(ast.parse(MODULES[f"games.{package}"].read_text())) or ""

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from games.runtime.match import ops
-from games.runtime.process import _batched
+from games.runtime.routing import _batched
 
 EVERY_KIND = [
     ops.Join(7, "c!1", 0, "Ann", "arcade.v1.compact"),
