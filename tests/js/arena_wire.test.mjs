@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { decodeSnapshot, snapshotView } from "../../frontend/static/frontend/js/games/arena_wire.js";
-import { MatchConnection } from "../../frontend/static/frontend/js/net.js";
+import { ReconnectingSocket } from "../../frontend/static/frontend/js/net.js";
 import { COMPACT } from "../../frontend/static/frontend/js/games/index.js";
 
 const FRAMES = JSON.parse(readFileSync(new URL("./fixtures/arena_frames.json", import.meta.url)));
@@ -44,7 +44,7 @@ class FakeSocket {
 }
 
 function arenaConnection() {
-  const connection = new MatchConnection("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, pingMs: 60_000, compact: COMPACT });
+  const connection = new ReconnectingSocket("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, pingMs: 60_000, compact: COMPACT });
   connection.connect();
   const socket = FakeSocket.last;
   socket.onopen();

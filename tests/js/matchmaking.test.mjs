@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Matchmaker } from "../../frontend/static/frontend/js/matchmaking.js";
-import { MatchConnection } from "../../frontend/static/frontend/js/net.js";
+import { ReconnectingSocket } from "../../frontend/static/frontend/js/net.js";
 
 /** A lobby socket that records what is sent and lets the test play the server. */
 class FakeConnection extends EventTarget {
@@ -128,7 +128,7 @@ test("reconnect opens a fresh socket, and the old one's close schedules nothing"
       this.closedWith = code;
     }
   }
-  const connection = new MatchConnection("ws://test/ws/lobby/", { WebSocketImpl: FakeSocket, pingMs: 60_000 });
+  const connection = new ReconnectingSocket("ws://test/ws/lobby/", { WebSocketImpl: FakeSocket, pingMs: 60_000 });
   const statuses = [];
   connection.addEventListener("status", (e) => statuses.push(e.detail.state));
   connection.connect();

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
 import {
-  BACKED_UP_BYTES, CONNECT_TIMEOUT_MS, ClockSync, MatchConnection, backoffDelay, matchSocketUrl,
+  BACKED_UP_BYTES, CONNECT_TIMEOUT_MS, ClockSync, ReconnectingSocket, backoffDelay, matchSocketUrl,
 } from "../../frontend/static/frontend/js/net.js";
 
 class FakeSocket {
@@ -21,7 +21,7 @@ class FakeSocket {
 }
 
 function openConnection() {
-  const connection = new MatchConnection("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, pingMs: 60_000 });
+  const connection = new ReconnectingSocket("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, pingMs: 60_000 });
   connection.connect();
   FakeSocket.last.onopen();
   FakeSocket.last.onmessage({ data: JSON.stringify({ type: "welcome", match: { game: "arena", tick_rate: 20 } }) });
@@ -173,7 +173,7 @@ afterEach(() => watched.splice(0).forEach((connection) => connection.close()));
  * reported; t0 is when it last heard the server (the times below count from it).
  */
 function watchedConnection(options = {}) {
-  const connection = new MatchConnection("ws://test/ws/match/x/", {
+  const connection = new ReconnectingSocket("ws://test/ws/match/x/", {
     WebSocketImpl: FakeSocket, pingMs: 60_000, silenceMs: 2000, network: null, ...options,
   });
   const statuses = [];
@@ -251,7 +251,7 @@ test("a slow link gets three round trips to answer the probe", () => {
 });
 
 test("a handshake that never completes is given up", () => {
-  const connection = new MatchConnection("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, network: null });
+  const connection = new ReconnectingSocket("ws://test/ws/match/x/", { WebSocketImpl: FakeSocket, network: null });
   watched.push(connection);
   const statuses = [];
   connection.addEventListener("status", (e) => statuses.push(e.detail));
@@ -284,7 +284,7 @@ test("going offline drops the socket at once; coming back online retries without
 });
 
 test("a quiet lobby socket (long pings) is probed and judged on its own, longer limit", () => {
-  const connection = new MatchConnection("ws://test/ws/lobby/", { WebSocketImpl: FakeSocket, pingMs: 15000, network: null });
+  const connection = new ReconnectingSocket("ws://test/ws/lobby/", { WebSocketImpl: FakeSocket, pingMs: 15000, network: null });
   watched.push(connection);
   connection.connect();
   const socket = FakeSocket.last;

@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { COMPACT, VIEWS } from "./games/index.js";
 import { PlayAgain } from "./matchmaking.js";
-import { MatchConnection, matchSocketUrl } from "./net.js";
+import { ReconnectingSocket, matchSocketUrl } from "./net.js";
 import { ReportDialog, canReport, labelReport, reportButton } from "./report.js";
 
 const root = document.querySelector("[data-match]");
@@ -11,7 +11,7 @@ const game = root.dataset.game;
 const canvas = document.getElementById("board");
 const $ = (id) => document.getElementById(id);
 
-const connection = new MatchConnection(matchSocketUrl(matchId), { compact: COMPACT });
+const connection = new ReconnectingSocket(matchSocketUrl(matchId), { compact: COMPACT });
 let view = null;
 let players = [];
 let status = "waiting";

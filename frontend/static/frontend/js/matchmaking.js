@@ -2,13 +2,13 @@
 // the same for "Play again" on a match page. Without a socket, the JSON API's quick join.
 // Plain ES module, no build step. The messages are in docs/protocol.md ("The lobby socket").
 import { api, ensureSession } from "./api.js";
-import { MatchConnection } from "./net.js";
+import { ReconnectingSocket } from "./net.js";
 
 // How long "Play now" waits for the lobby socket to open before it uses the JSON API.
 const OPEN_WAIT_MS = 2000;
 
 /**
- * The player's place in a matchmaking queue, kept over a lobby socket (a MatchConnection).
+ * The player's place in a matchmaking queue, kept over a lobby socket (a ReconnectingSocket).
  *
  * Events (EventTarget): "change" (detail: {state: "idle"|"searching"|"matched",
  * game, match, message}). `match` is {id, game, url} once matched, or when idle
@@ -100,7 +100,7 @@ export class Matchmaker extends EventTarget {
 /** A lobby socket for this page's site (JSON frames; a ping now and then keeps it open). */
 export function lobbySocket() {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  return new MatchConnection(`${scheme}://${window.location.host}/ws/lobby/`, { binary: false, pingMs: 15000 });
+  return new ReconnectingSocket(`${scheme}://${window.location.host}/ws/lobby/`, { binary: false, pingMs: 15000 });
 }
 
 /** Whether `connection` is open, waiting up to `ms` while it connects. */

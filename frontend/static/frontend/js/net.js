@@ -113,7 +113,7 @@ export function backoffDelay(attempt, random = Math.random) {
  * {state: "connecting"|"open"|"closing"|"closed"|"reconnecting"|"final",
  * code, text, delay}), "backpressure" (detail: {backedUp: boolean}).
  */
-export class MatchConnection extends EventTarget {
+export class ReconnectingSocket extends EventTarget {
   /**
    * @param {string} url  ws(s) URL (see matchSocketUrl)
    * @param {{WebSocketImpl?: typeof WebSocket, pingMs?: number, binary?: boolean,

@@ -1,5 +1,5 @@
 // Arena on a canvas: predicted local ship, interpolated others, keyboard, mouse and touch.
-import { ControlIntegrator, Correction, InputHistory, SnapshotBuffer, lerp, lerpAngle } from "../netcode.js";
+import { ControlIntegrator, Correction, InputHistory, SnapshotBuffer, lerp, lerpAngle } from "../predict.js";
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
 
 // Must match games/engine/arena.py (a test compares them).

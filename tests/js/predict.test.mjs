@@ -9,7 +9,7 @@ import {
   PLAYOUT,
   SnapshotBuffer,
   lerpAngle,
-} from "../../frontend/static/frontend/js/netcode.js";
+} from "../../frontend/static/frontend/js/predict.js";
 
 test("reconciliation replays only the inputs the server has not acknowledged", () => {
   const history = new InputHistory();
