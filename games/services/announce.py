@@ -6,15 +6,22 @@ lifecycle announcement can be found in one place, and nothing else in
 
 Announcements are `robust` on-commit callbacks: the write they announce is
 committed already, so a channel layer that is unreachable at that moment (Redis
-away) is logged by Django once and must not turn a stored abort, seat or match
-into an error for the caller (an operator's admin action, an API request).
+away, or a pooled connection a Redis restart closed) must not turn a stored
+abort, seat or match into an error for the caller (an operator's admin action,
+an API request). Such a failure is one warning line, not a traceback: the
+sockets catch up on their own (the lobby refreshes every few seconds, a match
+socket's runner sends the abort, a banned player cannot reconnect). Anything
+else is a bug, and Django logs it with its traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -30,6 +37,22 @@ from games.runtime.messages import (
     runner_channel,
 )
 
+logger = logging.getLogger(__name__)
+
+# What an unreachable channel layer raises (redis-py, or the socket under it).
+_LAYER_DOWN = (redis.RedisError, OSError)
+
+
+def _on_commit(what: str, send: Callable[[], None]) -> None:
+    @functools.wraps(send)
+    def announce() -> None:
+        try:
+            send()
+        except _LAYER_DOWN as exc:
+            logger.warning("could not announce %s: %s: %s", what, type(exc).__name__, exc)
+
+    transaction.on_commit(announce, robust=True)
+
 
 def abort_on_commit(match_id: Any, summary: str) -> None:
     """After commit, tell the match's sockets and its runner that the match was aborted."""
@@ -44,7 +67,7 @@ def abort_on_commit(match_id: Any, summary: str) -> None:
         )
         async_to_sync(layer.send)(runner_channel(match_id), {"op": "aborted"})
 
-    transaction.on_commit(send, robust=True)
+    _on_commit("an abort", send)
 
 
 def banned_on_commit(player_id: int, reason: str) -> None:
@@ -62,7 +85,7 @@ def banned_on_commit(player_id: int, reason: str) -> None:
                 player_sockets_group(player_id), {"type": PLAYER_BANNED, "reason": reason}
             )
 
-    transaction.on_commit(send, robust=True)
+    _on_commit("a ban", send)
 
 
 def lobby_change_on_commit() -> None:
@@ -73,7 +96,7 @@ def lobby_change_on_commit() -> None:
         if layer is not None:
             async_to_sync(layer.group_send)(LOBBY_GROUP, {"type": "lobby.changed"})
 
-    transaction.on_commit(send, robust=True)
+    _on_commit("a lobby change", send)
 
 
 def matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> None:
@@ -90,4 +113,4 @@ def matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> No
                 player_group(player_id), {"type": "matchmaking.matched", "text": frame}
             )
 
-    transaction.on_commit(send, robust=True)
+    _on_commit("a match made by the queue", send)
