@@ -24,7 +24,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -746,9 +745,19 @@ def versions(generator: str = "python", through: str = "direct") -> str:
     if through == "nginx":
         from deploy import cluster
 
-        nginx = subprocess.run([cluster.nginx_binary(), "-v"], capture_output=True, text=True)
-        text += f"; {nginx.stderr.strip().removeprefix('nginx version: ')}, {ssl.OPENSSL_VERSION}"
+        text += f"; {nginx_version(cluster.nginx_binary())}"
     return text
+
+
+def nginx_version(binary: str) -> str:
+    """ "nginx/1.22.1, OpenSSL 3.0.19": nginx's version and the OpenSSL it runs with."""
+    lines = subprocess.run([binary, "-V"], capture_output=True, text=True).stderr.splitlines()
+    version = lines[0].removeprefix("nginx version: ") if lines else "nginx (unknown)"
+    built = next((line for line in lines if line.startswith("built with OpenSSL")), "")
+    # "built with OpenSSL 3.0.22 ... (running with OpenSSL 3.0.19 ...)": the running one.
+    running = built.partition("running with ")[2] or built.removeprefix("built with ")
+    openssl = " ".join(running.split()[:2])
+    return f"{version}, {openssl}" if openssl else version
 
 
 def step_sizes(text: str) -> list[int]:
