@@ -351,6 +351,8 @@ async def heartbeat() -> None:
     """Wake once a second and note how late: a stalled event loop stalls every match."""
     global _last_beat
     loop = asyncio.get_running_loop()
+    # The start counts as a beat: a scrape in the first second sees an age, not no series.
+    _last_beat = time.monotonic()
     while True:
         due = loop.time() + HEARTBEAT_SECONDS
         await asyncio.sleep(HEARTBEAT_SECONDS)  # the heartbeat's period
