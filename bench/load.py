@@ -282,8 +282,9 @@ class Run:
         servers.manage(self.env, "migrate", "--noinput")
         fixtures.setup_django(self.env)
         extra = shlex.split(self.args.server_args)
-        # Only the game server has the match metrics (the floor has none).
-        metrics = self.args.app == "game"
+        # Only the game server has the match metrics (the floor has none), and uvicorn
+        # runs here with --lifespan off, the start-up that would serve them.
+        metrics = self.args.app == "game" and self.args.server == "daphne"
         try:
             for _ in range(self.args.processes):
                 self.servers.append(
