@@ -312,10 +312,12 @@ class MatchRunner:
             await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, _not_active(self.status))
         elif seat.abandoned:
             await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
-        elif seat.channel != op.channel:
-            # From a socket that is gone or was superseded, arriving late (inputs from other
-            # processes take another path than leaves): it must not undo the neutral input
-            # the seat holds, or the newer socket's controls. Its socket hears nothing more.
+        elif seat.channel is not None and seat.channel != op.channel:
+            # From a socket that was superseded, arriving late (inputs from other processes
+            # take another path than leaves): it must not undo the newer socket's controls.
+            # A seat with no socket known takes the input: after an adoption the seats
+            # still on other processes are known again only once they rejoin, and their
+            # moves must not be lost meanwhile.
             return
         else:
             try:
