@@ -158,3 +158,42 @@ def _command(
 
 def _set(command: list[str], flag: str, value: str) -> None:
     command[command.index(flag) + 1] = value
+
+
+@contextmanager
+def observed(
+    tmp: Path, redis_url: str, kind: str, server: str = "daphne", **extra: str
+) -> Iterator[dict[str, object]]:
+    """One server process on Redis with its metrics port, its keys under a prefix of its own
+    (deleted afterwards); yields host, port, metrics port, prefix, tmp and the Redis URL."""
+    prefix = unique_prefix(kind)
+    metrics_port = free_port()
+    env = production_env(
+        tmp,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        CHANNEL_LAYER_PREFIX=prefix,
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+        METRICS_PORT=str(metrics_port),
+        **extra,
+    )
+    prepare(env)
+    try:
+        with serve(env, server=server) as port:
+            yield {
+                "host": f"127.0.0.1:{port}",
+                "port": port,
+                "metrics": metrics_port,
+                "prefix": prefix,
+                "tmp": tmp,
+                "redis": redis_url,
+                "server": server,
+            }
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)

@@ -14,7 +14,14 @@ from websockets.asyncio.client import connect
 from tests.e2e.http_client import SiteClient
 from tests.e2e.lifetime import until
 from tests.e2e.netproxy import CuttableProxy
-from tests.e2e.servers import SERVERS, free_port, prepare, production_env, serve, unique_prefix
+from tests.e2e.servers import (
+    SERVERS,
+    free_port,
+    observed,
+    prepare,
+    production_env,
+    serve,
+)
 
 TIMEOUT = 10
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "arcade.json"
@@ -24,26 +31,8 @@ SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
 @pytest.fixture(scope="module", params=SERVERS)
 def server(request, tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("metrics")
-    prefix = unique_prefix("metrics")
-    metrics_port = free_port()
-    env = production_env(
-        tmp,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        CHANNEL_LAYER_PREFIX=prefix,
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        METRICS_PORT=str(metrics_port),
-    )
-    prepare(env)
-    with serve(env, server=request.param) as port:
-        yield {"host": f"127.0.0.1:{port}", "metrics": metrics_port, "server": request.param}
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
+    with observed(tmp, redis_url, "metrics", server=request.param) as running:
+        yield running
 
 
 def exposition(port):

@@ -22,7 +22,7 @@ from tests.e2e.lifetime import (
     reset,
     until,
 )
-from tests.e2e.servers import daphne, free_port, prepare, production_env, unique_prefix
+from tests.e2e.servers import observed
 
 TIMEOUT = 10
 # Everything a socket leaves is gone this long after it ends (docs/security.md says
@@ -37,38 +37,17 @@ SPARE_FDS = 5
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_url):
     tmp = tmp_path_factory.mktemp("lifetime")
-    prefix = unique_prefix("lifetime")
-    metrics_port = free_port()
-    env = production_env(
+    with observed(
         tmp,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        CHANNEL_LAYER_PREFIX=prefix,
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        METRICS_PORT=str(metrics_port),
+        redis_url,
+        "lifetime",
         # A thousand sockets from one address and a few players: caps off here.
         MAX_SOCKETS_PER_PLAYER="0",
         MAX_SOCKETS_PER_IP="0",
         MAX_ANONYMOUS_LOBBY_SOCKETS_PER_IP="0",
         MATCH_RECONNECT_GRACE_SECONDS="60",
-    )
-    prepare(env)
-    with daphne(env) as port:
-        yield {
-            "host": f"127.0.0.1:{port}",
-            "port": port,
-            "metrics": metrics_port,
-            "prefix": prefix,
-            "tmp": tmp,
-            "redis": redis_url,
-        }
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
+    ) as running:
+        yield running
 
 
 def match_socket(host, match_id, client, **kwargs):
