@@ -15,7 +15,6 @@ are not applied to them: a bot plays any number of matches at once.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,11 +25,15 @@ from django.utils import timezone
 from games.engine import bots as engine_bots
 from games.engine.base import EngineError, Game
 from games.models import Match, Participant, Player
-from games.services import announce
 from games.services.errors import InvalidRequest
 from games.services.lifecycle import _rules
 from games.services.players import check_can_play
-from games.services.queueing import QueuedMatch, _give_up_waiting_seats, _lock_and_check
+from games.services.queueing import (
+    QueuedMatch,
+    _give_up_waiting_seats,
+    _lock_and_check,
+    seat_queued_group,
+)
 from games.services.seating import check_not_playing, create_match
 
 DEFAULT_LEVEL: engine_bots.Level = "normal"
@@ -121,24 +124,4 @@ def create_queued_bot_match(
     count = max(rules.min_players - len(ids), 1)
     if not ids or len(set(ids)) != len(ids) or len(ids) + count > rules.max_players:
         raise InvalidRequest(f"No room for bots beside players {ids} in {rules.title}.")
-    bots = _bots(game, checked, count)
-    with transaction.atomic():
-        players, refused = _lock_and_check(ids)
-        if refused:
-            return QueuedMatch(None, refused)
-        for pid in ids:
-            _give_up_waiting_seats(players[pid])
-        match = Match.objects.create(
-            game=game,
-            created_by=players[ids[0]],
-            max_players=len(ids) + len(bots),
-            settings=rules.settings({}),
-            seed=secrets.randbits(62),
-        )
-        seated = [players[pid] for pid in ids] + bots
-        Participant.objects.bulk_create(
-            Participant(match=match, player=p, seat=seat) for seat, p in enumerate(seated)
-        )
-        announce.lobby_change_on_commit()
-        announce.matched_on_commit(match.pk, game, ids)
-        return QueuedMatch(match, {})
+    return seat_queued_group(game, rules, ids, _bots(game, checked, count))

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Avg, Count, F, Q
 
+from games.engine.base import Game
 from games.models import Match, MatchStatus, Participant, Player
 from games.services import announce
 from games.services.cooldowns import check_cooldown
@@ -89,21 +90,35 @@ def create_queued_match(game: str, player_ids: Sequence[int]) -> QueuedMatch:
             f"A group for {rules.title} is {rules.min_players} to "
             f"{rules.max_players} different players, not {ids}."
         )
+    return seat_queued_group(game, rules, ids)
+
+
+def seat_queued_group(
+    game: str, rules: Game[Any], ids: list[int], bots: Sequence[Player] = ()
+) -> QueuedMatch:
+    """A new public match with the queued players `ids` (then `bots`) seated in that order.
+
+    The queue's one way to open a match, with or without bots: one transaction
+    with the players locked; if any may not play now, nothing is written and
+    `refused` says who and why; their seats in matches not started yet are
+    given up; they hear the match's id after commit.
+    """
     with transaction.atomic():
         players, refused = _lock_and_check(ids)
         if refused:
             return QueuedMatch(None, refused)
         for pid in ids:
             _give_up_waiting_seats(players[pid])
+        seated = [players[pid] for pid in ids] + list(bots)
         match = Match.objects.create(
             game=game,
             created_by=players[ids[0]],
-            max_players=len(ids),
+            max_players=len(seated),
             settings=rules.settings({}),
             seed=secrets.randbits(62),
         )
         Participant.objects.bulk_create(
-            Participant(match=match, player=players[pid], seat=seat) for seat, pid in enumerate(ids)
+            Participant(match=match, player=p, seat=seat) for seat, p in enumerate(seated)
         )
         announce.lobby_change_on_commit()
         announce.matched_on_commit(match.pk, game, ids)
