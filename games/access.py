@@ -75,7 +75,8 @@ def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) 
     """Decide how `user` may connect to a match: as its seated player or as a spectator.
 
     Raises MatchNotFound for an unknown match, PlayerBanned for a banned player,
-    and NotAllowed when a private match is watched by someone without a seat.
+    and NotAllowed when a private match is watched by someone without a seat, or
+    when an operator removed the player from this match while it was live.
     """
     player = get_player(user)
     if player is None:
@@ -85,7 +86,12 @@ def get_match_connection(user: AbstractBaseUser | AnonymousUser, match_id: Any) 
         match = Match.objects.get(pk=uuid.UUID(str(match_id)))
     except (Match.DoesNotExist, ValueError) as exc:
         raise services.MatchNotFound("No such match.") from exc
-    seat = match.participants.filter(player=player).values_list("seat", flat=True).first()
+    seat, left_at = match.participants.filter(player=player).values_list(
+        "seat", "left_at"
+    ).first() or (None, None)
+    # A seat is left before the end only by a kick (services.kick_player).
+    if left_at is not None and match.status in ("waiting", "active"):
+        raise NotAllowed("An operator removed you from this match.")
     if seat is None and match.is_private and not getattr(user, "is_staff", False):
         raise NotAllowed("Only the players of a private match can watch it.")
     return MatchAccess(match.id, match.game, match.status, player.pk, player.display_name, seat)

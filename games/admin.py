@@ -4,7 +4,10 @@ call services.
 Who may do what is Django's permissions, granted by the roles `create_roles`
 makes (docs/operations.md): a moderator handles reports (warn, mute, ban for a
 time) and views; an operator also bans for good, aborts and clears queue
-cooldowns; only superusers manage accounts and groups.
+cooldowns; only superusers manage accounts and groups. The live console
+("Live now", a match's console and their JSON actions in `games.views_console`)
+is mounted on the match admin: moderators watch, kick and message a match,
+operators also abort and broadcast.
 History is read-only for everyone: matches, participants, results, ratings and
 the audit log cannot be added, edited or deleted here (status, results and
 ratings change only through `games.services`), and a player with history
@@ -22,21 +25,19 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from games import services
-from games.cluster import leases, presence
+from games import services, views_console
 from games.engine import GAMES
 from games.models import (
     AuditEntry,
     ChatLine,
     Match,
-    MatchStatus,
     Participant,
     Player,
     Replay,
@@ -44,7 +45,7 @@ from games.models import (
     ReportStatus,
     Resolution,
 )
-from games.services import cooldowns, moderation
+from games.services import audit, cooldowns, moderation
 
 PERMANENT = "permanent"
 BAN_LENGTHS: dict[str, tuple[str, timedelta | None]] = {
@@ -426,39 +427,52 @@ class MatchAdmin(ReadOnly, admin.ModelAdmin[Match]):
         return _may(request, "abort_match")
 
     def get_urls(self) -> list[URLPattern]:
-        live = path("live/", self.admin_site.admin_view(self.live_view), name="games_live")
-        return [live, *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        console = [
+            path("live/", wrap(self.live_view), name="games_live"),
+            path("<uuid:match_id>/console/", wrap(self.console_view), name="games_match_console"),
+            *[
+                path(route, wrap(view), name=name)
+                for name, (route, view) in views_console.VIEWS.items()
+            ],
+        ]
+        return [*console, *super().get_urls()]
 
     def live_view(self, request: HttpRequest) -> HttpResponse:
-        """Who is online now, and each live match with its connected players and runner."""
+        """The live console: live matches and processes, refreshed by its page every 2 s,
+        and the broadcast form (docs/operations.md, "The live console")."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        connections = presence.current()
-        per_match = presence.by_match(connections)
-        online_ids = presence.online_players(connections)
-        names = dict(Player.objects.filter(pk__in=online_ids).values_list("pk", "display_name"))
-        live = (
-            Match.objects.filter(Q(status=MatchStatus.ACTIVE) | Q(pk__in=list(per_match)))
-            .exclude(status__in=[MatchStatus.FINISHED, MatchStatus.ABORTED])
-            .order_by("-created_at")
-        )
-        matches = [
-            {
-                "match": match,
-                "connected": sorted(names.get(i, str(i)) for i in per_match.get(str(match.pk), ())),
-                "runner": leases.holder_sync(str(match.pk)) or "-",
-            }
-            for match in live[:200]
-        ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Live now",
             "opts": self.model._meta,
-            "online": sorted(names.get(i, str(i)) for i in online_ids),
-            "matches": matches,
+            "live": views_console.snapshot(),
+            "may_broadcast": _may(request, "broadcast"),
             "ttl": int(settings.PRESENCE_TTL_SECONDS),
         }
         return TemplateResponse(request, "admin/games/live.html", context)
+
+    def console_view(self, request: HttpRequest, match_id: str) -> HttpResponse:
+        """One live match: watched read-only (the players' canvas viewer, as a spectator),
+        with its players and the actions on it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        match = Match.objects.filter(pk=match_id).first()
+        if match is None:
+            raise Http404("No such match.")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{match.game} {str(match.pk)[:8]}",
+            "opts": self.model._meta,
+            "original": match,
+            "match": match,
+            "game": GAMES.get(match.game),
+            "may_kick": _may(request, "kick_player"),
+            "may_message": _may(request, "message_match"),
+            "may_abort": _may(request, "abort_match"),
+        }
+        return TemplateResponse(request, "admin/games/match/console.html", context)
 
     @admin.display(description="Match", ordering="id")
     def short_id(self, match: Match) -> str:
@@ -598,6 +612,8 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin[AuditEntry]):
 
     @admin.display(description="Target")
     def target_link(self, entry: AuditEntry) -> str:
+        if entry.target_type == audit.SITE:
+            return entry.target_name  # a broadcast: everyone
         view = {"player": "admin:games_player_change", "match": "admin:games_match_change"}
         return format_html(
             '<a href="{}">{}</a>',
@@ -614,6 +630,8 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin[AuditEntry]):
                 else "claimed"
             )
             return f"report #{entry.details['report']}: {done}"
+        if "match" in entry.details:  # a kick
+            return f"from match {str(entry.details['match'])[:8]}"
         if entry.details.get("permanent"):
             return "permanent"
         if "until" in entry.details:

@@ -167,7 +167,12 @@ class Match(models.Model):
 
     class Meta:
         verbose_name_plural = "matches"
-        permissions = [("abort_match", "Can abort matches")]
+        permissions = [
+            ("abort_match", "Can abort matches"),
+            ("kick_player", "Can remove players from live matches"),
+            ("message_match", "Can send a message to a live match's players"),
+            ("broadcast", "Can send a message to every connected player"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=MatchStatus.values), name="match_status_valid"
@@ -312,6 +317,9 @@ class AuditAction(models.TextChoices):
     WARN = "warn", "Warn"
     MUTE = "mute", "Mute"
     CLEAR_COOLDOWN = "clear_cooldown", "Clear cooldown"
+    KICK = "kick", "Kick from a match"
+    MESSAGE = "message", "Message a match"
+    BROADCAST = "broadcast", "Broadcast"
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -347,7 +355,7 @@ class AuditEntry(models.Model):
         "operator", max_length=150, help_text="The operator's username then; 'system' for scripts."
     )
     action = models.CharField(max_length=16, choices=AuditAction.choices)
-    target_type = models.CharField(max_length=16, help_text="player or match")
+    target_type = models.CharField(max_length=16, help_text="player, match, or site (a broadcast)")
     target_id = models.CharField(max_length=64)
     target_name = models.CharField(max_length=100, help_text="The target's name then.")
     reason = models.CharField(max_length=200, blank=True)

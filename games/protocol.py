@@ -53,14 +53,15 @@ MAX_CHAT_CHARS = 200
 class CloseCode:
     """Close codes sent after accept(); daphne can send only 1000 and 3000-4999.
 
-    Clients must not reconnect after 4001, 4003, 4004, 4010, 4404 and 4426; after
-    the others they reconnect with backoff.
+    Clients must not reconnect after 4001, 4003, 4004, 4005, 4010, 4404 and 4426;
+    after the others they reconnect with backoff.
     """
 
     NORMAL = 1000
     NOT_AUTHENTICATED = 4001  # no session and no valid ticket
     FORBIDDEN = 4003  # banned, or not allowed to watch this match
     UNKNOWN_MATCH = 4004  # no such match
+    KICKED = 4005  # an operator removed this player from the match (the reason says why)
     ABUSE = 4008  # too many bad or too many messages
     TOO_LARGE = 4009  # repeated oversized messages
     SUPERSEDED = 4010  # the same seat connected again elsewhere
@@ -76,6 +77,7 @@ CLOSE_REASONS = {
     CloseCode.NOT_AUTHENTICATED: "Log in or get a ticket first.",
     CloseCode.FORBIDDEN: "You may not join this match.",
     CloseCode.UNKNOWN_MATCH: "There is no such match.",
+    CloseCode.KICKED: "An operator removed you from this match.",
     CloseCode.ABUSE: "Too many invalid or too frequent messages.",
     CloseCode.TOO_LARGE: "Messages too large.",
     CloseCode.SUPERSEDED: "You connected to this match from somewhere else.",
@@ -352,6 +354,16 @@ class ChatFrame(_Frame, tag="chat"):
 
 
 class PongFrame(_Frame, tag="pong"):
+class NoticeFrame(_Frame, tag="notice"):
+    """An operator's message, shown as a banner: to every socket (a broadcast) or to one
+    match's sockets."""
+
+    id: int  # the same message may come on several sockets of a page: shown once
+    kind: Literal["broadcast", "match"]
+    text: str
+    until: str | None  # a broadcast's end (ISO 8601, UTC); null for a match's message
+
+
     id: int
     t: float | None
     server_time: float
@@ -421,6 +433,7 @@ def encode_binary(message: Any) -> bytes:
     """The msgpack variant, sent as a binary frame to clients of arcade.v1.msgpack."""
     return _binary_encoder.encode(message)
 
+    NoticeFrame,
 
 def server_time_ms() -> float:
     return round(time.time() * 1000.0, 1)
@@ -511,6 +524,14 @@ def lobby(games: Iterable[Mapping[str, Any]], online: int) -> str:
 
 
 def queued(game: str, window: float) -> str:
+def notice(
+    notice_id: int, kind: Literal["broadcast", "match"], text: str, until: str | None = None
+) -> str:
+    """An operator's message to the players: a broadcast to everyone (until `until`), or
+    a message to one match."""
+    return encode(NoticeFrame(notice_id, kind, text, until))
+
+
     """The lobby socket's answer to `queue`: in the queue, with the rating window for now."""
     return encode(QueuedFrame(game, round(window, 2)))
 
@@ -554,3 +575,4 @@ BUILDERS: dict[str, Callable[..., str | StateFrame]] = {
     "unqueued": unqueued,
     "matched": matched,
 }
+    "notice": notice,

@@ -1,4 +1,5 @@
-"""The players' side of moderation in the JSON API: reporting a player, reading notices.
+"""The players' side of moderation in the JSON API: reporting a player, reading notices,
+the operators' broadcast.
 
 Thin as the rest of the API (`games.views`, whose decorator, body decoding and
 JSON errors these share): decode, one service call, answer.
@@ -58,6 +59,16 @@ def notices(request: HttpRequest) -> HttpResponse:
         body = _body(request, AcknowledgeRequest)
         return JsonResponse({"acknowledged": services.acknowledge_notices(player, body.ids)})
     return JsonResponse({"notices": [_notice_json(n) for n in services.pending_notices(player)]})
+
+
+@api_view("GET")
+def broadcast(request: HttpRequest) -> HttpResponse:
+    """The operators' broadcast still shown to people who arrive, or null. Anyone may ask."""
+    current = services.current_broadcast()
+    if current is None:
+        return JsonResponse({"broadcast": None})
+    payload = {"id": current.id, "text": current.text, "until": current.until.isoformat()}
+    return JsonResponse({"broadcast": payload})
 
 
 def _notice_json(notice: Notice) -> dict[str, object]:

@@ -67,6 +67,8 @@ SAMPLES: list[tuple[str, Any]] = [
     ("aborted", protocol.aborted("Aborted: every player left.")),
     ("chat", protocol.chat(7, "SwiftOtter42", 0, "gg")),
     ("chat", protocol.chat(9, "Watcher", None, "nice")),
+    ("notice", protocol.notice(31, "broadcast", "Restart in 5 minutes.", "2026-12-01T21:15:00")),
+    ("notice", protocol.notice(32, "match", "Please keep the chat friendly.")),
     ("pong", protocol.pong(protocol.Ping(id=1, t=12.5))),
     ("pong", protocol.pong(protocol.Ping(id=2))),
     ("closing", protocol.closing(protocol.CloseCode.SUPERSEDED)),

@@ -84,8 +84,8 @@ VIEW = {
     "view_report",
     "view_chatline",
 }
-MODERATOR = VIEW | {"handle_report", "ban_temporarily"}
-OPERATOR = MODERATOR | {"ban_permanently", "abort_match", "clear_cooldown"}
+MODERATOR = VIEW | {"handle_report", "ban_temporarily", "kick_player", "message_match"}
+OPERATOR = MODERATOR | {"ban_permanently", "abort_match", "clear_cooldown", "broadcast"}
 
 
 def test_create_roles_makes_the_two_groups_and_is_idempotent(capsys):

@@ -18,6 +18,8 @@
 - `cleanup`: removals from Redis a closed socket left behind, bounded and retried.
 - `drain`: SIGTERM under daphne: hand matches over, then stop the reactor.
 - `metrics`: the process's Prometheus counters and registration gauges.
+- `census`: the process's record for the operators' live console, every heartbeat
+  (sockets, runners and their tick rates, tick lateness p99, draining).
 
 May import: `games.engine`, `games.protocol`, `games.payloads`, `games.cluster`,
 `games.services` (its errors and result types anywhere; its calls only from

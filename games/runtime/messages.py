@@ -36,6 +36,14 @@ def player_sockets_group(player_id: int) -> str:
 # The channel-layer event that closes a banned player's sockets (4003, with its reason).
 PLAYER_BANNED = "player.banned"
 
+# The event that closes a player's sockets of one match, whose id it names (4005, with
+# the reason): an operator removed them from it.
+PLAYER_KICKED = "player.kicked"
+
+# An operator's message (a `notice` frame, in "text"), for every socket that receives it:
+# sent to the lobby group and to match groups.
+OPERATOR_NOTICE = "operator.notice"
+
 
 def runner_channel(match_id: Any) -> str:
     """The channel the runner of a match listens on, whichever process runs it."""

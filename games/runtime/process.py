@@ -37,7 +37,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from games.cluster import presence
 from games.cluster import redis as cluster_redis
 from games.matchmaking import Matchmaker
-from games.runtime import routing
+from games.runtime import census, routing
 from games.runtime.cleanup import Cleanup
 from games.runtime.fanout import Fanout, LocalSockets, receive_states
 from games.runtime.lobby_feed import LobbyFeed
@@ -82,6 +82,7 @@ class ProcessRuntime:
         self.lobby = LobbyFeed(self.presence)
         self.matchmaking = Matchmaker()
         self.cleanup = Cleanup()  # what closed sockets left in Redis
+        self.census = census.Census(self)  # this process's record for the operators' console
 
     @property
     def runners(self) -> dict[str, MatchRunner]:
@@ -213,6 +214,7 @@ class ProcessRuntime:
         self.lobby.stop()
         self.matchmaking.stop()
         self.cleanup.stop()
+        self.census.stop()
         if self.fanout is not None:
             self.fanout.stop()
         for helper in (self.registry.watchdog, self._fanout):
@@ -237,6 +239,7 @@ def get_runtime() -> ProcessRuntime:
     global _runtime
     if _runtime is None:
         _runtime = ProcessRuntime()
+    _runtime.census.start()  # with a running loop only: the heartbeat runs on it
     if _runtime.fanout is not None:
         # Its connection also tells the process that Redis is back after an outage.
         with contextlib.suppress(RuntimeError):  # no event loop: sync code (views, admin)
@@ -254,5 +257,7 @@ def reset_for_tests() -> None:
             runner.stop()
         if _runtime.fanout is not None:
             _runtime.fanout.stop()
+        _runtime.census.stop()
     _runtime = None
     presence.reset_for_tests()
+    census.reset_for_tests()

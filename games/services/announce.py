@@ -30,7 +30,9 @@ from django.urls import reverse
 from games import protocol
 from games.runtime.messages import (
     LOBBY_GROUP,
+    OPERATOR_NOTICE,
     PLAYER_BANNED,
+    PLAYER_KICKED,
     match_group,
     player_group,
     player_sockets_group,
@@ -86,6 +88,39 @@ def banned_on_commit(player_id: int, reason: str) -> None:
             )
 
     _on_commit("a ban", send)
+
+
+def kicked_on_commit(player_id: int, match_id: Any, reason: str) -> None:
+    """After commit, close the player's sockets of this match, on every process, with 4005.
+
+    The event goes to all their sockets (`player_sockets_group`); only those of this
+    match close. As for a ban, the close is a leave to the runner, so the seat follows
+    the game's reconnection rule; reconnecting is refused (`access`).
+    """
+    event = {"type": PLAYER_KICKED, "match": str(match_id), "reason": reason}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(player_sockets_group(player_id), event)
+
+    _on_commit("a kick", send)
+
+
+def notice_on_commit(frame: str, *, match_ids: Sequence[Any] = (), lobby: bool = False) -> None:
+    """After commit, send an operator's `notice` frame to the sockets of these matches
+    (players and spectators), and to every lobby socket if `lobby`."""
+    groups = ([LOBBY_GROUP] if lobby else []) + [match_group(m) for m in match_ids]
+    event = {"type": OPERATOR_NOTICE, "text": frame}
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for group in groups:
+            async_to_sync(layer.group_send)(group, event)
+
+    _on_commit("an operator's message", send)
 
 
 def lobby_change_on_commit() -> None:

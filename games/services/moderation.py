@@ -1,4 +1,5 @@
-"""Operator actions on matches and players' conduct: aborts, reports, warnings, mutes.
+"""Operator actions on matches and players' conduct: aborts, kicks, messages to a match
+and broadcasts, reports, warnings, mutes.
 
 Each action writes its audit entry in the same transaction. Bans and unbans are
 in `players`, next to the ban checks they feed; a report resolved as a ban
@@ -15,9 +16,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from games import protocol
 from games.models import (
     AuditAction,
+    AuditEntry,
     Match,
+    MatchStatus,
     Notice,
     NoticeKind,
     Participant,
@@ -27,10 +31,11 @@ from games.models import (
     ReportStatus,
     Resolution,
 )
-from games.services import audit
+from games.services import announce, audit
 from games.services.audit import Actor
 from games.services.errors import (
     AlreadyReported,
+    IllegalTransition,
     InvalidRequest,
     MatchNotFound,
     ReportClosed,
@@ -41,6 +46,11 @@ from games.services.players import ban_player, format_ban_end
 
 REPORTS_PER_HOUR = 5
 MAX_REPORT_TEXT = 500
+# An operator's message to a match or to everyone, and how long a broadcast is shown to
+# people who arrive after it was sent (those connected see it at once).
+MAX_MESSAGE_TEXT = 200
+BROADCAST_MINUTES = (1, 60)
+LIVE = (MatchStatus.WAITING, MatchStatus.ACTIVE)
 
 
 def abort_match_by_operator(match_id: Any, reason: str, *, by: Actor) -> Match:
@@ -53,6 +63,127 @@ def abort_match_by_operator(match_id: Any, reason: str, *, by: Actor) -> Match:
     with transaction.atomic():
         match = abort_match(match_id, f"stopped by an operator ({reason})")
         audit.record(by, AuditAction.ABORT, match, reason)
+    return match
+
+
+# --- The live console: kicks, messages, broadcasts ---------------------------------------
+
+
+def kick_player(match_id: Any, player_id: int, reason: str, *, by: Actor) -> Participant:
+    """Remove a player from a waiting or active match, without banning them.
+
+    Their sockets of that match close on every process (4005, with "An operator
+    removed you from this match: <reason>"), they may not connect to it again, and
+    their seat follows the game's reconnection rule: given up before the start, and
+    after the grace period the game's abandonment (a forfeit in Connect Four,
+    removal in the arena). Their other sockets stay open and they may play
+    elsewhere. Raises InvalidRequest without a reason, for a player without a seat
+    or removed already, MatchNotFound, and IllegalTransition for a match over.
+    """
+    reason = _message_text(reason, "A kick says why.")
+    with transaction.atomic():
+        match = _locked_live_match(match_id)
+        seat = (
+            match.participants.select_for_update()
+            .select_related("player")
+            .filter(player_id=player_id)
+            .first()
+        )
+        if seat is None:
+            raise InvalidRequest("That player has no seat in this match.")
+        if seat.left_at is not None:
+            raise InvalidRequest(f"{seat.player.display_name} was removed from it already.")
+        # A seat left during play: what `access` reads to refuse their reconnection.
+        seat.left_at = timezone.now()
+        seat.save(update_fields=["left_at"])
+        audit.record(by, AuditAction.KICK, seat.player, reason, match=str(match.pk))
+        announce.kicked_on_commit(player_id, match.pk, kick_message(reason))
+    return seat
+
+
+def kick_message(reason: str) -> str:
+    """What a kicked player reads as their socket closes."""
+    return f"An operator removed you from this match: {reason}"
+
+
+def message_match(match_id: Any, text: str, *, by: Actor) -> AuditEntry:
+    """Send an operator's message to every socket of a waiting or active match (players
+    and spectators), shown as a banner. Raises InvalidRequest for an empty or too long
+    text, MatchNotFound, and IllegalTransition for a match over."""
+    text = _message_text(text, "Write the message.")
+    with transaction.atomic():
+        match = _locked_live_match(match_id)
+        entry = audit.record(by, AuditAction.MESSAGE, match, text)
+        frame = protocol.notice(entry.pk, "match", text)
+        announce.notice_on_commit(frame, match_ids=[match.pk])
+    return entry
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """A message to every player, shown until `until` to those who arrive after it."""
+
+    id: int
+    text: str
+    until: datetime
+
+    def frame(self) -> str:
+        return protocol.notice(self.id, "broadcast", self.text, self.until.isoformat())
+
+
+def broadcast(text: str, minutes: int, *, by: Actor) -> Broadcast:
+    """Show a message to every connected player (every lobby socket and every socket of
+    a live match) at once, and for `minutes` to everyone who opens a page after.
+
+    A new broadcast replaces the one shown. InvalidRequest for an empty or too long
+    text, or minutes outside 1-60.
+    """
+    text = _message_text(text, "Write the message.")
+    low, high = BROADCAST_MINUTES
+    if not low <= minutes <= high:
+        raise InvalidRequest(f"A broadcast is shown for {low} to {high} minutes.")
+    until = timezone.now() + timedelta(minutes=minutes)
+    with transaction.atomic():
+        entry = audit.record(by, AuditAction.BROADCAST, None, text, until=until.isoformat())
+        sent = Broadcast(entry.pk, text, until)
+        live = list(Match.objects.filter(status__in=LIVE).values_list("pk", flat=True))
+        announce.notice_on_commit(sent.frame(), match_ids=live, lobby=True)
+    return sent
+
+
+def current_broadcast() -> Broadcast | None:
+    """The broadcast still shown to people who arrive now, if any: the latest, until its end.
+
+    Read from the audit log, which keeps every broadcast with its end: nothing else
+    to store, and the newest entry is the one shown.
+    """
+    entry = (
+        AuditEntry.objects.filter(action=AuditAction.BROADCAST)
+        .order_by("-at", "-id")
+        .only("pk", "reason", "details")
+        .first()
+    )
+    if entry is None or "until" not in entry.details:
+        return None
+    until = datetime.fromisoformat(entry.details["until"])
+    return Broadcast(entry.pk, entry.reason, until) if until > timezone.now() else None
+
+
+def _message_text(text: str, missing: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidRequest(missing)
+    if len(text) > MAX_MESSAGE_TEXT:
+        raise InvalidRequest(f"At most {MAX_MESSAGE_TEXT} characters.")
+    return text
+
+
+def _locked_live_match(match_id: Any) -> Match:
+    match = Match.objects.select_for_update().filter(pk=match_id).first()
+    if match is None:
+        raise MatchNotFound("No such match.")
+    if match.status not in LIVE:
+        raise IllegalTransition(f"The match is {match.status} already.")
     return match
 
 

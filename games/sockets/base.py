@@ -196,6 +196,16 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
         """
         await self._refuse(CloseCode.FORBIDDEN, event["reason"])
 
+    async def player_kicked(self, event: dict[str, Any]) -> None:
+        """An operator removed the player from a match: its sockets of it close with 4005
+        and the reason (on any process); a lobby socket, or another match's, stays open."""
+        if str(getattr(self, "match_id", "")).replace("-", "") == event["match"].replace("-", ""):
+            await self._refuse(CloseCode.KICKED, event["reason"])
+
+    async def operator_notice(self, event: dict[str, Any]) -> None:
+        """An operator's message (a `notice` frame): forwarded as it is."""
+        await self.send(text_data=event["text"])
+
     async def abandon(self) -> None:
         """Something here failed to serve this socket: close it so its client reconnects."""
         await self._refuse(CloseCode.TRY_AGAIN)

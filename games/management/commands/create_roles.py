@@ -22,12 +22,20 @@ _VIEW = (
     "view_report",
     "view_chatline",
 )
-# Claiming and resolving reports (dismiss, warn, mute) and banning for a time.
-_MODERATE = ("handle_report", "ban_temporarily")
+# Claiming and resolving reports (dismiss, warn, mute), banning for a time, and in the
+# live console kicking a player from a match and messaging a match (watching is viewing).
+_MODERATE = ("handle_report", "ban_temporarily", "kick_player", "message_match")
 
 ROLES: dict[str, tuple[str, ...]] = {
     "moderator": (*_VIEW, *_MODERATE),
-    "operator": (*_VIEW, *_MODERATE, "ban_permanently", "abort_match", "clear_cooldown"),
+    "operator": (
+        *_VIEW,
+        *_MODERATE,
+        "ban_permanently",
+        "abort_match",
+        "clear_cooldown",
+        "broadcast",
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 // The lobby: "Play now", private matches, join by code, and a list that refreshes itself.
 import { api, ensureSession } from "./api.js";
+import { showNotice } from "./banner.js";
 import { Matchmaker, lobbySocket, playNow } from "./matchmaking.js";
 
 const $ = (id) => document.getElementById(id);
@@ -204,3 +205,4 @@ setInterval(() => {
 setInterval(tickRunning, 1000);
 window.__lobby = socket;
 window.__matchmaker = matchmaker;
+  if (e.detail.type === "notice") showNotice(e.detail); // an operator's broadcast: a banner

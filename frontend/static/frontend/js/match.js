@@ -1,5 +1,6 @@
 // The match page: connects, draws the game, HUD, chat, overlays, result.
 import { api } from "./api.js";
+import { showNotice } from "./banner.js";
 import { COMPACT, VIEWS } from "./games/index.js";
 import { PlayAgain } from "./matchmaking.js";
 import { ReconnectingSocket, matchSocketUrl } from "./net.js";
@@ -201,6 +202,8 @@ function showResult(frame) {
   show("waiting", false);
 }
 
+    case "notice":
+      return showNotice(frame); // an operator's message: a banner
 /** A player is offered "Play again"; a spectator, another match to watch. */
 function showEndActions() {
   const watching = you?.role === "spectator";

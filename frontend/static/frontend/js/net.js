@@ -17,6 +17,7 @@ export const CLOSE_TEXT = {
   4001: "You are not logged in (or your ticket expired).",
   4003: "You may not join this match.",
   4004: "This match does not exist.",
+  4005: "An operator removed you from this match.",
   4008: "Disconnected: too many invalid or too frequent messages.",
   4009: "Disconnected: messages too large.",
   4010: "You opened this match somewhere else.",
@@ -29,7 +30,7 @@ export const CLOSE_TEXT = {
 };
 
 /** After these the client must not reconnect on its own. */
-const FINAL_CODES = new Set([4001, 4003, 4004, 4010, 4404, 4426]);
+const FINAL_CODES = new Set([4001, 4003, 4004, 4005, 4010, 4404, 4426]);
 /**
  * After these a retry soon is refused again (a slot frees only when another tab
  * closes): reconnect, but start the backoff at this attempt (4 s, with jitter).
