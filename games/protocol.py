@@ -353,7 +353,6 @@ class ChatFrame(_Frame, tag="chat"):
     server_time: float
 
 
-class PongFrame(_Frame, tag="pong"):
 class NoticeFrame(_Frame, tag="notice"):
     """An operator's message, shown as a banner: to every socket (a broadcast) or to one
     match's sockets."""
@@ -364,6 +363,7 @@ class NoticeFrame(_Frame, tag="notice"):
     until: str | None  # a broadcast's end (ISO 8601, UTC); null for a match's message
 
 
+class PongFrame(_Frame, tag="pong"):
     id: int
     t: float | None
     server_time: float
@@ -409,6 +409,7 @@ OUTBOUND: tuple[type[_Frame], ...] = (
     ResultFrame,
     AbortedFrame,
     ChatFrame,
+    NoticeFrame,
     PongFrame,
     ClosingFrame,
     ErrorFrame,
@@ -433,7 +434,6 @@ def encode_binary(message: Any) -> bytes:
     """The msgpack variant, sent as a binary frame to clients of arcade.v1.msgpack."""
     return _binary_encoder.encode(message)
 
-    NoticeFrame,
 
 def server_time_ms() -> float:
     return round(time.time() * 1000.0, 1)
@@ -499,6 +499,14 @@ def chat(player_id: int, name: str, seat: int | None, text: str) -> str:
     return encode(ChatFrame(ChatSender(player_id, name, seat), text, server_time_ms()))
 
 
+def notice(
+    notice_id: int, kind: Literal["broadcast", "match"], text: str, until: str | None = None
+) -> str:
+    """An operator's message to the players: a broadcast to everyone (until `until`), or
+    a message to one match."""
+    return encode(NoticeFrame(notice_id, kind, text, until))
+
+
 def pong(ping: Ping) -> str:
     return encode(PongFrame(ping.id, ping.t, server_time_ms()))
 
@@ -524,14 +532,6 @@ def lobby(games: Iterable[Mapping[str, Any]], online: int) -> str:
 
 
 def queued(game: str, window: float) -> str:
-def notice(
-    notice_id: int, kind: Literal["broadcast", "match"], text: str, until: str | None = None
-) -> str:
-    """An operator's message to the players: a broadcast to everyone (until `until`), or
-    a message to one match."""
-    return encode(NoticeFrame(notice_id, kind, text, until))
-
-
     """The lobby socket's answer to `queue`: in the queue, with the rating window for now."""
     return encode(QueuedFrame(game, round(window, 2)))
 
@@ -567,6 +567,7 @@ BUILDERS: dict[str, Callable[..., str | StateFrame]] = {
     "result": result,
     "aborted": aborted,
     "chat": chat,
+    "notice": notice,
     "pong": pong,
     "closing": closing,
     "error": error,
@@ -575,4 +576,3 @@ BUILDERS: dict[str, Callable[..., str | StateFrame]] = {
     "unqueued": unqueued,
     "matched": matched,
 }
-    "notice": notice,

@@ -21,8 +21,8 @@ urlpatterns = [
     path("matches/<uuid:match_id>/replay/", views.match_replay, name="replay"),
     path("matches/<uuid:match_id>/report/", views_moderation.report_player, name="report"),
     path("notices/", views_moderation.notices, name="notices"),
-    path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("broadcast/", views_moderation.broadcast, name="broadcast"),
+    path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("players/<int:player_id>/", views.player_detail, name="player"),
     path("players/<int:player_id>/matches/", views.player_matches, name="player-matches"),
     # Last: any other path under /api/ (a typo, a malformed id) is a JSON 404, in

@@ -190,6 +190,7 @@ async function poll() {
 const socket = lobbySocket();
 let live = false;
 socket.addEventListener("frame", (e) => {
+  if (e.detail.type === "notice") showNotice(e.detail); // an operator's broadcast: a banner
   if (e.detail.type !== "lobby") return;
   pushes += 1;
   render(e.detail);
@@ -205,4 +206,3 @@ setInterval(() => {
 setInterval(tickRunning, 1000);
 window.__lobby = socket;
 window.__matchmaker = matchmaker;
-  if (e.detail.type === "notice") showNotice(e.detail); // an operator's broadcast: a banner

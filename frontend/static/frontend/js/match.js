@@ -164,6 +164,8 @@ function onFrame(event) {
       return showAborted(frame.summary);
     case "chat":
       return addChat(frame.from.name, frame.text);
+    case "notice":
+      return showNotice(frame); // an operator's message: a banner
     case "error":
       return toast(frame.message);
     case "pong":
@@ -202,8 +204,6 @@ function showResult(frame) {
   show("waiting", false);
 }
 
-    case "notice":
-      return showNotice(frame); // an operator's message: a banner
 /** A player is offered "Play again"; a spectator, another match to watch. */
 function showEndActions() {
   const watching = you?.role === "spectator";
