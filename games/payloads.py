@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from django.db.models import Count, F
+from django.urls import reverse
 
 from games import protocol
 from games.engine import GAMES
 from games.engine.base import Game
 from games.models import Match, MatchStatus, Participant, Player
+from games.services.ratings import display_rating
+
+if TYPE_CHECKING:  # the rematch's shapes; this module builds JSON, it calls no service
+    from games.services.rematch import RematchPlayer, RematchState
 
 
 class CreateMatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -33,6 +38,11 @@ class PlayComputerRequest(msgspec.Struct, forbid_unknown_fields=True):
     level: str = "normal"
 
 
+class RematchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    # yes: ask for (or agree to) the rematch; no: decline it; leave: gone from the result.
+    answer: Literal["yes", "no", "leave"] = "yes"
+
+
 def game_json(game: Game[Any]) -> dict[str, Any]:
     return {
         "key": game.key,
@@ -52,6 +62,7 @@ def player_json(player: Player) -> dict[str, Any]:
         "is_guest": player.is_guest,
         "is_bot": player.is_bot,
         "rating": round(player.rating_ordinal, 2),
+        "display_rating": display_rating(player.rating_ordinal),
         "rating_mu": round(player.rating_mu, 3),
         "rating_sigma": round(player.rating_sigma, 3),
         "matches": player.matches_played,
@@ -59,6 +70,25 @@ def player_json(player: Player) -> dict[str, Any]:
         "losses": player.losses,
         "draws": player.draws,
         "banned": player.is_banned,
+    }
+
+
+def rematch_json(state: RematchState) -> dict[str, Any]:
+    """Where a finished match's rematch stands (`GET`/`POST /api/matches/<id>/rematch/`)."""
+
+    def person(p: RematchPlayer) -> dict[str, Any]:
+        return {"id": p.player_id, "display_name": p.name}
+
+    url = reverse("match", args=[state.new_match_id]) if state.new_match_id else None
+    return {
+        "match": state.match_id,
+        "status": state.status,
+        "wants": [person(p) for p in state.wants],
+        "waiting_for": [person(p) for p in state.waiting_for],
+        "declined": [
+            {"id": d.player_id, "display_name": d.name, "why": d.why} for d in state.declined
+        ],
+        "rematch": {"id": state.new_match_id, "game": state.game, "url": url} if url else None,
     }
 
 

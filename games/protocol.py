@@ -402,6 +402,29 @@ class MatchedFrame(_Frame, tag="matched"):
     match: MatchLink
 
 
+class RematchPlayer(_Part):
+    player_id: int
+    name: str
+
+
+# Why someone will not play a rematch: they said no, left the result (or the match), or
+# the rules refused them when it was to start (banned, in another match, a cooldown).
+RematchWhy = Literal["declined", "left", "unavailable"]
+
+
+class RematchDecline(_Part):
+    player_id: int
+    name: str
+    why: RematchWhy
+
+
+class RematchFrame(_Frame, tag="rematch"):
+    match: str  # the finished match whose rematch this is
+    status: Literal["waiting", "declined"]
+    wants: list[RematchPlayer]
+    declined: list[RematchDecline]
+
+
 OUTBOUND: tuple[type[_Frame], ...] = (
     WelcomeFrame,
     PlayersFrame,
@@ -417,6 +440,7 @@ OUTBOUND: tuple[type[_Frame], ...] = (
     QueuedFrame,
     UnqueuedFrame,
     MatchedFrame,
+    RematchFrame,
 )
 # Frame type -> its schema.
 SCHEMAS: dict[str, type[_Frame]] = {str(cls.__struct_config__.tag): cls for cls in OUTBOUND}
@@ -546,6 +570,27 @@ def matched(match_id: str, game: str, url: str) -> str:
     return encode(MatchedFrame(MatchLink(match_id, game, url)))
 
 
+def rematch(
+    match_id: str,
+    status: Literal["waiting", "declined"],
+    wants: Iterable[tuple[int, str]],
+    declined: Iterable[tuple[int, str, RematchWhy]],
+) -> str:
+    """A finished match's rematch changed: who wants it, or who will not play it (and why).
+
+    Sent on their lobby sockets to the match's other people; a rematch that starts is
+    told with `matched` instead.
+    """
+    return encode(
+        RematchFrame(
+            match_id,
+            status,
+            [RematchPlayer(player_id, name) for player_id, name in wants],
+            [RematchDecline(pid, name, why) for pid, name, why in declined],
+        )
+    )
+
+
 def _player_entries(entries: Iterable[Mapping[str, Any]]) -> list[PlayerEntry]:
     return [PlayerEntry(**entry) for entry in entries]
 
@@ -575,4 +620,5 @@ BUILDERS: dict[str, Callable[..., str | StateFrame]] = {
     "queued": queued,
     "unqueued": unqueued,
     "matched": matched,
+    "rematch": rematch,
 }

@@ -19,6 +19,7 @@ urlpatterns = [
     path("matches/<uuid:match_id>/leave/", views.leave_match, name="leave"),
     path("matches/<uuid:match_id>/ticket/", views.match_ticket, name="ticket"),
     path("matches/<uuid:match_id>/replay/", views.match_replay, name="replay"),
+    path("matches/<uuid:match_id>/rematch/", views.rematch, name="rematch"),
     path("matches/<uuid:match_id>/report/", views_moderation.report_player, name="report"),
     path("notices/", views_moderation.notices, name="notices"),
     path("broadcast/", views_moderation.broadcast, name="broadcast"),

@@ -33,11 +33,13 @@ from games.payloads import (
     JoinByCodeRequest,
     PlayComputerRequest,
     PlayNowRequest,
+    RematchRequest,
     game_json,
     history_entry_json,
     lobby_json,
     match_json,
     player_json,
+    rematch_json,
 )
 from games.replays import replay_frames
 
@@ -269,6 +271,22 @@ def leave_match(request: HttpRequest, match_id: str) -> HttpResponse:
     match = access.get_visible_match(request.user, match_id)
     services.leave_waiting_match(player, match.pk)
     return HttpResponse(status=204)
+
+
+@api_view("GET", "POST")
+def rematch(request: HttpRequest, match_id: str) -> HttpResponse:
+    """A finished match's rematch: where it stands (GET), or this player's answer (POST)."""
+    player = _acting_player(request)
+    if request.method == "GET":
+        return JsonResponse(rematch_json(services.rematch_state(player, match_id)))
+    body = _body(request, RematchRequest)
+    if body.answer == "yes":
+        state = services.ask_rematch(player, match_id)
+    else:
+        state = services.decline_rematch(
+            player, match_id, "left" if body.answer == "leave" else "declined"
+        )
+    return JsonResponse(rematch_json(state))
 
 
 @api_view("POST")

@@ -81,6 +81,8 @@ SAMPLES: list[tuple[str, Any]] = [
     ("unqueued", protocol.unqueued("arena")),
     ("unqueued", protocol.unqueued("arena", "Your place lapsed.")),
     ("matched", protocol.matched("8c1f", "arena", "/play/8c1f/")),
+    ("rematch", protocol.rematch("8c1f", "waiting", [(7, "SwiftOtter42")], [])),
+    ("rematch", protocol.rematch("8c1f", "declined", [], [(9, "BoldRaven7", "left")])),
 ]
 
 

@@ -7,7 +7,8 @@ admin and the match runtime all call these functions, so they cannot diverge.
 
 The modules are split by noun: `errors`, `players`, `seating`, `queueing`,
 `lifecycle`, `results`, `ratings` (the rating maths, pure), `bots` (computer
-players and the matches they sit in), `moderation`
+players and the matches they sit in), `rematch` (a finished match played
+again by the same people), `moderation`
 (operator actions: aborts, reports, warnings, mutes), `chat` (stored match
 chat), `cooldowns` (queue cooldowns after abandonments), `audit` (the
 operators' log) and `announce`.
@@ -90,6 +91,14 @@ from games.services.queueing import (
     quick_join,
     seat_queued_players,
 )
+from games.services.rematch import (
+    RematchDecline,
+    RematchPlayer,
+    RematchState,
+    ask_rematch,
+    decline_rematch,
+    rematch_state,
+)
 from games.services.results import ReplayData, SeatResult, finish_match, match_is_rated
 from games.services.seating import (
     create_match,
@@ -119,6 +128,9 @@ __all__ = [
     "PlayerMuted",
     "QueueCooldown",
     "QueuedMatch",
+    "RematchDecline",
+    "RematchPlayer",
+    "RematchState",
     "ReplayData",
     "ReportClosed",
     "SeatResult",
@@ -128,6 +140,7 @@ __all__ = [
     "abort_match",
     "abort_match_by_operator",
     "acknowledge_notices",
+    "ask_rematch",
     "ban_player",
     "bot_player",
     "broadcast",
@@ -147,6 +160,7 @@ __all__ = [
     "create_queued_match",
     "current_broadcast",
     "current_cooldown",
+    "decline_rematch",
     "display_name_taken",
     "ensure_player",
     "finish_match",
@@ -164,6 +178,7 @@ __all__ = [
     "prune_chat",
     "quick_join",
     "record_chat",
+    "rematch_state",
     "report_player",
     "resolve_report",
     "seat_queued_players",

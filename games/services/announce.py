@@ -149,3 +149,20 @@ def matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> No
             )
 
     _on_commit("a match made by the queue", send)
+
+
+def rematch_on_commit(player_ids: Sequence[int], frame: str) -> None:
+    """After commit, tell these people of a finished match how its rematch stands (a
+    `rematch` frame), on their lobby sockets."""
+    players = list(player_ids)
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for player_id in players:
+            async_to_sync(layer.group_send)(
+                player_group(player_id), {"type": "rematch.changed", "text": frame}
+            )
+
+    _on_commit("a rematch answer", send)

@@ -140,6 +140,10 @@ class LobbyConsumer(GameSocketConsumer):
         get_runtime().matchmaking.forget(self.channel_name)
         await self.send(text_data=event["text"])
 
+    async def rematch_changed(self, event: dict[str, Any]) -> None:
+        """A finished match's rematch changed (someone asked, declined or left): forward it."""
+        await self.send(text_data=event["text"])
+
     async def matchmaking_unqueued(self, event: dict[str, Any]) -> None:
         """The server took this player out of the queue (banned since queueing, say)."""
         get_runtime().matchmaking.forget(self.channel_name)
