@@ -66,8 +66,9 @@ def test_the_client_predicts_with_the_servers_arena_constants():
 
 def arena_contract_cases(cases: int = 60, ticks: int = 80, seed: int = 13) -> list[dict]:
     """Random input sequences for one ship, stepped by the engine: the start, each tick's
-    input as the server validated it (None: no new input, the last controls repeat) and
-    where the engine put the ship after that tick."""
+    input as the server validated it (None: no new input, the last controls repeat, or
+    nothing moves for inputs of ticks of movement, as the browser sends in every other
+    case) and where the engine put the ship after that tick."""
     rng = random.Random(seed)
     game = arena.Arena()
     out = []
@@ -83,6 +84,7 @@ def arena_contract_cases(cases: int = 60, ticks: int = 80, seed: int = 13) -> li
         ship.x = rng.choice([low, high_x]) if rng.random() < 0.1 else rng.uniform(low, high_x)
         ship.y = rng.choice([low, high_y]) if rng.random() < 0.1 else rng.uniform(low, high_y)
         start = {"x": ship.x, "y": ship.y, "aim": ship.aim}
+        movement = case % 2  # `ticks` 1: each input is one tick of movement (the browser's)
         steps = []
         for seq in range(1, ticks + 1):
             if rng.random() < 0.15:
@@ -98,10 +100,12 @@ def arena_contract_cases(cases: int = 60, ticks: int = 80, seed: int = 13) -> li
             else:  # any value the server accepts
                 mx, my = rng.uniform(-1, 1), rng.uniform(-1, 1)
             aim = round(rng.uniform(0, math.tau), 3)
-            data = msgspec.convert({"seq": seq, "mx": mx, "my": my, "aim": aim}, arena.ArenaInput)
+            raw = {"seq": seq, "mx": mx, "my": my, "aim": aim, "ticks": movement}
+            data = msgspec.convert(raw, arena.ArenaInput)
             game.apply_input(state, 0, data)
             game.tick(state)
             sent = {"seq": seq, "mx": data.mx, "my": data.my, "aim": data.aim, "fire": False}
+            sent["ticks"] = data.ticks
             steps.append({"input": sent, "expected": [ship.x, ship.y, ship.aim]})
         out.append({"dt": 1 / state.tick_rate, "start": start, "steps": steps})
     return out

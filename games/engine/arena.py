@@ -3,9 +3,14 @@
 Each input sets a ship's controls (move direction, aim angle, trigger) until the
 next one; the server applies at most one input of every seat per tick (its
 input buffer, games/runtime/match/inputs.py, merges a backlog with
-`merge_inputs`). A ship hit `hp` times is out for a moment and respawns at a
-seeded random spot. The match ends at the time limit or when someone reaches
-the score limit.
+`merge_inputs`). An input with `ticks` set is that many ticks of movement
+instead (the browser's: the movement of one interval, one tick): it moves the
+ship at the tick it is applied and no further, so a tick with no input of the
+seat (one late on the network) moves the ship by nothing, and where the ship
+ends depends only on the inputs applied, in order, not on the ticks they met.
+That is what lets the client's prediction agree with the server by construction.
+A ship hit `hp` times is out for a moment and respawns at a seeded random spot.
+The match ends at the time limit or when someone reaches the score limit.
 
 Lag compensation: an input says how far behind the server its sender sees the
 other ships (`lag`, clamped by the server before it is applied and logged, then
@@ -45,6 +50,9 @@ MAX_SEQ = 2**31 - 1  # input sequence numbers: plenty for any match, and fit eve
 REWIND_LIMIT_MS = 500
 # The most lag an input may claim at all (more is invalid); claims up to it are clamped.
 MAX_CLAIMED_LAG_MS = 10_000
+# The most ticks of movement one input carries: a client's input counts as one at most,
+# the server's merges of a backlog make more (a merge past this loses the excess).
+MAX_INPUT_TICKS = 20
 
 
 Unit = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
@@ -63,6 +71,10 @@ class ArenaInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True,
     # Milliseconds the sender sees other ships behind the server (its interpolation
     # delay plus half its round trip): its shots are judged against where they were.
     lag: Annotated[int, msgspec.Meta(ge=0, le=MAX_CLAIMED_LAG_MS)] = 0
+    # 0: the movement holds until the next input. 1 or more: this input is that many
+    # ticks of movement (mx, my per tick), all moved at the tick it is applied; a tick
+    # without an input does not move the ship. A client's input counts as one at most.
+    ticks: Annotated[int, msgspec.Meta(ge=0, le=MAX_INPUT_TICKS)] = 0
 
 
 @dataclass
@@ -72,6 +84,7 @@ class Controls:
     aim: float = 0.0
     fire: bool = False
     rewind: int = 0  # ticks back that this ship's new bullets judge hits (from `lag`)
+    ticks: int = 0  # the input's `ticks`: 0, the movement holds; else moved once, that often
 
 
 @dataclass
@@ -169,26 +182,49 @@ class Arena(Game[ArenaState]):
             aim=aim % math.tau,
             fire=data.fire,
             rewind=_rewind_ticks(data.lag, state.tick_rate) if data.lag else 0,
+            ticks=data.ticks,
         )
         return []
 
     def merge_inputs(self, older: ArenaInput, newer: ArenaInput) -> ArenaInput:
-        """Two inputs as one tick's: the movement of both (summed, within the schema's
-        bounds), fire if either fired, the newer aim, sequence number and lag."""
+        """Two inputs as one tick's: the movement of both, fire if either fired, the newer
+        aim, sequence number and lag. Inputs of ticks of movement keep every tick of it
+        (their per-tick movements averaged over the ticks of both, moved in one tick: no
+        movement is lost); held controls are summed within the schema's bounds."""
+        aim = older.aim if newer.aim is None else newer.aim
+        fire = older.fire or newer.fire
+        if older.ticks and newer.ticks:
+            ticks = older.ticks + newer.ticks
+            (ax, ay), (bx, by) = _per_tick(older), _per_tick(newer)
+            mx = (ax * older.ticks + bx * newer.ticks) / ticks
+            my = (ay * older.ticks + by * newer.ticks) / ticks
+            return ArenaInput(
+                seq=newer.seq,
+                mx=_clamp(mx, -1.0, 1.0),
+                my=_clamp(my, -1.0, 1.0),
+                aim=aim,
+                fire=fire,
+                lag=newer.lag,
+                ticks=min(ticks, MAX_INPUT_TICKS),
+            )
         return ArenaInput(
             seq=newer.seq,
             mx=_clamp(older.mx + newer.mx, -1.0, 1.0),
             my=_clamp(older.my + newer.my, -1.0, 1.0),
-            aim=older.aim if newer.aim is None else newer.aim,
-            fire=older.fire or newer.fire,
+            aim=aim,
+            fire=fire,
             lag=newer.lag,
+            ticks=newer.ticks,
         )
 
     def clamp_input(self, data: ArenaInput, max_lag_ms: int) -> ArenaInput:
-        """A claimed lag over the server's bound counts as the bound."""
-        if data.lag <= max_lag_ms:
-            return data
-        return msgspec.structs.replace(data, lag=max(0, max_lag_ms))
+        """A claimed lag over the server's bound counts as the bound; a client's input is
+        one tick of movement at most (more would be a faster ship)."""
+        if data.lag > max_lag_ms:
+            data = msgspec.structs.replace(data, lag=max(0, max_lag_ms))
+        if data.ticks > 1:
+            data = msgspec.structs.replace(data, ticks=1)
+        return data
 
     def tick(self, state: ArenaState) -> list[Event]:
         if state.finished:
@@ -199,7 +235,7 @@ class Arena(Game[ArenaState]):
         for ship in state.ships:
             self._respawn_if_due(state, ship, events)
             if ship.alive:
-                self._move_ship(ship, dt)
+                self._move_ship(ship, state.tick, dt)
                 self._maybe_fire(state, ship)
         _record_trail(state)
         self._move_bullets(state, dt, events)
@@ -214,16 +250,22 @@ class Arena(Game[ArenaState]):
         ship.hp, ship.respawn_at = MAX_HP, None
         events.append(Event("respawn", {"seat": ship.seat}))
 
-    def _move_ship(self, ship: Ship, dt: float) -> None:
+    def _move_ship(self, ship: Ship, tick: int, dt: float) -> None:
         c = ship.controls
+        ship.aim = c.aim
+        steps = 1
+        if c.ticks:
+            if ship.fed_tick != tick:
+                return  # ticks of movement, and none arrived for this tick: nothing to move
+            steps = c.ticks
         length = math.hypot(c.move_x, c.move_y)
         if length > 1.0:  # diagonal keys must not move faster than straight ones
             mx, my = c.move_x / length, c.move_y / length
         else:
             mx, my = c.move_x, c.move_y
-        ship.x = _clamp(ship.x + mx * SHIP_SPEED * dt, SHIP_RADIUS, WIDTH - SHIP_RADIUS)
-        ship.y = _clamp(ship.y + my * SHIP_SPEED * dt, SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
-        ship.aim = c.aim
+        for _ in range(steps):  # one step per tick of movement, each stopped by the walls
+            ship.x = _clamp(ship.x + mx * SHIP_SPEED * dt, SHIP_RADIUS, WIDTH - SHIP_RADIUS)
+            ship.y = _clamp(ship.y + my * SHIP_SPEED * dt, SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
 
     def _maybe_fire(self, state: ArenaState, ship: Ship) -> None:
         if not ship.controls.fire or state.tick < ship.cooldown_until:
@@ -306,6 +348,7 @@ class Arena(Game[ArenaState]):
         for ship in state["ships"]:
             ship.setdefault("fed_tick", 0)
             ship["controls"].setdefault("rewind", 0)
+            ship["controls"].setdefault("ticks", 0)
         for bullet in state["bullets"]:
             bullet.setdefault("rewind", 0)
         return super().restore(data)
@@ -437,6 +480,12 @@ def _trail_ticks(tick_rate: int) -> int:
 
 def _in_field(x: float, y: float) -> bool:
     return 0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT
+
+
+def _per_tick(data: ArenaInput) -> tuple[float, float]:
+    """An input's movement in one tick as the engine moves it (a diagonal normalised)."""
+    length = math.hypot(data.mx, data.my)
+    return (data.mx / length, data.my / length) if length > 1.0 else (data.mx, data.my)
 
 
 def _clamp(value: float, low: float, high: float) -> float:

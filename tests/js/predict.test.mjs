@@ -135,6 +135,17 @@ test("movement is integrated between inputs: a short press moves a part of a tic
   assert.ok(Math.abs(controls.take(200).mx - 0.4) < 1e-9);
 });
 
+test("a timer 200 ms late loses no movement: what built up goes out as one input a tick", () => {
+  const controls = new ControlIntegrator(50, 0);
+  controls.set(1, 0, 0);
+  const predicted = controls.partials(200);
+  assert.deepEqual(predicted.map((p) => p.mx), [1, 1, 1, 1]); // drawn four ticks on, not two
+  const sent = [controls.take(200)];
+  while (controls.carries()) sent.push(controls.take(200));
+  assert.deepEqual(sent.map((p) => p.mx), [1, 1, 1, 1]);
+  assert.ok(!controls.carries());
+});
+
 test("the predicted path at frame rate ends where the inputs sent take the ship", () => {
   const controls = new ControlIntegrator(50, 0);
   let ship = { x: 100, y: 100, aim: 0 };

@@ -10,7 +10,10 @@ is drained, the oldest two inputs merged into one (the game's `merge_inputs`;
 without one the oldest is dropped) once per tick until it is back at the
 target, and a queue never holds more than MAX_DEPTH. So the delay an input
 waits stays about a tick and never grows. An empty queue applies nothing: the
-game's controls persist, and its state says the last ones were repeated.
+game's controls persist, and its state says the last ones were repeated (the
+arena's inputs of `ticks` of movement, the browser's, persist nothing: the ship
+holds still for that tick, and a merge keeps the movement of both inputs, so
+where a ship ends depends on the inputs applied and not on the ticks they met).
 
 Turn-based games keep the newest input of a seat within a tick, as a move is a
 move, not a share of movement.

@@ -129,6 +129,9 @@ export class SnapshotBuffer {
   }
 }
 
+/** A late input timer loses no movement of up to this many ticks: it goes out as more inputs. */
+export const CARRY_TICKS = 4;
+
 /**
  * Movement controls integrated over time, for prediction at frame rate with
  * inputs at the tick rate: controls change whenever a key or the stick does, and
@@ -159,32 +162,45 @@ export class ControlIntegrator {
   }
 
   /**
-   * The movement so far as the inputs it will go out as: one, or two when the
-   * timer is late and more than a tick's worth has built up (the second is what
-   * `take` carries into the next input). Predicting through both keeps a held
-   * ship moving on every frame while the timer is late.
+   * The movement so far as the inputs it will go out as: one, or more when the
+   * timer is late and more than a tick's worth has built up (the rest is what
+   * `take` carries, up to CARRY_TICKS). Predicting through all of them keeps a
+   * held ship moving on every frame while the timer is late.
    */
   partials(now = performance.now()) {
     const t = Math.max(0, now - this.at) / this.tickMs;
-    const x = this.sumX + this.vx * t;
-    const y = this.sumY + this.vy * t;
-    const first = limit(x, y);
-    return [first, limit(x - first.mx, y - first.my)];
+    let x = this.sumX + this.vx * t;
+    let y = this.sumY + this.vy * t;
+    const parts = [];
+    for (let i = 0; i <= CARRY_TICKS; i++) {
+      const part = limit(x, y);
+      parts.push(part);
+      x -= part.mx;
+      y -= part.my;
+      if (Math.hypot(x, y) < 1e-9) break;
+    }
+    return parts;
   }
 
   /**
    * End the interval: the input to send, rounded as it goes on the wire. What
-   * did not fit (a late timer) carries over, at most one tick of it.
+   * did not fit (a late timer) carries over, up to CARRY_TICKS ticks of it;
+   * `carries()` says whether to send it at once as a further input.
    */
   take(now = performance.now()) {
     this._advance(now);
     const sent = limit(this.sumX, this.sumY);
     const mx = Math.round(sent.mx * 1e4) / 1e4;
     const my = Math.round(sent.my * 1e4) / 1e4;
-    const carried = limit(this.sumX - mx, this.sumY - my);
+    const carried = limit(this.sumX - mx, this.sumY - my, CARRY_TICKS);
     this.sumX = carried.mx;
     this.sumY = carried.my;
     return { mx, my };
+  }
+
+  /** Whether a late timer left movement that did not fit in the input just taken. */
+  carries() {
+    return Math.hypot(this.sumX, this.sumY) > 0.01; // more than the rounding of one input
   }
 
   _advance(now) {
@@ -196,9 +212,9 @@ export class ControlIntegrator {
   }
 }
 
-function limit(mx, my) {
+function limit(mx, my, most = 1) {
   const length = Math.hypot(mx, my);
-  return length > 1 ? { mx: mx / length, my: my / length } : { mx, my };
+  return length > most ? { mx: (mx / length) * most, my: (my / length) * most } : { mx, my };
 }
 
 /** How corrections of the own ship are shown (world units, ms). */

@@ -1,5 +1,13 @@
 // Arena on a canvas: predicted local ship, interpolated others, keyboard, mouse and touch.
-import { ControlIntegrator, Correction, InputHistory, SnapshotBuffer, lerp, lerpAngle } from "../predict.js";
+import {
+  CARRY_TICKS,
+  ControlIntegrator,
+  Correction,
+  InputHistory,
+  SnapshotBuffer,
+  lerp,
+  lerpAngle,
+} from "../predict.js";
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
 
 // Must match games/engine/arena.py (a test compares them).
@@ -114,7 +122,7 @@ export class ArenaView {
     this.rendered = [];
     this.renderedTick = 0; // the server tick the other ships are drawn at
     this.corrections = []; // sizes of the recent reconciliation corrections (units)
-    this.repeats = 0; // states in which the server repeated our controls, inputs in flight
+    this.repeats = 0; // states in which our input missed its tick (`repeated`), inputs in flight
     this.resize();
     this.bindInputs(fireButton);
   }
@@ -247,9 +255,23 @@ export class ArenaView {
     if (!me || me.removed || latest.state.finished) return;
     const fire = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire || this.fireLatched;
     this.fireLatched = false;
+    this.sendMove(move, fire, me, now);
+    // A timer that fired late: the movement past one tick goes out at once as further
+    // inputs (the server applies them at its next ticks), so none of it is lost.
+    for (let n = 0; n < CARRY_TICKS && this.integrator.carries(); n++) {
+      this.sendMove(this.integrator.take(now), fire, me, now);
+    }
+  }
+
+  /** One input of one tick's movement: predicted at once, then sent. */
+  sendMove(move, fire, me, now) {
     this.controls = { mx: move.mx, my: move.my, aim: this.aim(), fire };
     // Shots are judged where we see the other ships (the server clamps the claim).
-    const input = this.history.next({ ...this.controls, lag: shotLag(this.buffer, this.roundTrip(), now) });
+    // `ticks: 1`: this input is one tick of movement, moved once by the server, at the
+    // tick it lands; a tick it misses moves the ship by nothing, so the server's ship
+    // goes through the positions predicted here whichever ticks our inputs meet.
+    const lag = shotLag(this.buffer, this.roundTrip(), now);
+    const input = this.history.next({ ...this.controls, lag, ticks: 1 });
     if (this.predicted && me.alive) this.predicted = moveShip(this.predicted, input, this.dt);
     this.sendInput(input);
   }
@@ -276,10 +298,11 @@ export class ArenaView {
       return;
     }
     // Reconciliation: start from the server's ship, replay what it has not seen yet.
-    // The server applies our inputs one per tick in the order sent, so this replays
-    // what it will run. `repeated` with inputs in flight: one of ours missed its tick
-    // and the server moved us once more with the last controls (a step forward,
-    // already in its ship; the correction below shows it without stepping back).
+    // The server applies our inputs in the order sent, each one tick of movement once
+    // (two of a backlog it drains in one tick), so this replays what it will run and
+    // lands where the prediction was. `repeated` with inputs in flight: one of ours
+    // missed its tick and the server's ship held still for it (it moves later, when
+    // the input is applied); nothing to correct.
     if (me.repeated && this.history.pending.some((p) => p.seq > me.ack)) this.repeats += 1;
     const before = this.model(now);
     this.predicted = this.history.reconcile({ ...me }, me.ack, (s, input) => moveShip(s, input, this.dt));
@@ -294,12 +317,12 @@ export class ArenaView {
     if (this.modelPrev) this.modelPrev = { x: this.modelPrev.x - dx, y: this.modelPrev.y - dy };
   }
 
-  /** Add a state; if the other ships were being extrapolated, they glide onto the new truth. */
+  /** Add a state; where it moves the other ships as drawn now (they were extrapolated,
+   *  or it lets one glide across a tick it held still in), they glide onto it. */
   pushState(tick, state, now) {
     const latest = this.buffer.latest();
     const clock = this.buffer.clock;
-    const extrapolating = latest && clock !== null && clock > latest.tick * this.buffer.tickMs;
-    const before = extrapolating ? this.remoteAt(clock / this.buffer.tickMs) : null;
+    const before = latest && clock !== null ? this.remoteAt(clock / this.buffer.tickMs) : null;
     this.buffer.push(tick, state, now);
     if (!before) return;
     const after = this.remoteAt(clock / this.buffer.tickMs);
@@ -324,15 +347,39 @@ export class ArenaView {
         ships.set(b.seat, b); // respawned: no sliding across the field
         continue;
       }
+      const span = this.bridged(from, to, i, tick) || { a, b, alpha };
       ships.set(b.seat, {
         ...b,
         alive: b.alive && (alpha <= 1 || a.alive),
-        x: clamp(lerp(a.x, b.x, alpha), SHIP_RADIUS, WIDTH - SHIP_RADIUS),
-        y: clamp(lerp(a.y, b.y, alpha), SHIP_RADIUS, HEIGHT - SHIP_RADIUS),
+        x: clamp(lerp(span.a.x, span.b.x, span.alpha), SHIP_RADIUS, WIDTH - SHIP_RADIUS),
+        y: clamp(lerp(span.a.y, span.b.y, span.alpha), SHIP_RADIUS, HEIGHT - SHIP_RADIUS),
         aim: lerpAngle(a.aim, b.aim, Math.min(1, alpha)),
       });
     }
     return ships;
+  }
+
+  /**
+   * Ship `i` between the states either side of a tick in which it held still because
+   * its player's input missed that tick (`repeated`; the input moves it a tick later),
+   * when both of those states are here: it glides across the two ticks instead of
+   * stopping for one and going on. Null when `from`..`to` is no such span.
+   */
+  bridged(from, to, i, tick) {
+    if (to.tick !== from.tick + 1 || tick > to.tick) return null;
+    const snaps = this.buffer.snapshots;
+    const held = (s) => !!s?.state.ships[i]?.repeated;
+    const live = (s) => !!s?.state.ships[i]?.alive;
+    let start = from;
+    let end = to;
+    if (held(to) && !held(from)) end = snaps[snaps.indexOf(to) + 1];
+    else if (held(from) && !held(to)) start = snaps[snaps.indexOf(from) - 1];
+    else return null;
+    if (!start || !end || held(start) || held(end) || end.tick - start.tick !== 2) return null;
+    if (!live(start) || !live(from) || !live(to) || !live(end)) return null;
+    const a = start.state.ships[i];
+    const b = end.state.ships[i];
+    return { a, b, alpha: (tick - start.tick) / 2 };
   }
 
   hud() {
