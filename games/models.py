@@ -206,7 +206,7 @@ class Match(models.Model):
         return (end - self.started_at).total_seconds()
 
 
-class Outcome(models.TextChoices):
+class SeatResult(models.TextChoices):
     WIN = "win", "Win"
     LOSS = "loss", "Loss"
     DRAW = "draw", "Draw"
@@ -243,7 +243,7 @@ class Participant(models.Model):
     seat = models.PositiveSmallIntegerField()
     score = models.IntegerField(default=0)
     outcome = models.CharField(
-        max_length=16, choices=Outcome.choices, blank=True, help_text="Empty until the end."
+        max_length=16, choices=SeatResult.choices, blank=True, help_text="Empty until the end."
     )
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_before = models.FloatField(null=True, blank=True, help_text="Ordinal before.")
@@ -258,7 +258,7 @@ class Participant(models.Model):
             models.UniqueConstraint(fields=["match", "player"], name="participant_player_once"),
             models.UniqueConstraint(fields=["match", "seat"], name="participant_seat_once"),
             models.CheckConstraint(
-                condition=Q(outcome="") | Q(outcome__in=Outcome.values),
+                condition=Q(outcome="") | Q(outcome__in=SeatResult.values),
                 name="participant_outcome_valid",
             ),
         ]

@@ -230,7 +230,8 @@ def _decode(frame: str | bytes, decoder: msgspec.json.Decoder[Any], types: str) 
 
 JSONObject = dict[str, Any]
 Role = Literal["player", "spectator"]
-Outcome = Literal["win", "loss", "draw", "abandoned"]
+# A seat's result (models.SeatResult); "outcome" is the engine's word for a match's end.
+SeatResult = Literal["win", "loss", "draw", "abandoned"]
 
 
 class _Part(msgspec.Struct, forbid_unknown_fields=True):
@@ -278,7 +279,7 @@ class ResultSeat(_Part):
     seat: int
     player_id: int
     name: str
-    outcome: Outcome | None
+    outcome: SeatResult | None
     score: int
     rank: int | None
     rating_before: float | None

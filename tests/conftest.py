@@ -58,7 +58,7 @@ def match_factory(player_factory: PlayerFactory) -> MatchFactory:
             services.start_match(match.pk)
         if status == "finished":
             results = [
-                services.SeatResult(
+                services.SeatRecord(
                     seat, "win" if seat == 0 else "loss", 1 - min(seat, 1), seat + 1
                 )
                 for seat in range(len(players))

@@ -164,7 +164,7 @@ def test_match_page_shows_its_replay(admin_client_, match_factory):
     final = {"tick": 40, "board": []}
     services.finish_match(
         match.pk,
-        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        [services.SeatRecord(0, "win", 1, 1), services.SeatRecord(1, "loss", 0, 2)],
         "Seat 0 wins.",
         replay=services.ReplayData(seats=2, final_tick=40, log=log, final_state=final),
     )

@@ -80,7 +80,7 @@ async def test_nobody_loses_rating_to_a_banned_player(match_factory, alice, bob)
     match = await new_match(match_factory, players=[alice, bob], status="active")
     await sync_to_async(services.ban_player)(bob, "cheating")
     # Bob (seat 1) wins the match he cheated in.
-    results = [services.SeatResult(0, "loss", 0, 2), services.SeatResult(1, "win", 1, 1)]
+    results = [services.SeatRecord(0, "loss", 0, 2), services.SeatRecord(1, "win", 1, 1)]
     await sync_to_async(services.finish_match)(match.pk, results, "Seat 1 wins.")
     before = alice.rating_ordinal
     await alice.arefresh_from_db()

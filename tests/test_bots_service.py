@@ -22,7 +22,7 @@ def finish(match: Match, winner_seat: int) -> Match:
     services.start_match(match.pk)
     seats = match.participants.count()
     results = [
-        services.SeatResult(
+        services.SeatRecord(
             seat, "win" if seat == winner_seat else "loss", 0, 1 if seat == winner_seat else 2
         )
         for seat in range(seats)

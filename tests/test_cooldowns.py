@@ -24,8 +24,8 @@ def abandon(match_factory, player_factory):
         other = player_factory()
         match = match_factory(players=[player, other], status="active", is_private=private)
         results = [
-            services.SeatResult(0, "abandoned", 0, 2),
-            services.SeatResult(1, "win", 1, 1),
+            services.SeatRecord(0, "abandoned", 0, 2),
+            services.SeatRecord(1, "win", 1, 1),
         ]
         services.finish_match(match.pk, results, "Seat 0 left.")
         Participant.objects.filter(match=match).update(left_at=timezone.now() - ago)

@@ -191,7 +191,7 @@ async def test_a_match_moves_from_open_to_live_when_it_starts_and_leaves_when_it
     assert len(shown["participants"]) == 2
     await sync_to_async(services.finish_match)(
         match.pk,
-        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        [services.SeatRecord(0, "win", 1, 1), services.SeatRecord(1, "loss", 0, 2)],
         "Seat 1 wins.",
     )
     await frame_where(lobby, lambda f: live_ids(f, "arena") == [])

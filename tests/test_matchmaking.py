@@ -500,7 +500,7 @@ def test_a_player_seated_in_a_match_in_progress_may_not_queue(player_factory, ma
     services.check_can_queue(alice, "connect_four")
     services.finish_match(
         playing.pk,
-        [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)],
+        [services.SeatRecord(0, "win", 1, 1), services.SeatRecord(1, "loss", 0, 2)],
         "Seat 0 wins.",
     )
     services.check_can_queue(bob, "connect_four")

@@ -40,7 +40,7 @@ def played(match_factory, alice, bob) -> Match:
     match = match_factory(players=[alice, bob], status="active")
     services.record_chat(match.pk, bob.pk, "you are terrible")
     services.record_chat(match.pk, alice.pk, "gg")
-    results = [services.SeatResult(0, "win", 1, 1), services.SeatResult(1, "loss", 0, 2)]
+    results = [services.SeatRecord(0, "win", 1, 1), services.SeatRecord(1, "loss", 0, 2)]
     replay = services.ReplayData(seats=2, final_tick=3, log=[[1, 0, {"column": 3}]], final_state={})
     services.finish_match(match.pk, results, "Seat 0 wins.", replay=replay)
     return match
@@ -425,7 +425,7 @@ async def test_a_muted_players_chat_is_not_delivered_and_they_are_told(match_fac
 def test_quick_join_refuses_a_player_in_cooldown_with_the_time_left(match_factory, alice, bob):
     for _ in range(2):
         match = match_factory(players=[alice, bob], status="active")
-        results = [services.SeatResult(0, "abandoned", 0, 2), services.SeatResult(1, "win", 1, 1)]
+        results = [services.SeatRecord(0, "abandoned", 0, 2), services.SeatRecord(1, "win", 1, 1)]
         services.finish_match(match.pk, results, "Seat 0 left.")
     response = client_for(alice).post(
         "/api/play/", json.dumps({"game": "connect_four"}), content_type="application/json"

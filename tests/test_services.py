@@ -4,14 +4,14 @@ import pytest
 
 from games import services
 from games.models import Match, MatchStatus, Participant, Player
-from games.services import SeatResult, ratings
+from games.services import SeatRecord, ratings
 
 pytestmark = [pytest.mark.pg, pytest.mark.django_db]
 
 
-def results_for(winner: int, seats: int = 2) -> list[SeatResult]:
+def results_for(winner: int, seats: int = 2) -> list[SeatRecord]:
     return [
-        SeatResult(
+        SeatRecord(
             s, "win" if s == winner else "loss", 1 if s == winner else 0, 1 if s == winner else 2
         )
         for s in range(seats)
@@ -227,7 +227,7 @@ def test_finishing_records_outcomes_counts_and_ratings(match_factory):
 
 def test_a_draw_counts_as_a_draw_for_both(match_factory):
     match = match_factory(status="active")
-    draw = [SeatResult(s, "draw", 0, 1) for s in (0, 1)]
+    draw = [SeatRecord(s, "draw", 0, 1) for s in (0, 1)]
     services.finish_match(match.pk, draw, "Draw.")
     for p in Player.objects.filter(participations__match=match):
         assert (p.draws, p.wins, p.losses) == (1, 0, 0)
@@ -237,7 +237,7 @@ def test_a_draw_counts_as_a_draw_for_both(match_factory):
 def test_abandoning_counts_as_a_loss(match_factory):
     match = match_factory(status="active")
     services.finish_match(
-        match.pk, [SeatResult(0, "win", 0, 1), SeatResult(1, "abandoned", 0, 2)], "Forfeit."
+        match.pk, [SeatRecord(0, "win", 0, 1), SeatRecord(1, "abandoned", 0, 2)], "Forfeit."
     )
     quitter = match.participants.get(seat=1).player
     quitter.refresh_from_db()
@@ -255,7 +255,7 @@ def test_private_matches_do_not_change_ratings(match_factory):
 def test_a_result_must_name_every_seat(match_factory):
     match = match_factory(status="active")
     with pytest.raises(services.InvalidResult):
-        services.finish_match(match.pk, [SeatResult(0, "win", 1, 1)], "half")
+        services.finish_match(match.pk, [SeatRecord(0, "win", 1, 1)], "half")
     assert Match.objects.get(pk=match.pk).status == MatchStatus.ACTIVE
 
 

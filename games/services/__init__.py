@@ -99,7 +99,7 @@ from games.services.rematch import (
     decline_rematch,
     rematch_state,
 )
-from games.services.results import ReplayData, SeatResult, finish_match, match_is_rated
+from games.services.results import ReplayData, SeatRecord, finish_match, match_is_rated
 from games.services.seating import (
     create_match,
     join_match,
@@ -133,7 +133,7 @@ __all__ = [
     "RematchState",
     "ReplayData",
     "ReportClosed",
-    "SeatResult",
+    "SeatRecord",
     "ServiceError",
     "StaleRunner",
     "TooManyReports",

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
-from games.models import AuditAction, Outcome, Participant, Player
+from games.models import AuditAction, Participant, Player, SeatResult
 from games.services import audit
 from games.services.audit import Actor
 from games.services.errors import QueueCooldown
@@ -129,7 +129,7 @@ def _abandonments() -> QuerySet[Participant]:
         left_at__gt=F("player__cooldown_cleared_at")
     )
     return Participant.objects.filter(
-        cleared, outcome=Outcome.ABANDONED, left_at__gt=since, match__result__rated=True
+        cleared, outcome=SeatResult.ABANDONED, left_at__gt=since, match__result__rated=True
     )
 
 

@@ -9,14 +9,14 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from games.models import Match, MatchStatus, Outcome, Participant, Player, Replay
+from games.models import Match, MatchStatus, Participant, Player, Replay, SeatResult
 from games.services import ratings
 from games.services.errors import InvalidResult
 from games.services.lifecycle import _change_status, _check_fence, _locked_match
 
 
 @dataclass(frozen=True)
-class SeatResult:
+class SeatRecord:
     """How one seat ended: outcome, score and placement (1 is best, ties share)."""
 
     seat: int
@@ -37,7 +37,7 @@ class ReplayData:
 
 def finish_match(
     match_id: Any,
-    results: Sequence[SeatResult],
+    results: Sequence[SeatRecord],
     summary: str,
     *,
     replay: ReplayData | None = None,
@@ -99,12 +99,12 @@ def match_is_rated(match: Match, seated: int, *, with_bots: bool = False) -> boo
     return not match.is_private and seated >= 2 and not with_bots
 
 
-def _check_results(participants: list[Participant], results: Sequence[SeatResult]) -> None:
+def _check_results(participants: list[Participant], results: Sequence[SeatRecord]) -> None:
     seats = sorted(p.seat for p in participants)
     if sorted(r.seat for r in results) != seats:
         raise InvalidResult(f"A result must name exactly the seats {seats}.")
     for r in results:
-        if r.outcome not in Outcome.values:
+        if r.outcome not in SeatResult.values:
             raise InvalidResult(f"Unknown outcome {r.outcome!r} for seat {r.seat}.")
 
 
@@ -112,7 +112,7 @@ def _new_ratings(
     match: Match,
     participants: list[Participant],
     players: dict[int, Player],
-    by_seat: dict[int, SeatResult],
+    by_seat: dict[int, SeatRecord],
     with_bots: bool,
 ) -> dict[int, ratings.Rating]:
     """New rating per player id, or {} when the match is unrated."""
@@ -136,7 +136,7 @@ def _new_ratings(
 
 def _record_participant(
     participant: Participant,
-    result: SeatResult,
+    result: SeatRecord,
     match: Match,
     player: Player,
     new: ratings.Rating | None,
@@ -154,15 +154,15 @@ def _record_participant(
 
 
 _RECORD_FIELD = {
-    Outcome.WIN: "wins",
-    Outcome.LOSS: "losses",
-    Outcome.ABANDONED: "losses",
-    Outcome.DRAW: "draws",
+    SeatResult.WIN: "wins",
+    SeatResult.LOSS: "losses",
+    SeatResult.ABANDONED: "losses",
+    SeatResult.DRAW: "draws",
 }
 
 
-def _record_player(player: Player, result: SeatResult, new: ratings.Rating | None) -> None:
-    counter = _RECORD_FIELD[Outcome(result.outcome)]
+def _record_player(player: Player, result: SeatRecord, new: ratings.Rating | None) -> None:
+    counter = _RECORD_FIELD[SeatResult(result.outcome)]
     updates: dict[str, Any] = {"matches_played": F("matches_played") + 1, counter: F(counter) + 1}
     if new is not None:
         updates.update(rating_mu=new.mu, rating_sigma=new.sigma, rating_ordinal=new.ordinal)

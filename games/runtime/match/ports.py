@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from games.cluster.leases import Lease
-from games.services.results import ReplayData, SeatResult
+from games.services.results import ReplayData, SeatRecord
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Store(Protocol):
     async def finish(
         self,
         match_id: str,
-        results: list[SeatResult],
+        results: list[SeatRecord],
         summary: str,
         replay: ReplayData,
         fence: int | None,

@@ -45,7 +45,7 @@ from games.runtime.match.ports import Checkpoints, MatchInfo, Restored, SeatRow,
 from games.runtime.match.roster import Roster, Seat
 from games.runtime.match.schedule import TickSchedule
 from games.services.errors import NotReady, StaleRunner
-from games.services.results import ReplayData, SeatResult
+from games.services.results import ReplayData, SeatRecord
 
 logger = logging.getLogger(__name__)
 
@@ -579,7 +579,7 @@ class MatchRunner:
         assert outcome is not None
         abandoned = {s.seat for s in self.roster.seats.values() if s.abandoned}
         results = [
-            SeatResult(s.seat, "abandoned" if s.seat in abandoned else s.result, s.score, s.rank)
+            SeatRecord(s.seat, "abandoned" if s.seat in abandoned else s.result, s.score, s.rank)
             for s in outcome.seats
         ]
         replay = ReplayData(

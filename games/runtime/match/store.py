@@ -85,7 +85,7 @@ class DatabaseStore:
     async def finish(
         self,
         match_id: str,
-        results: list[services.SeatResult],
+        results: list[services.SeatRecord],
         summary: str,
         replay: services.ReplayData,
         fence: int | None,
@@ -161,7 +161,7 @@ def _abort(match_id: str, reason: str, fence: int | None) -> None:
 
 def _finish(
     match_id: str,
-    results: list[services.SeatResult],
+    results: list[services.SeatRecord],
     summary: str,
     replay: services.ReplayData,
     fence: int | None,
