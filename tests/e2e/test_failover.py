@@ -90,3 +90,29 @@ async def test_a_match_continues_after_its_process_is_killed(two_sites):
     stored = bob.get_json(f"/api/matches/{match}/")
     assert stored["status"] == "finished"
     assert sorted(p["outcome"] for p in stored["participants"]) == ["loss", "win"]
+
+
+async def test_an_arena_match_killed_in_its_first_second_is_adopted_not_lost(two_sites):
+    """The runner checkpoints a match as it starts: a process that dies before the match's
+    first regular checkpoint (a second of ticks) leaves a match to adopt, not one to abort."""
+    first, second, _ = two_sites
+    alice, bob = SiteClient(f"http://{first}"), SiteClient(f"http://{second}")
+    alice.play_as_guest()
+    bob.play_as_guest()
+    match = alice.post_json("/api/matches/", {"game": "arena", "max_players": 2})["id"]
+    bob.post_json(f"/api/matches/{match}/join/")
+    async with socket_to(first, match, alice) as a:
+        await next_frame(a, "welcome")
+        async with socket_to(second, match, bob) as b:
+            await next_frame(b, "welcome")
+            for ws in (a, b):
+                await ws.send(json.dumps({"type": "ready"}))
+            started = await next_frame(b, "state", lambda f: f["tick"] >= 1)
+            assert started["tick"] < 10  # well inside the first second of ticks (20 a second)
+            RUNNING[int(first.rsplit(":", 1)[1])].send_signal(signal.SIGKILL)
+
+            welcome = await next_frame(b, "welcome")  # the adopter greets every socket again
+            assert welcome["match"]["status"] == "active"
+            resumed = await next_frame(b, "state")
+            assert resumed["tick"] >= 0
+    assert bob.get_json(f"/api/matches/{match}/")["status"] == "active"

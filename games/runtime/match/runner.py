@@ -368,6 +368,10 @@ class MatchRunner:
             self.lose_lease()
             return
         self._begin(seats)
+        # Checkpointed at once: a match whose process dies in its first second is
+        # adopted from here instead of being lost (aborted) for want of a checkpoint.
+        self.checkpointer.force()
+        await self._maybe_checkpoint(moved=False)
         await self._broadcast_players()
         await self._broadcast_state([Event("started", {"seats": len(seats)})])
 
