@@ -162,11 +162,42 @@ def test_no_layer_imports_one_it_must_not():
     assert violations() == []
 
 
+# Redis or memory is chosen once, by games.cluster.shared(); elsewhere the code asks the
+# pieces it picked (or shared().is_local). The fan-out reads the URL only to connect.
+REDIS_URL_READERS = {"games.runtime.fanout": "its pub/sub connection's address"}
+
+
+def asks_for_redis(path: Path) -> list[str]:
+    """Where a file reads settings.REDIS_URL or calls a Redis-or-memory `enabled()`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr == "REDIS_URL":
+            found.append(f"{path.name}:{node.lineno} reads REDIS_URL")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "enabled"
+        ):
+            found.append(f"{path.name}:{node.lineno} calls enabled()")
+    return found
+
+
+def test_only_the_cluster_asks_whether_redis_is_configured():
+    found = [
+        problem
+        for module, path in sorted(MODULES.items())
+        if not _within(module, "games.cluster") and module not in REDIS_URL_READERS
+        for problem in asks_for_redis(path)
+    ]
+    assert found == []
+
+
 def test_the_walk_sees_imports_of_every_form():
     # A walk that saw nothing would pass the rules above vacuously.
     assert "games.services" in imports_of(MODULES["games.views"])  # from games import services
     assert "games.cluster.tickets" in imports_of(MODULES["games.views"])  # a package's module
     assert "games.runtime.messages" in imports_of(MODULES["games.services.announce"])
+    assert asks_for_redis(MODULES["games.cluster"])  # the one place that does
 
 
 @pytest.mark.parametrize(

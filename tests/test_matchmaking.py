@@ -14,7 +14,7 @@ from games.cluster import redis as cluster_redis
 from games.matchmaking import (
     Entry,
     GroupRules,
-    MemoryQueue,
+    LocalQueue,
     RedisQueue,
     Renewal,
     rules_for,
@@ -47,7 +47,7 @@ def redis_queue(settings, redis_url, redis_prefix):
 def queue(request):
     """Both implementations must behave the same, so every test runs on both."""
     if request.param == "memory":
-        return MemoryQueue()
+        return LocalQueue()
     return request.getfixturevalue("redis_queue")
 
 
@@ -251,7 +251,7 @@ async def test_queueing_again_from_the_same_socket_clears_its_marker(queue):
 
 
 async def markers(queue):
-    if isinstance(queue, MemoryQueue):
+    if isinstance(queue, LocalQueue):
         return len(queue.finished)
     return await cluster_redis.async_client().zcard(cluster_redis.key("mm", "finished"))
 
@@ -349,7 +349,7 @@ def test_a_player_is_never_placed_in_a_match_they_sit_in():
 
 async def test_redis_and_memory_form_the_same_groups(redis_queue):
     rng = random.Random(7)
-    memory = MemoryQueue()
+    memory = LocalQueue()
     players = [
         entry(
             n, rng.uniform(10, 40), T0 + rng.uniform(0, 30), rng.choice(["arena", "connect_four"])

@@ -1,4 +1,4 @@
-"""Match leases in Redis: at most one process runs a match, and each run has a fencing token.
+"""Match leases: at most one process runs a match, and each run has a fencing token.
 
 A lease is `SET lease:<match> <holder>|<token> NX PX <ttl>`, taken in one Lua
 script together with `INCR fence:<match>`, so every successful claim gets a
@@ -15,16 +15,22 @@ supervisor records each new token in the database before the runner starts.
 A runner whose lease vanished (it expired while Redis was unreachable, or
 Redis restarted empty) may take it again with `reestablish` — only if nobody
 claimed the match since: the counter is not above its token.
+
+`RedisLeases` holds them in Redis for every process; `LocalLeases` holds the same
+in this process's memory; `games.cluster.shared()` picks one, and the functions
+at the end of this module go to it.
 """
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
+from games import cluster
 from games.cluster import redis as cluster_redis
 
 # The fence counter outlives leases (renewals refresh it) and goes with a finished
@@ -107,6 +113,67 @@ def _ttl_ms() -> int:
     return int(settings.MATCH_LEASE_SECONDS * 1000)
 
 
+class Leases(Protocol):
+    """The leases of matches; every step is atomic. Redis errors come out as
+    `cluster_redis.Unavailable` (never as a lost lease)."""
+
+    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
+        """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
+
+    async def renew(self, lease: Lease) -> Renewal:
+        """Extend the lease (and the fence counter's life)."""
+
+    async def reestablish(self, lease: Lease) -> tuple[Lease, bool] | None:
+        """Take a vanished lease again with the next token: (lease, whether the counter
+        was lost, and so the checkpoint with it), or None if another process claimed it since."""
+
+    async def release(self, lease: Lease, *, match_over: bool = False) -> None:
+        """Give the lease up; for a match that is over, its fence counter goes too (the
+        database refuses any write to a finished match, whoever makes it)."""
+
+    async def holder(self, match_id: str) -> str | None:
+        """Who runs the match now (`host:pid:id|token`), or None."""
+
+    def holder_sync(self, match_id: str) -> str | None:
+        """Who runs the match (host:pid:id), from sync code such as the admin."""
+
+
+class RedisLeases:
+    """Leases in Redis, one Lua script per step: the processes of a cluster share them."""
+
+    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
+        token = await _eval(_CLAIM, _keys(match_id), holder, _ttl_ms(), floor, FENCE_TTL_MS)
+        return Lease(match_id, holder, int(token)) if token else None
+
+    async def renew(self, lease: Lease) -> Renewal:
+        renewed = await _eval(_RENEW, _keys(lease.match_id), lease.value, _ttl_ms(), FENCE_TTL_MS)
+        if renewed == 1:
+            return Renewal.RENEWED
+        return Renewal.TAKEN if renewed == 0 else Renewal.VANISHED
+
+    async def reestablish(self, lease: Lease) -> tuple[Lease, bool] | None:
+        token, lost = await _eval(
+            _REESTABLISH, _keys(lease.match_id), lease.holder, lease.token, _ttl_ms(), FENCE_TTL_MS
+        )
+        if not token:
+            return None
+        return Lease(lease.match_id, lease.holder, int(token)), bool(lost)
+
+    async def release(self, lease: Lease, *, match_over: bool = False) -> None:
+        await _eval(_RELEASE, _keys(lease.match_id), lease.value, "1" if match_over else "0")
+
+    async def holder(self, match_id: str) -> str | None:
+        try:
+            raw = await cluster_redis.async_client().get(cluster_redis.key("lease", match_id))
+        except cluster_redis.ERRORS as exc:
+            raise cluster_redis.Unavailable(str(exc)) from exc
+        return _text(raw)
+
+    def holder_sync(self, match_id: str) -> str | None:
+        raw = cluster_redis.sync_client().get(cluster_redis.key("lease", match_id))
+        return _holder_part(_text(raw))
+
+
 def _keys(match_id: str) -> tuple[str, str]:
     return cluster_redis.key("lease", match_id), cluster_redis.key("fence", match_id)
 
@@ -118,54 +185,104 @@ async def _eval(script: str, keys: tuple[str, ...], *args: Any) -> Any:
         raise cluster_redis.Unavailable(str(exc)) from exc
 
 
-async def claim(match_id: str, holder: str, floor: int = 0) -> Lease | None:
-    """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
-    token = await _eval(_CLAIM, _keys(match_id), holder, _ttl_ms(), floor, FENCE_TTL_MS)
-    return Lease(match_id, holder, int(token)) if token else None
-
-
-async def renew(lease: Lease) -> Renewal:
-    """Extend the lease (and the fence counter's life); Unavailable without Redis."""
-    renewed = await _eval(_RENEW, _keys(lease.match_id), lease.value, _ttl_ms(), FENCE_TTL_MS)
-    if renewed == 1:
-        return Renewal.RENEWED
-    return Renewal.TAKEN if renewed == 0 else Renewal.VANISHED
-
-
-async def reestablish(lease: Lease) -> tuple[Lease, bool] | None:
-    """Take a vanished lease again with the next token: (lease, whether Redis lost the
-    counter, and so the checkpoint with it), or None if another process claimed it since."""
-    token, lost = await _eval(
-        _REESTABLISH, _keys(lease.match_id), lease.holder, lease.token, _ttl_ms(), FENCE_TTL_MS
-    )
-    if not token:
-        return None
-    return Lease(lease.match_id, lease.holder, int(token)), bool(lost)
-
-
-async def release(lease: Lease, *, match_over: bool = False) -> None:
-    """Give the lease up; for a match that is over, its fence counter goes too (the
-    database refuses any write to a finished match, whoever makes it)."""
-    await _eval(_RELEASE, _keys(lease.match_id), lease.value, "1" if match_over else "0")
-
-
-async def holder(match_id: str) -> str | None:
-    """Who runs the match now (`host:pid:id|token`), or None."""
-    try:
-        raw = await cluster_redis.async_client().get(cluster_redis.key("lease", match_id))
-    except cluster_redis.ERRORS as exc:
-        raise cluster_redis.Unavailable(str(exc)) from exc
-    return _text(raw)
-
-
 def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+def _holder_part(value: str | None) -> str | None:
+    return value.split("|", 1)[0] if value else None
+
+
+class LocalLeases:
+    """The same leases in this process's memory, with the same rules (tokens above the
+    floor, a counter that outlives leases, expiry after MATCH_LEASE_SECONDS).
+
+    No step awaits, so each is atomic on the event loop. A single process starts its
+    runners without a lease (the runtime asks `shared().is_local`: there is nobody to
+    exclude), so here nobody holds one unless a caller claims it.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, float]] = {}  # match -> (holder|token, expiry)
+        self._counters: dict[str, tuple[int, float]] = {}  # match -> (last token, expiry)
+
+    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
+        if self._value(match_id) is not None:
+            return None
+        token = max(self._counter(match_id) + 1, floor + 1)
+        lease = Lease(match_id, holder, token)
+        self._hold(lease)
+        return lease
+
+    async def renew(self, lease: Lease) -> Renewal:
+        held = self._value(lease.match_id)
+        if held == lease.value:
+            self._hold(lease)
+            return Renewal.RENEWED
+        return Renewal.TAKEN if held is not None else Renewal.VANISHED
+
+    async def reestablish(self, lease: Lease) -> tuple[Lease, bool] | None:
+        counter = self._counter(lease.match_id)
+        if self._value(lease.match_id) is not None or counter > lease.token:
+            return None
+        new = Lease(lease.match_id, lease.holder, lease.token + 1)
+        self._hold(new)
+        return new, counter < lease.token
+
+    async def release(self, lease: Lease, *, match_over: bool = False) -> None:
+        if self._value(lease.match_id) == lease.value:
+            del self._held[lease.match_id]
+            if match_over:
+                self._counters.pop(lease.match_id, None)
+
+    async def holder(self, match_id: str) -> str | None:
+        return self._value(match_id)
+
+    def holder_sync(self, match_id: str) -> str | None:
+        return _holder_part(self._value(match_id))
+
+    def _hold(self, lease: Lease) -> None:
+        now = time.monotonic()
+        self._held[lease.match_id] = (lease.value, now + _ttl_ms() / 1000)
+        self._counters[lease.match_id] = (lease.token, now + FENCE_TTL_MS / 1000)
+
+    def _value(self, match_id: str) -> str | None:
+        held = self._held.get(match_id)
+        return held[0] if held and held[1] > time.monotonic() else None
+
+    def _counter(self, match_id: str) -> int:
+        counter = self._counters.get(match_id)
+        return counter[0] if counter and counter[1] > time.monotonic() else 0
+
+
+# The runtime's calls, to the implementation `games.cluster.shared()` picked.
+
+
+async def claim(match_id: str, holder: str, floor: int = 0) -> Lease | None:
+    """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
+    return await cluster.shared().leases.claim(match_id, holder, floor)
+
+
+async def renew(lease: Lease) -> Renewal:
+    """Extend the lease (and the fence counter's life); Unavailable without Redis."""
+    return await cluster.shared().leases.renew(lease)
+
+
+async def reestablish(lease: Lease) -> tuple[Lease, bool] | None:
+    """Take a vanished lease again with the next token (see `Leases.reestablish`)."""
+    return await cluster.shared().leases.reestablish(lease)
+
+
+async def release(lease: Lease, *, match_over: bool = False) -> None:
+    """Give the lease up (see `Leases.release`)."""
+    await cluster.shared().leases.release(lease, match_over=match_over)
+
+
+async def holder(match_id: str) -> str | None:
+    """Who runs the match now (`host:pid:id|token`), or None."""
+    return await cluster.shared().leases.holder(match_id)
+
+
 def holder_sync(match_id: str) -> str | None:
     """Who runs the match (host:pid:id), from sync code such as the admin."""
-    if not cluster_redis.enabled():
-        return None
-    raw = cluster_redis.sync_client().get(cluster_redis.key("lease", match_id))
-    value = _text(raw)
-    return value.split("|", 1)[0] if value else None
+    return cluster.shared().leases.holder_sync(match_id)

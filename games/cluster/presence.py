@@ -4,8 +4,10 @@ Each process keeps the list of its own sockets and republishes them every
 PRESENCE_HEARTBEAT_SECONDS into one Redis sorted set, scored by when each
 entry expires (PRESENCE_TTL_SECONDS later). Readers only count entries that
 have not expired, so the sockets of a process that died (whose `disconnect()`
-never ran) disappear within PRESENCE_TTL_SECONDS, with no cleanup by anyone.
-Without Redis there is one process and its own list is the answer.
+never ran) disappear within PRESENCE_TTL_SECONDS, with no cleanup by anyone
+(`RedisPresenceStore`). Without Redis there is one process and its own list is the
+answer (`LocalPresenceStore`). `games.cluster.shared()` picks the store;
+`LocalPresence` is this process's list, with Redis or without.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 
+from games import cluster
 from games.cluster import redis as cluster_redis
 
 
@@ -40,7 +44,11 @@ class Connection:
 
 
 class LocalPresence:
-    """This process's sockets, and the heartbeat that publishes them."""
+    """This process's sockets, and the heartbeat that publishes them to the shared list.
+
+    Every process has one (the runtime makes it), with Redis or without: the shared
+    list (`PresenceStore`, picked by `games.cluster.shared()`) is where readers look.
+    """
 
     def __init__(self) -> None:
         global _this_process
@@ -50,21 +58,19 @@ class LocalPresence:
 
     async def add(self, connection: Connection) -> None:
         self.connections.add(connection)
-        if cluster_redis.enabled():
-            await self._publish([connection])
-            if self._task is None or self._task.done():
-                self._task = asyncio.get_running_loop().create_task(self._heartbeat())
+        store = cluster.shared().presence
+        await self._publish(store, [connection])
+        if store.expires and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._heartbeat())
 
     def forget(self, connection: Connection) -> Callable[[], Awaitable[object]] | None:
-        """Drop a socket from this process's list; the removal of its entry in Redis, if any.
+        """Drop a socket from this process's list; the removal of its shared entry, if any.
 
         The heartbeat stops republishing it at once; the caller runs the removal
         (retrying it if Redis is away; the entry also expires on its own).
         """
         self.connections.discard(connection)
-        if not cluster_redis.enabled():
-            return None
-        return functools.partial(_unpublish, connection)
+        return cluster.shared().presence.removal(connection)
 
     async def remove(self, connection: Connection) -> None:
         removal = self.forget(connection)
@@ -74,14 +80,13 @@ class LocalPresence:
     async def _heartbeat(self) -> None:
         while self.connections:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)  # the heartbeat period
-            await self._publish(list(self.connections))
+            await self._publish(cluster.shared().presence, list(self.connections))
 
     async def republish(self) -> None:
         """Publish every socket of this process now (Redis is back, perhaps empty)."""
-        if cluster_redis.enabled():
-            await self._publish(list(self.connections))
+        await self._publish(cluster.shared().presence, list(self.connections))
 
-    async def _publish(self, connections: list[Connection]) -> None:
+    async def _publish(self, store: PresenceStore, connections: list[Connection]) -> None:
         """Publish these sockets; those forgotten while the publish waited are removed again.
 
         A publish may wait for a pooled connection (or its handshake) while one of
@@ -91,14 +96,90 @@ class LocalPresence:
         member of the set until the next trim). Removing it again after the
         publish's answer orders the removal after it.
         """
-        await _publish(connections)
+        await store.publish(connections)
         gone = [c for c in connections if c not in self.connections]
         if gone:
-            await _unpublish_quietly(gone)
+            await store.unpublish(gone)
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+class PresenceStore(Protocol):
+    """The list of every process's sockets, which readers anywhere see.
+
+    Publishing never raises: an entry that could not be stored is stored again by
+    the next heartbeat, or by the recovery after an outage.
+    """
+
+    #: Whether entries expire unless published again (each process's heartbeat does).
+    expires: bool
+
+    async def publish(self, connections: list[Connection]) -> None:
+        """Store (or refresh) these entries."""
+
+    async def unpublish(self, connections: list[Connection]) -> None:
+        """Remove these entries."""
+
+    def removal(self, connection: Connection) -> Callable[[], Awaitable[object]] | None:
+        """The removal of one socket's entry, for the caller to run (and retry), or None
+        if there is nothing to remove."""
+
+    def current(self, local: LocalPresence | None = None) -> list[Connection]:
+        """Every live socket (from sync code: views, the admin); `local` is this
+        process's list, if the caller has it."""
+
+
+class RedisPresenceStore:
+    """One Redis sorted set for every process, scored by when each entry expires."""
+
+    expires = True
+
+    async def publish(self, connections: list[Connection]) -> None:
+        if not connections:
+            return
+        expires = time.time() + settings.PRESENCE_TTL_SECONDS
+        try:
+            client = cluster_redis.async_client()
+            await client.zadd(_key(), {c.member(): expires for c in connections})
+            # Drop what expired, so the set stays the size of what is online.
+            await client.zremrangebyscore(_key(), "-inf", time.time())
+        except cluster_redis.ERRORS as exc:
+            cluster_redis.outage.failed("presence", exc)
+
+    async def unpublish(self, connections: list[Connection]) -> None:
+        # Redis unreachable: the entries expire on their own, so never an error here.
+        try:
+            await cluster_redis.async_client().zrem(_key(), *(c.member() for c in connections))
+        except cluster_redis.ERRORS as exc:
+            cluster_redis.outage.failed("presence", exc)
+
+    def removal(self, connection: Connection) -> Callable[[], Awaitable[object]] | None:
+        return functools.partial(_unpublish, connection)
+
+    def current(self, local: LocalPresence | None = None) -> list[Connection]:
+        members = cluster_redis.sync_client().zrangebyscore(_key(), time.time(), "+inf")
+        return [Connection.parse(_text(m)) for m in members]
+
+
+class LocalPresenceStore:
+    """One process: its own list is the answer, and there is nothing to publish."""
+
+    expires = False
+
+    async def publish(self, connections: list[Connection]) -> None:
+        pass
+
+    async def unpublish(self, connections: list[Connection]) -> None:
+        pass
+
+    def removal(self, connection: Connection) -> Callable[[], Awaitable[object]] | None:
+        return None
+
+    def current(self, local: LocalPresence | None = None) -> list[Connection]:
+        local = local or _this_process
+        return sorted(local.connections if local else [], key=lambda c: c.member())
 
 
 def _key() -> str:
@@ -106,30 +187,8 @@ def _key() -> str:
 
 
 async def _unpublish(connection: Connection) -> None:
+    """One entry's removal; raises if Redis is away (the caller retries it)."""
     await cluster_redis.async_client().zrem(_key(), connection.member())
-
-
-async def _unpublish_quietly(connections: list[Connection]) -> None:
-    """Remove these entries; without Redis they expire on their own: never an error here."""
-    try:
-        await cluster_redis.async_client().zrem(_key(), *(c.member() for c in connections))
-    except cluster_redis.ERRORS as exc:
-        cluster_redis.outage.failed("presence", exc)
-
-
-async def _publish(connections: list[Connection]) -> None:
-    """Refresh these entries. Without Redis they are not (they expire meanwhile), and
-    the next heartbeat, or the recovery, publishes them again: never an error here."""
-    if not connections:
-        return
-    expires = time.time() + settings.PRESENCE_TTL_SECONDS
-    try:
-        client = cluster_redis.async_client()
-        await client.zadd(_key(), {c.member(): expires for c in connections})
-        # Drop what expired, so the set stays the size of what is online.
-        await client.zremrangebyscore(_key(), "-inf", time.time())
-    except cluster_redis.ERRORS as exc:
-        cluster_redis.outage.failed("presence", exc)
 
 
 # This process's LocalPresence, which sync readers (views, the admin) read without
@@ -139,11 +198,7 @@ _this_process: LocalPresence | None = None
 
 def current(local: LocalPresence | None = None) -> list[Connection]:
     """Every live socket (from sync code: views, the admin)."""
-    if not cluster_redis.enabled():
-        local = local or _this_process
-        return sorted(local.connections if local else [], key=lambda c: c.member())
-    members = cluster_redis.sync_client().zrangebyscore(_key(), time.time(), "+inf")
-    return [Connection.parse(_text(m)) for m in members]
+    return cluster.shared().presence.current(local)
 
 
 def _text(member: object) -> str:

@@ -42,6 +42,8 @@ FAILURES: tuple[type[BaseException], ...] = (*ERRORS, Unavailable)
 
 
 def enabled() -> bool:
+    """Whether REDIS_URL is set. Callers ask `games.cluster.shared()` instead, which
+    answers from the same setting and holds the pieces picked by it."""
     return bool(settings.REDIS_URL)
 
 
@@ -71,6 +73,12 @@ def sync_client() -> redis.Redis:
     if _sync_client is None:
         _sync_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
     return _sync_client
+
+
+def forget_sync_client() -> None:
+    """REDIS_URL changed (tests): the next `sync_client()` connects to the new one."""
+    global _sync_client
+    _sync_client = None
 
 
 class Outage:

@@ -26,7 +26,7 @@ the socket told that it is out of the queue.
 With REDIS_URL the queue lives in Redis and every step is one Lua script, so
 a step is atomic across processes: "take" picks a group and removes it from
 the queue in the same script, and two processes matching at once can never
-take one player twice. Without Redis there is one process and `MemoryQueue`
+take one player twice. Without Redis there is one process and `LocalQueue`
 does the same in its memory; no step awaits in the middle, so each is atomic
 on the event loop.
 
@@ -37,7 +37,7 @@ the match (`services.create_queued_match`), which tells every player of it
 after commit, on their lobby sockets, whichever process holds them.
 
 Modules: `rules` (entries, grouping by rating), `backend` (the queue's steps, one
-interface), `redis_queue` (the Lua scripts), `memory_queue`, `matcher` (this
+interface), `redis_queue` (the Lua scripts), `local_queue`, `matcher` (this
 process's queued sockets and its matching rounds).
 
 May import: `games.services`, `games.cluster`, `games.protocol`, `games.engine`,
@@ -47,16 +47,16 @@ Must not import: `games.sockets`, the rest of `games.runtime`.
 """
 
 from games.matchmaking.backend import QueueBackend
+from games.matchmaking.local_queue import LocalQueue
 from games.matchmaking.matcher import Matchmaker
-from games.matchmaking.memory_queue import MemoryQueue
 from games.matchmaking.redis_queue import RedisQueue
 from games.matchmaking.rules import Entry, GroupRules, Renewal, rules_for
 
 __all__ = [
     "Entry",
     "GroupRules",
+    "LocalQueue",
     "Matchmaker",
-    "MemoryQueue",
     "QueueBackend",
     "RedisQueue",
     "Renewal",

@@ -13,10 +13,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from games import protocol, services
-from games.cluster import redis as cluster_redis
+from games import cluster, protocol, services
 from games.matchmaking.backend import QueueBackend
-from games.matchmaking.memory_queue import MemoryQueue
+from games.matchmaking.local_queue import LocalQueue
 from games.matchmaking.redis_queue import RedisQueue
 from games.matchmaking.rules import (
     BOT_FILL_LEVEL,
@@ -52,13 +51,15 @@ class Matchmaker:
         self.local: dict[str, Entry] = {}  # by token: the channel name of the lobby socket
         # Sockets sent word that their entry is gone, until they read it (`lost_place_news`).
         self.lost_place: set[str] = set()
-        self.memory = MemoryQueue()
+        # Picked once, with the rest of the shared state: in Redis for every process, or
+        # in this process's memory (its implementations live here, above games.cluster).
+        self._queue: QueueBackend = LocalQueue() if cluster.shared().is_local else RedisQueue()
         self.stopped = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     def queue(self) -> QueueBackend:
-        return RedisQueue() if cluster_redis.enabled() else self.memory
+        return self._queue
 
     async def join(self, player_id: int, game: str, token: str) -> str:
         """Queue the player for `game` from the lobby socket `token`; the `queued` frame.

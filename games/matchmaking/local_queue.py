@@ -16,7 +16,7 @@ class _QueueEntryState:
     expires: float
 
 
-class MemoryQueue:
+class LocalQueue:
     """The same queue in this process's memory, for single-process mode (no Redis).
 
     No method awaits before it is done, so each step is atomic on the event loop.
