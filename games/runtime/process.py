@@ -34,7 +34,7 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from games.cluster import presence
+from games.cluster import presence, shared
 from games.cluster import redis as cluster_redis
 from games.matchmaking import Matchmaker
 from games.runtime import census, routing
@@ -60,7 +60,7 @@ class ProcessRuntime:
         self.attached: dict[str, int] = {}
         self.local = LocalSockets()  # this process's match sockets: fan-out, drain
         # Pub/sub, for per-tick traffic between processes; None without Redis.
-        self.fanout = Fanout(self._recovered) if cluster_redis.enabled() else None
+        self.fanout = None if shared().is_local else Fanout(self._recovered)
         self._fanout: asyncio.Task[None] | None = None
         self.draining = False
         # Where turn-based bots think (a hard Connect Four move is tens of milliseconds of
@@ -102,7 +102,7 @@ class ProcessRuntime:
             self._fanout = asyncio.get_running_loop().create_task(
                 receive_states(self.fanout, self.local)
             )
-        if cluster_redis.enabled():
+        if not shared().is_local:
             self.registry.watch()
 
     def registrations(self) -> dict[str, int]:

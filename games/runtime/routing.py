@@ -8,7 +8,8 @@ else goes to the runner's channel on the core layer, which queues it, and waits
 here, in order, while Redis is unreachable. The runner's process listens on
 both and posts what arrives to its runner.
 
-May import: `games.cluster.redis` (its failure types and outage log),
+May import: `games.cluster` (whether this is the only process; the Redis
+failure types and outage log),
 `games.runtime.runners` (where the runners are), `games.runtime.match` (the
 runner and its typed operations), `games.runtime.fanout` (the pub/sub
 connection) and `games.runtime.messages`. Must not import
@@ -27,6 +28,7 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 
 from games.cluster import redis as cluster_redis
+from games.cluster import shared
 from games.runtime import messages
 from games.runtime.fanout import Fanout
 from games.runtime.match import ops
@@ -87,7 +89,7 @@ class Router:
         if runner is not None:
             runner.post(leave)
             return None
-        if not cluster_redis.enabled():
+        if shared().is_local:
             return None  # one process, and no runner here: nobody runs the match
         layer = get_channel_layer()
         assert layer is not None

@@ -28,7 +28,7 @@ from typing import Any
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 
-from games.cluster import checkpoints, leases
+from games.cluster import checkpoints, leases, shared
 from games.cluster import redis as cluster_redis
 from games.runtime import metrics
 from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets
@@ -147,7 +147,7 @@ class RunnerRegistry:
         async with lock:
             if match_id in self.runners:
                 return self.runners[match_id]
-            if not cluster_redis.enabled():
+            if shared().is_local:
                 info = await self.store.load(match_id)
                 return await self._start_runner(info, None)
             try:
