@@ -5,11 +5,13 @@
 - `checkpoints`: fenced snapshots of live matches, so another process can adopt one.
 - `presence`: who is online, and connected to which match, across every process.
 - `tickets`: single-use tickets that let non-browser clients open a match socket.
+- `processes`: every live server process as it last described itself (the console).
 
 Each piece that has both forms declares one interface (a `typing.Protocol`) with a
 `Redis…` and a `Local…` implementation side by side in its module. `shared()` picks
-them, once, from REDIS_URL: it is the only place that asks whether Redis is
-configured. Code that behaves differently on a single process (no fan-out
+them, once, from REDIS_URL; outside this package nothing asks whether Redis is
+configured (`processes.registry()` still picks its own two with `redis.enabled()`,
+from the same setting). Code that behaves differently on a single process (no fan-out
 connection, no lease to take, no watchdog) asks `shared().is_local`. Checkpoints
 exist only in Redis: without it there is no other process to adopt a match, and
 the runtime gives its runners none. The matchmaking queue follows the same
