@@ -1,5 +1,5 @@
-"""The shared state's two forms: picked once from REDIS_URL, and the leases' rules the
-same in Redis and in memory."""
+"""The shared state's two forms: picked once from REDIS_URL, the leases' rules the same
+in Redis and in memory, and who is online read from either."""
 
 import asyncio
 
@@ -7,8 +7,9 @@ import pytest
 import redis
 
 from games import cluster
-from games.cluster import leases, tickets
+from games.cluster import leases, presence, tickets
 from games.cluster.leases import Lease, LocalLeases, RedisLeases, Renewal
+from games.cluster.presence import Connection
 
 MATCH = "7f1c"
 
@@ -116,3 +117,32 @@ async def test_the_runtime_s_calls_reach_the_picked_leases(settings):
     assert leases.holder_sync(MATCH) == "here"
     await leases.release(lease)
     assert leases.holder_sync(MATCH) is None
+
+
+async def test_without_redis_this_process_s_sockets_are_who_is_online(settings):
+    settings.REDIS_URL = ""
+    local = presence.LocalPresence()
+    socket = Connection(4, "m-1", "here", "specific.a!1")
+    try:
+        await local.add(socket)
+        assert await asyncio.to_thread(presence.current) == [socket]
+        assert local.forget(socket) is None  # nothing shared to remove
+        assert await asyncio.to_thread(presence.current) == []
+    finally:
+        local.stop()
+        presence.reset_for_tests()
+
+
+async def test_with_redis_every_process_reads_the_shared_list(redis_settings):
+    local = presence.LocalPresence()
+    socket = Connection(4, "m-1", "elsewhere", "specific.b!1")
+    try:
+        await local.add(socket)
+        local.connections.clear()  # a reader with no socket of its own still sees it
+        assert await asyncio.to_thread(presence.current) == [socket]
+        removal = local.forget(socket)
+        await removal()
+        assert await asyncio.to_thread(presence.current) == []
+    finally:
+        local.stop()
+        presence.reset_for_tests()
