@@ -17,5 +17,6 @@ urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
     path("play/<uuid:match_id>/", views.match_page, name="match"),
     path("replay/<uuid:match_id>/", views.replay_page, name="replay"),
+    path("how-to-play/<slug:game>/", views.how_to_play, name="how-to-play"),
     path("banned/", views.banned, name="banned"),
 ]

@@ -12,6 +12,8 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
@@ -126,8 +128,31 @@ def match_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "frontend/match.html",
-        {"match": match, "game": GAMES.get(match.game), "player": player},
+        {
+            "match": match,
+            "game": GAMES.get(match.game),
+            "player": player,
+            "how_to_play": _rules_template(match.game),
+        },
     )
+
+
+def _rules_template(game: str) -> str | None:
+    """The template of a game's "How to play", or None for a game that has none yet."""
+    name = f"frontend/how_to_play/{game}.html"
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return name
+
+
+def how_to_play(request: HttpRequest, game: str) -> HttpResponse:
+    """A game's rules and controls, in a player's words (linked from the lobby)."""
+    rules = _rules_template(game)
+    if game not in GAMES or rules is None:
+        raise Http404("No such game.")
+    return render(request, "frontend/how_to_play.html", {"game": GAMES[game], "rules": rules})
 
 
 def replay_page(request: HttpRequest, match_id: uuid.UUID) -> HttpResponse:

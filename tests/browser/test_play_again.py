@@ -27,13 +27,14 @@ window.WebSocket = function (url, protocols) {
 
 
 def finish_and_play_again(new_page):
-    """Alice beats or loses to Bob, then presses Play again: her page, her finished match."""
+    """Alice beats or loses to Bob, then presses New opponent (the queue, as "Play again"
+    was): her page, her finished match."""
     alice = new_page("/")
     bob = new_page("/")
     finished = both_play_now(alice, bob, "connect_four")
     play_connect_four_to_a_win(alice, bob)
     alice.locator("#result").wait_for(state="visible")
-    alice.get_by_role("button", name="Play again").click()
+    alice.get_by_role("button", name="New opponent").click()
     # Alice waits in the queue, on her finished match's page, and may change her mind.
     alice.get_by_role("button", name="Cancel").wait_for()
     assert alice.url.rstrip("/").endswith(finished)

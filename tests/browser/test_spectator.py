@@ -28,7 +28,8 @@ def test_a_spectator_watches_to_the_end_and_is_offered_another_match(new_page, t
     assert carol.get_by_text("You are watching this match").is_visible()
     assert not carol.get_by_text("Click or tap a column").is_visible()
     to_move = c4_state(carol)["state"]["to_move"]
-    carol.locator("#hud-status", has_text=f"Player {to_move + 1} to move").wait_for()
+    mover = carol.locator("#players li .name").nth(to_move).inner_text()
+    carol.locator("#hud-status", has_text=f"{mover} to move").wait_for()
     assert carol.locator("[data-report-player]").count() == 0  # spectators report nobody
     # The players see their own words.
     assert alice.get_by_text("Click or tap a column").is_visible()
@@ -38,12 +39,13 @@ def test_a_spectator_watches_to_the_end_and_is_offered_another_match(new_page, t
     assert carol.locator("#result-title").inner_text() == "Match over"
     watch = carol.get_by_role("link", name="Watch another match")
     assert watch.is_visible()
-    assert carol.get_by_role("button", name="Play again").count() == 0
+    assert carol.get_by_role("button", name="New opponent").count() == 0
+    assert carol.get_by_role("button", name="Rematch").count() == 0
     assert carol.locator("#result-seats button").count() == 0
     screenshot(carol, "spectator-result")
-    # A player is still offered "Play again", not another match to watch.
+    # A player is still offered "New opponent", not another match to watch.
     alice.locator("#result").wait_for(state="visible")
-    assert alice.get_by_role("button", name="Play again").is_visible()
+    assert alice.get_by_role("button", name="New opponent").is_visible()
     assert alice.get_by_role("link", name="Watch another match").count() == 0
 
     watch.click()

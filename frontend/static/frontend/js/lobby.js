@@ -82,11 +82,34 @@ document.querySelectorAll("[data-create-private]").forEach((button) =>
   }),
 );
 
+// An invite link ("Copy invite link" on a private match's page) brings its code.
+const invited = new URLSearchParams(window.location.search).get("code");
+if (invited && $("join-code")) {
+  $("join-code").value = invited;
+  $("invite-note").hidden = false;
+}
+
 $("join-code-form")?.addEventListener("submit", async (e) => {
   e.preventDefault();
   await ensureSession();
   await go(api("/api/matches/join/", { method: "POST", body: { code: $("join-code").value } }));
 });
+
+/** The players of a match, `separator` between them, each bot with a "bot" badge. */
+function nameList(participants, separator) {
+  const span = document.createElement("span");
+  participants.forEach((p, index) => {
+    if (index) span.append(separator);
+    span.append(p.player.display_name);
+    if (p.player.is_bot) {
+      const badge = document.createElement("span");
+      badge.className = "badge bot";
+      badge.textContent = "bot";
+      span.append(" ", badge);
+    }
+  });
+  return span;
+}
 
 function renderOpen(list, matches) {
   if (!matches.length) {
@@ -99,8 +122,7 @@ function renderOpen(list, matches) {
   list.replaceChildren(
     ...matches.map((m) => {
       const li = document.createElement("li");
-      const names = document.createElement("span");
-      names.textContent = m.participants.map((p) => p.player.display_name).join(", ");
+      const names = nameList(m.participants, ", ");
       const join = document.createElement("a");
       join.href = `/play/${m.id}/`;
       join.textContent = `Join ${m.participants.length}/${m.max_players}`;
@@ -145,8 +167,7 @@ function renderLive(list, matches) {
     ...matches.map((m) => {
       const li = document.createElement("li");
       li.dataset.match = m.id;
-      const names = document.createElement("span");
-      names.textContent = m.participants.map((p) => p.player.display_name).join(" vs ");
+      const names = nameList(m.participants, " vs ");
       const running = document.createElement("span");
       running.className = "muted";
       running.dataset.started = m.started_at;

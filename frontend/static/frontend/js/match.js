@@ -4,7 +4,10 @@ import { showNotice } from "./banner.js";
 import { COMPACT, VIEWS } from "./games/index.js";
 import { PlayAgain } from "./matchmaking.js";
 import { ReconnectingSocket, matchSocketUrl } from "./net.js";
+import { COLOUR_NAMES } from "./render.js";
 import { ReportDialog, canReport, labelReport, reportButton } from "./report.js";
+import { Rematch, outcomeWords, ratingWords, titleFor, withNames } from "./result.js";
+import { Sounds, effectFor, muteToggle } from "./sounds.js";
 
 const root = document.querySelector("[data-match]");
 const matchId = root.dataset.match;
@@ -21,6 +24,16 @@ let result = null;
 let mySeat = null;
 let you = null; // the welcome's `you`: who this page is (player or spectator)
 let lostLink = false; // the link went silent: the overlay says so until the socket is open again
+let rematch = null; // the result's "Rematch", once the match is over (players only)
+let resultTimer = null;
+const sounds = new Sounds();
+window.__sounds = sounds;
+
+/**
+ * A beat between the last move and the result's overlay, to see the winning line (or
+ * the last hit) first. Not when the page opens on a match that is over already.
+ */
+const RESULT_BEAT_MS = 1000;
 
 /**
  * How long a seat is kept for a player whose socket dropped (docs/protocol.md,
@@ -60,10 +73,13 @@ function renderPlayers() {
       if (list.children[index]) list.children[index].replaceWith(li);
       else list.append(li);
     }
-    const name = p.name + (p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)");
-    setText(li.querySelector(".name"), name);
+    const mine = you?.role === "player" && p.player_id === you.player_id;
+    const note = p.abandoned ? " (left)" : p.ready || status !== "waiting" ? "" : " (not ready)";
+    setText(li.querySelector(".name"), p.name + (mine ? " (you)" : "") + note);
     setText(li.querySelector(".score"), String(scores[p.seat] ?? ""));
-    li.className = p.connected ? "online" : "offline";
+    const toMove = status === "active" && view?.turnSeat?.() === p.seat;
+    setText(li.querySelector(".turn"), toMove ? "to move" : "");
+    li.className = [p.connected ? "online" : "offline", toMove ? "to-move" : "", mine ? "me" : ""].filter(Boolean).join(" ");
     const button = li.querySelector("[data-report-player]");
     if (button) labelReport(button, p, reports.reported.has(p.player_id));
   });
@@ -72,9 +88,28 @@ function renderPlayers() {
 function playerItem(p) {
   const li = document.createElement("li");
   li.dataset.player = String(p.player_id);
-  li.innerHTML = `<span class="dot seat-${p.seat}"></span><span class="name"></span><span class="score"></span>`;
+  li.innerHTML = `<span class="dot seat-${p.seat}"></span><span class="name"></span><span class="turn"></span><span class="score"></span>`;
+  // Bots are shown as bots: a badge beside the name.
+  if (p.bot) li.querySelector(".name").after(badge("bot"));
   if (canReport(you, p)) li.append(reportButton(reports, p));
   return li;
+}
+
+function badge(text) {
+  const span = document.createElement("span");
+  span.className = "badge bot";
+  span.textContent = text;
+  return span;
+}
+
+/** A seat's player's name, for the game views' words ("Bob to move"). */
+function nameOf(seat) {
+  return players.find((p) => p.seat === seat)?.name ?? null;
+}
+
+function playEffect(events) {
+  const effect = effectFor(events);
+  if (effect) sounds.play(effect);
 }
 
 function setText(element, text) {
@@ -111,7 +146,7 @@ function onWelcome(frame) {
   if (wasSpectator !== (you.role === "spectator")) $("players").replaceChildren(); // buttons by role
   showRole();
   trackAway();
-  if (frame.result) return showResult(frame.result);
+  if (frame.result) return showResult(frame.result, { beat: false });
   if (status === "aborted") return showAborted(frame.result?.summary || "This match was aborted.");
   const View = VIEWS[game];
   if (!view) {
@@ -121,8 +156,10 @@ function onWelcome(frame) {
       sendInput: (data) => connection.sendInput(data),
       roundTrip: () => connection.clock.rtt,
       fireButton: $("fire"),
+      nameOf,
+      announce: (text) => setText($("announce"), text),
     });
-    window.__arcade = { view, connection };
+    window.__arcade = { view, connection, sounds };
     window.addEventListener("resize", () => view.resize());
     requestAnimationFrame(frameLoop);
     // Inputs go out at the simulation rate, not per key event or per animation frame.
@@ -157,9 +194,10 @@ function onFrame(event) {
         trackAway();
       }
       view?.onState(frame.tick, frame.state);
+      playEffect(frame.events);
       return renderPlayers();
     case "result":
-      return showResult(frame);
+      return showResult(frame, { beat: true });
     case "aborted":
       return showAborted(frame.summary);
     case "chat":
@@ -176,45 +214,66 @@ function onFrame(event) {
   }
 }
 
-function showResult(frame) {
+function showResult(frame, { beat }) {
   result = frame;
   status = "finished";
   clearInterval(inputTimer);
+  renderPlayers();
   const mine = you?.role === "player" ? frame.seats.find((s) => s.player_id === you.player_id) : null;
-  $("result-title").textContent = mine ? OUTCOME_TITLE[mine.outcome] : "Match over";
-  $("result-summary").textContent = frame.summary;
-  $("result-seats").replaceChildren(
-    ...frame.seats.map((s) => {
-      const tr = document.createElement("tr");
-      const change = s.rating_after !== null && s.rating_before !== null ? s.rating_after - s.rating_before : null;
-      for (const text of [s.name, s.outcome, s.score, change === null ? "unrated" : `${change >= 0 ? "+" : ""}${change.toFixed(1)}`]) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        tr.append(td);
-      }
-      const report = document.createElement("td");
-      if (canReport(you, s)) report.append(reportButton(reports, s));
-      tr.append(report);
-      return tr;
-    }),
-  );
+  $("result-title").textContent = titleFor(mine, frame.seats);
+  $("result-summary").textContent = withNames(frame.summary, frame.seats);
+  $("result-seats").replaceChildren(...frame.seats.map((s) => resultRow(s, frame.seats)));
   $("replay-link").href = `/replay/${matchId}/`;
   showEndActions();
-  show("result", true);
   show("waiting", false);
+  if (mine && !rematch) {
+    rematch = new Rematch(matchId, {
+      button: $("rematch"),
+      decline: $("rematch-decline"),
+      status: $("rematch-status"),
+      me: you.player_id,
+      say: toast,
+    });
+  }
+  clearTimeout(resultTimer);
+  if (!beat) return show("result", true);
+  if (mine) sounds.play(mine.outcome === "win" ? "win" : mine.outcome === "draw" ? "drop" : "lose");
+  resultTimer = setTimeout(() => show("result", true), RESULT_BEAT_MS);
+  return undefined;
 }
 
-/** A player is offered "Play again"; a spectator, another match to watch. */
+/** One seat of the result: name (and whether it is you or a bot), outcome, score, rating. */
+function resultRow(s, seats) {
+  const tr = document.createElement("tr");
+  const name = document.createElement("td");
+  const me = you?.role === "player" && s.player_id === you.player_id;
+  name.append(`${s.name}${me ? " (you)" : ""}`);
+  if (s.bot) name.append(" ", badge("bot"));
+  tr.append(name);
+  for (const text of [outcomeWords(s, seats), s.score, ratingWords(s)]) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.append(td);
+  }
+  const report = document.createElement("td");
+  if (canReport(you, s)) report.append(reportButton(reports, s));
+  tr.append(report);
+  return tr;
+}
+
+/** A player is offered "Rematch" and "New opponent"; a spectator, another match to watch. */
 function showEndActions() {
   const watching = you?.role === "spectator";
-  show("play-again", !watching);
+  const over = status === "finished";
+  show("rematch", !watching && over);
+  show("new-opponent", !watching);
   show("watch-another", watching);
 }
 
 /** Who this page is, in the HUD and under the board. */
 function showRole() {
   const watching = you.role === "spectator";
-  $("role").textContent = watching ? "Watching" : `You are player ${you.seat + 1}`;
+  $("role").textContent = watching ? "Watching" : `You are ${COLOUR_NAMES[you.seat % COLOUR_NAMES.length]}`;
   show("controls", !watching);
   show("watching-note", watching);
   if (watching) $("fire").hidden = true; // nothing to fire
@@ -229,8 +288,6 @@ function showAborted(summary) {
   showEndActions();
   show("result", true);
 }
-
-const OUTCOME_TITLE = { win: "You won!", loss: "You lost", draw: "Draw", abandoned: "You left the match" };
 
 function frameLoop(now) {
   if (view) {
@@ -290,11 +347,35 @@ $("chat-form").addEventListener("submit", (e) => {
   if (text && connection.send({ type: "chat", text })) $("chat-input").value = "";
 });
 
-// "Play again" queues for the same game, as the lobby's "Play now" does.
-new PlayAgain(game, { button: $("play-again"), cancel: $("play-again-cancel"), say: toast });
+// "New opponent" queues for the same game, as the lobby's "Play now" does; a rematch
+// asked for is declined then.
+new PlayAgain(game, { button: $("new-opponent"), cancel: $("new-opponent-cancel"), say: toast });
+$("new-opponent").addEventListener("click", () => {
+  const status = rematch?.state?.status;
+  if (!status || rematch.answered || status === "started" || status === "declined") return;
+  // Asked for: a "no"; nobody asked yet: this player has left, as if the page closed.
+  rematch.answer(status === "waiting" ? "no" : "leave");
+});
+
+// A private match's invite: the page's own address, for the friend to open.
+$("copy-invite")?.addEventListener("click", async () => {
+  const link = $("copy-invite").dataset.invite;
+  try {
+    await navigator.clipboard.writeText(link);
+    $("copy-invite-done").textContent = "Copied: send it to a friend.";
+  } catch {
+    // No clipboard (an old browser, or permission refused): show the link to copy by hand.
+    $("copy-invite-done").textContent = link;
+  }
+});
+
+muteToggle($("mute"), sounds);
 
 connection.addEventListener("backpressure", (e) => show("poor-connection", e.detail.backedUp));
 connection.addEventListener("frame", onFrame);
 connection.addEventListener("status", onStatus);
-window.addEventListener("pagehide", () => connection.close());
+window.addEventListener("pagehide", () => {
+  connection.close();
+  rematch?.leave();
+});
 connection.connect();

@@ -1,8 +1,19 @@
-// Canvas helpers shared by the game views: high-DPI sizing and seat colours.
+// Canvas helpers shared by the game views and pages: high-DPI sizing, seat colours, ratings.
 
 export const SEAT_COLOURS = [
   "#ffb020", "#4fd1c5", "#ff5d73", "#8c7bff", "#5ee08a", "#ff8fd6", "#f4f1de", "#6cb4ff",
 ];
+
+/** The seats' colours in words, for "You are amber". */
+export const COLOUR_NAMES = ["amber", "teal", "red", "violet", "green", "pink", "white", "blue"];
+
+/**
+ * The rating shown to people for a stored openskill ordinal: everyone starts at 1500,
+ * 25 a point, never below 0. The same as games/services/ratings.py display_rating.
+ */
+export function displayRating(ordinal) {
+  return Math.max(0, Math.round(1500 + 25 * ordinal));
+}
 
 /**
  * Size a canvas to its container's width (keeping the world's aspect ratio)

@@ -1,4 +1,6 @@
-// Connect Four on a canvas: a player clicks or taps a column to drop a disc.
+// Connect Four on a canvas: a player clicks or taps a column to drop a disc, or plays
+// with the keyboard (arrows choose a column, Enter or Space drops); every move is told
+// in words to an ARIA live region, for a screen reader.
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
 
 const COLUMNS = 7;
@@ -59,23 +61,53 @@ export class ConnectFourView {
    * @param {HTMLCanvasElement} canvas
    * @param {{mySeat: number|null, tickRate: number, sendInput: (data: object) => void}} options
    */
-  constructor(canvas, { mySeat, tickRate, sendInput }) {
+  constructor(canvas, { mySeat, tickRate, sendInput, nameOf = () => null, announce = () => {} }) {
     this.canvas = canvas;
     this.mySeat = mySeat;
     this.tickRate = tickRate;
     this.sendInput = sendInput;
+    this.nameOf = nameOf; // a seat's player's name, or null
+    this.announce = announce; // words for the live region
     this.state = null;
     this.stateAt = 0;
     this.hover = null;
+    this.cursor = 3; // the column the keyboard chose: the middle to start
     this.resize();
     canvas.addEventListener("pointermove", (e) => (this.hover = this.columnAt(e)));
     canvas.addEventListener("pointerleave", () => (this.hover = null));
     canvas.addEventListener("pointerdown", (e) => this.drop(this.columnAt(e)));
     canvas.tabIndex = 0;
-    canvas.addEventListener("keydown", (e) => {
-      const n = Number(e.key);
-      if (n >= 1 && n <= COLUMNS) this.drop(n - 1);
-    });
+    canvas.addEventListener("keydown", (e) => this.key(e));
+    canvas.addEventListener("focus", () => (this.hover = this.cursor));
+    canvas.addEventListener("blur", () => (this.hover = null));
+  }
+
+  /** Arrows choose a column (shown as the disc above it), Enter or Space drops; 1-7 drop at once. */
+  key(e) {
+    const n = Number(e.key);
+    if (n >= 1 && n <= COLUMNS) {
+      this.drop(n - 1);
+    } else if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+      this.cursor = Math.max(0, Math.min(COLUMNS - 1, this.cursor + (e.key === "ArrowLeft" ? -1 : 1)));
+      this.hover = this.cursor;
+      this.announce(`Column ${this.cursor + 1}`);
+    } else if (e.key === "Enter" || e.key === " ") {
+      this.drop(this.cursor);
+    } else {
+      return;
+    }
+    e.preventDefault(); // no page scroll, no button press
+  }
+
+  /** The seat to move, for the players list; null when nobody is. */
+  turnSeat() {
+    return this.state && !this.state.finished ? this.state.to_move : null;
+  }
+
+  /** "You", or the seat's player's name ("Player 2" if the page does not know it). */
+  who(seat) {
+    if (seat === this.mySeat) return "You";
+    return this.nameOf(seat) ?? (this.mySeat === null ? `Player ${seat + 1}` : "Opponent");
   }
 
   resize() {
@@ -89,13 +121,44 @@ export class ConnectFourView {
   }
 
   drop(column) {
-    if (!this.state || this.state.finished || this.state.to_move !== this.mySeat) return;
+    if (!this.state || this.state.finished) return;
+    if (this.state.to_move !== this.mySeat) {
+      if (this.mySeat !== null) this.announce("Not your turn");
+      return;
+    }
+    if (this.state.board[column].length >= ROWS) {
+      this.announce(`Column ${column + 1} is full`);
+      return;
+    }
     this.sendInput({ column });
   }
 
   onState(tick, state) {
+    const before = this.state;
     this.state = state;
     this.stateAt = performance.now();
+    if (before && state.moves > before.moves) this.announce(this.moveWords(before, state));
+  }
+
+  /** What the last move was, in words: "You dropped in column 4", "Bob wins: four in a row". */
+  moveWords(before, state) {
+    const column = state.board.findIndex((discs, c) => discs.length > before.board[c].length);
+    const seat = column >= 0 ? state.board[column].at(-1) : null;
+    const words = [];
+    if (seat !== null) {
+      const who = this.who(seat);
+      words.push(`${who} dropped in column ${column + 1}.`);
+    }
+    if (state.finished) words.push(this.endWords(state));
+    else if (state.to_move === this.mySeat) words.push("Your turn.");
+    return words.join(" ");
+  }
+
+  endWords(state) {
+    if (state.winner === null) return "Draw: the board is full.";
+    const who = this.who(state.winner);
+    const wins = who === "You" ? "You win" : `${who} wins`;
+    return state.line.length ? `${wins}: four in a row.` : `${wins}.`;
   }
 
   /** Seconds left on the turn clock, counted down locally between states. */
@@ -108,8 +171,7 @@ export class ConnectFourView {
   hud(now) {
     if (!this.state) return "";
     if (this.state.finished) return "Game over";
-    // "Player 2", as the server's summaries say ("Player 2 wins: four in a row.").
-    const turn = this.state.to_move === this.mySeat ? "Your turn" : `Player ${this.state.to_move + 1} to move`;
+    const turn = this.state.to_move === this.mySeat ? "Your turn" : `${this.who(this.state.to_move)} to move`;
     return `${turn} · ${Math.ceil(this.turnSecondsLeft(now))} s`;
   }
 
@@ -118,6 +180,6 @@ export class ConnectFourView {
   }
 
   debug() {
-    return { state: this.state, mySeat: this.mySeat };
+    return { state: this.state, mySeat: this.mySeat, cursor: this.cursor };
   }
 }
