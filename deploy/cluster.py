@@ -106,9 +106,13 @@ def render_site(
 ) -> str:
     """deploy/nginx/arcade.conf with this machine's ports, certificate and paths."""
     text = site.read_text()
-    servers = "".join(
-        f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in ports
-    )
+
+    def servers(block: re.Match[str]) -> str:
+        # One line per instance, with the options of the site's own lines.
+        options = re.match(r"    server 127\.0\.0\.1:\d+ ([^\n]*)\n", block[0])
+        assert options is not None
+        return "".join(f"    server 127.0.0.1:{port} {options[1]}\n" for port in ports)
+
     text, count = re.subn(r"(?m)(^    server 127\.0\.0\.1:\d+ [^\n]*\n)+", servers, text)
     assert count == 2, "both upstreams list the instances"
     for listen, port in (("443 ssl", https_port), ("80", http_port)):
