@@ -4,6 +4,7 @@ driven tick by tick, in milliseconds, with no Redis, database or socket."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from games import protocol
@@ -396,3 +397,25 @@ def test_a_waiting_match_that_nobody_joins_stops_its_runner():
         return runner
 
     assert run(scenario())._stopping
+
+
+# --- Handing over (a drain) -------------------------------------------------------------------
+
+
+def test_a_move_made_while_the_process_drains_is_in_the_checkpoint_it_hands_over():
+    async def scenario() -> MatchRunner:
+        runner = await started("connect_four")
+        send_input(runner, ANN, {"column": 3})
+        runner.stop()  # the drain stops the loop: its last tick takes the move, then ends
+        await runner.step()
+        send_input(runner, BEN, {"column": 4})  # after that last tick
+        await runner.hand_over()
+        return runner
+
+    runner = run(scenario())
+    checkpoints: Checkpoints = runner.checkpoints  # type: ignore[assignment]
+    state, log = checkpoints.load()
+    assert [seat for _, seat, _ in log] == [0, 1]  # both moves, for the next process
+    assert runner.game.restore(state["state"]).moves == 2
+    sent = [json.loads(f["text"]) for _, f in runner.transport.states()]  # type: ignore[attr-defined]
+    assert sent[-1]["state"]["moves"] == 2  # its players saw both before their sockets closed

@@ -549,9 +549,20 @@ class MatchRunner:
         self.stop()
         if self.task is not None:
             await asyncio.wait({self.task}, timeout=2.0)
+        if self.task is None or self.task.done():
+            await self._take_the_rest()
         if self.status == "active" and self.state is not None:
             self.checkpointer.force()
             await self._maybe_checkpoint(moved=False)
+
+    async def _take_the_rest(self) -> None:
+        """The operations that came after the loop's last tick, and the inputs that
+        waited for a tick, in one tick more: a move made while this process drains is
+        on the board the next process continues from (and its players see it before
+        their sockets close), not dropped with this runner."""
+        await self._handle_inbox()
+        if self.status == "active" and self.inputs and not self.lost:
+            await self._simulate()
 
     async def _forget_checkpoint(self) -> None:
         if self.checkpoints is None:
