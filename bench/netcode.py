@@ -73,7 +73,9 @@ RECORDER = """(pages) => {
     const own = d.ships.find((s) => s.seat === d.mySeat);
     const other = d.ships.find((s) => s.seat !== d.mySeat);
     if (own && other) {
-      window.__bench.frames.push([performance.now(), own.x, own.y, other.x, other.y, d.renderTick]);
+      window.__bench.frames.push(
+        [performance.now(), own.x, own.y, other.x, other.y, d.renderTick, d.jitterMs],
+      );
     }
     requestAnimationFrame(sample);
   };
@@ -102,6 +104,7 @@ class Result:
     response_max_ms: float
     held_frames: int
     barely_moving_pct: float
+    still_frames: int
     backward_steps: int
     largest_backward: float
     largest_correction: float
@@ -113,6 +116,7 @@ class Result:
     remote_longest_freeze_ms: float
     remote_delay_p50_ms: float
     remote_delay_p95_ms: float
+    jitter_p50_ms: float
 
 
 def main() -> None:
@@ -277,7 +281,7 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
         if moved is not None:
             responses.append(moved[0] - down)
 
-    held, barely, backward, largest_backward = 0, 0, 0, 0.0
+    held, barely, still, backward, largest_backward = 0, 0, 0, 0, 0.0
     for a, b in steps:
         press = next((p for p in presses if p[0] <= a[0] and b[0] <= p[1]), None)
         if press is None or near_wall(a, press[2]):
@@ -285,6 +289,7 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
         held += 1
         step = along(a, b, *press[2])
         barely += step < 1.0
+        still += abs(step) < 0.05
         backward += step < -0.5
         largest_backward = max(largest_backward, -step)
 
@@ -333,6 +338,7 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
         response_max_ms=round(max(responses), 1) if responses else float("nan"),
         held_frames=held,
         barely_moving_pct=round(100 * barely / held, 1) if held else float("nan"),
+        still_frames=still,
         backward_steps=backward,
         largest_backward=round(max(0.0, largest_backward), 2),
         largest_correction=round(corrections[-1], 2),
@@ -344,6 +350,7 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
         remote_longest_freeze_ms=round(longest, 1),
         remote_delay_p50_ms=round(percentile(delays, 50), 1) if delays else float("nan"),
         remote_delay_p95_ms=round(percentile(delays, 95), 1) if delays else float("nan"),
+        jitter_p50_ms=round(percentile([f[6] for f in frames], 50), 1) if frames else float("nan"),
     )
 
 
@@ -475,6 +482,7 @@ ROWS = [
         "held frames where the own ship moves < 1 unit",
         lambda r: f"{r.barely_moving_pct:.0f} % of {r.held_frames}",
     ),
+    ("held frames where the own ship stands still (< 0.05 unit)", lambda r: f"{r.still_frames}"),
     ("own ship steps backward > 0.5 unit (held frames)", lambda r: f"{r.backward_steps}"),
     (
         "largest backward step / largest correction",
@@ -493,6 +501,7 @@ ROWS = [
         "remote drawn behind the server p50 (p95), ms",
         lambda r: f"{r.remote_delay_p50_ms:.0f} ({r.remote_delay_p95_ms:.0f})",
     ),
+    ("arrival jitter the page measured p50, ms", lambda r: f"{r.jitter_p50_ms:.0f}"),
 ]
 
 
