@@ -10,8 +10,7 @@
 Each piece that has both forms declares one interface (a `typing.Protocol`) with a
 `Redis…` and a `Local…` implementation side by side in its module. `shared()` picks
 them, once, from REDIS_URL; outside this package nothing asks whether Redis is
-configured (`processes.registry()` still picks its own two with `redis.enabled()`,
-from the same setting). Code that behaves differently on a single process (no fan-out
+configured. Code that behaves differently on a single process (no fan-out
 connection, no lease to take, no watchdog) asks `shared().is_local`. Checkpoints
 exist only in Redis: without it there is no other process to adopt a match, and
 the runtime gives its runners none. The matchmaking queue follows the same
@@ -39,6 +38,7 @@ from django.core.signals import setting_changed
 from games.cluster import redis as cluster_redis
 from games.cluster.leases import Leases, LocalLeases, RedisLeases
 from games.cluster.presence import LocalPresenceStore, PresenceStore, RedisPresenceStore
+from games.cluster.processes import LocalProcesses, ProcessRegistry, RedisProcesses
 from games.cluster.tickets import LocalTickets, RedisTickets, Tickets
 
 
@@ -50,6 +50,7 @@ class SharedState:
     leases: Leases
     presence: PresenceStore
     tickets: Tickets
+    processes: ProcessRegistry
 
 
 _state: SharedState | None = None
@@ -79,12 +80,14 @@ def _build() -> SharedState:
             leases=RedisLeases(),
             presence=RedisPresenceStore(),
             tickets=RedisTickets(),
+            processes=RedisProcesses(),
         )
     return SharedState(
         is_local=True,
         leases=LocalLeases(),
         presence=LocalPresenceStore(),
         tickets=LocalTickets(),
+        processes=LocalProcesses(),
     )
 
 

@@ -7,7 +7,7 @@ whether it drains. A record lives RECORD_TTL_SECONDS: the record of a process
 that died, or whose event loop stalled that long, disappears with no cleanup
 by anyone, and its age before then is the console's "last heartbeat".
 
-Two implementations behind one interface, chosen once (`registry()`):
+Two implementations behind one interface, picked by `games.cluster.shared()`:
 - `RedisProcesses` when REDIS_URL is set: one key per process with that TTL,
   and an index of holders scored by when each record expires (read as presence
   is: only entries not expired count), so a reader makes two round trips
@@ -27,6 +27,7 @@ from typing import Protocol
 
 import msgspec
 
+from games import cluster
 from games.cluster import redis as cluster_redis
 
 HEARTBEAT_SECONDS = 2.0
@@ -118,12 +119,9 @@ class LocalProcesses:
         return _sorted(r for r in records if r.age(now) < RECORD_TTL_SECONDS)
 
 
-_local = LocalProcesses()
-
-
 def registry() -> ProcessRegistry:
     """The registry every process shares: Redis's when REDIS_URL is set, else this process's."""
-    return RedisProcesses() if cluster_redis.enabled() else _local
+    return cluster.shared().processes
 
 
 def current() -> list[ProcessRecord]:
@@ -154,4 +152,6 @@ def _text(member: object) -> str:
 def reset_for_tests() -> None:
     """Forget the records kept in this process's memory (the runtime's reset calls this)."""
     assert os.environ.get("PYTEST_CURRENT_TEST"), "reset_for_tests() is for tests only"
-    _local.records.clear()
+    local = registry()
+    if isinstance(local, LocalProcesses):
+        local.records.clear()

@@ -70,10 +70,10 @@ class Census:
             self._task.cancel()
 
     async def _beat(self) -> None:
-        registry = processes.registry()
         while True:
             try:
-                await registry.publish(self.record())
+                # Asked each time: the choice is made again when REDIS_URL changes (tests).
+                await processes.registry().publish(self.record())
             except Exception:  # a bug here must not end the heartbeat for good
                 logger.exception("the process record could not be written")
             await asyncio.sleep(processes.HEARTBEAT_SECONDS)  # the heartbeat's period
