@@ -182,6 +182,10 @@ def _tcp_transport(send: Any) -> Any:
 # How long a socket closed while its client reads nothing may wait for its close
 # frame to go out before its connection is dropped (daphne waits as long).
 CLOSE_GRACE_SECONDS = 1.0
+# The same wait for a slow reader's close (4011), which goes out behind its backlog
+# (up to MAX_SOCKET_BACKLOG_BYTES and a few states): a client that reads at all gets
+# the code, not a dropped connection, even on a slow link (256 KiB at 0.5 Mbit/s).
+SLOW_READER_CLOSE_SECONDS = 5.0
 
 
 class Outbox:
@@ -195,7 +199,7 @@ class Outbox:
     until the queue is empty, to keep the order) it waits in this socket's queue,
     which a task of its own writes out. What waits counts in the socket's backlog,
     so MAX_SOCKET_BACKLOG_BYTES closes a slow reader (4011) as under daphne; a
-    close queued behind a backlog drops the connection after CLOSE_GRACE_SECONDS.
+    close queued behind a backlog drops the connection after `close_grace` seconds.
     """
 
     def __init__(self, send: Callable[[dict[str, Any]], Any], transport: Any) -> None:
@@ -203,6 +207,7 @@ class Outbox:
         self.transport = transport
         self.queue: deque[dict[str, Any]] = deque()
         self.queued_bytes = 0
+        self.close_grace = CLOSE_GRACE_SECONDS
         self.writer: asyncio.Task[None] | None = None
         # (A transport that does not tell its marks gets every frame through the queue.)
         limits = getattr(transport, "get_write_buffer_limits", None)
@@ -223,7 +228,7 @@ class Outbox:
         self.queue.append(message)
         self.queued_bytes += _size(message)
         if message["type"] == "websocket.close":
-            asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._drop)
+            asyncio.get_running_loop().call_later(self.close_grace, self._drop)
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -301,6 +306,25 @@ def _kernel_send_queue(fileno: int) -> int:
     except OSError:
         return 0  # not a socket that tells (not Linux): Twisted's buffer alone
     return int.from_bytes(raw, sys.byteorder)
+
+
+def allow_close_time(send: Any, seconds: float) -> None:
+    """Let this socket's next close wait `seconds` for its client's answer before the
+    connection is dropped.
+
+    `send` is the server's send, as `without_waiting` returns it. Under daphne it
+    is autobahn's close handshake timeout of this one connection (1 s, from the
+    factory): the close frame is queued behind everything already written, and
+    once the timeout fires Twisted drops the connection with what is still in its
+    buffer, the close frame included: a client that read again after that saw
+    1006 instead of the code. Under uvicorn it is the Outbox's grace.
+    """
+    if isinstance(send, Outbox):
+        send.close_grace = seconds
+        return
+    protocol = _daphne_protocol(send)
+    if protocol is not None and hasattr(protocol, "closeHandshakeTimeout"):
+        protocol.closeHandshakeTimeout = seconds
 
 
 def stop_reading(send: Any) -> None:

@@ -25,6 +25,7 @@ from games.runtime import messages
 from games.runtime.match import ops
 from games.runtime.match.store import DatabaseStore
 from games.runtime.process import get_runtime
+from games.sockets import limits
 from games.sockets.base import CLOSED_ERRORS, GameSocketConsumer
 from games.sockets.limits import TokenBucket
 
@@ -386,8 +387,8 @@ class MatchConsumer(GameSocketConsumer):
     async def _drop_slow_reader(self) -> None:
         """More is queued for this client than MAX_SOCKET_BACKLOG_BYTES: close it, 4011.
 
-        The close frame waits behind the backlog; daphne drops the connection if
-        the client does not answer it within a second.
+        The close frame waits behind the backlog, which is bounded; the connection
+        is dropped if the client has not answered it within SLOW_READER_CLOSE_SECONDS.
         """
         assert self.backlog is not None and self.connection is not None
         logger.warning(
@@ -397,6 +398,7 @@ class MatchConsumer(GameSocketConsumer):
             self.match_id,
             self.connection.player_id,
         )
+        limits.allow_close_time(self.server_send, limits.SLOW_READER_CLOSE_SECONDS)
         await self._refuse(CloseCode.TOO_SLOW)
 
     async def match_over(self, event: dict[str, Any]) -> None:
