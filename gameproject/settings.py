@@ -213,6 +213,9 @@ MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_S
 # Lifetime of a match lease in Redis; the owner renews it every third of that. A dead
 # process's matches are adopted by another process within about this long plus 1 s.
 MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)
+# How often a process looks for dead runners of the matches its sockets are in (one Redis
+# GET per such match per look): a dead runner is replaced within the lease plus this.
+MATCH_WATCHDOG_SECONDS: float = env.float("MATCH_WATCHDOG_SECONDS", 1.0)
 # Presence: each process republishes its sockets this often; a dead process's sockets
 # disappear from presence within the TTL.
 PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", 5.0)

@@ -118,7 +118,7 @@ class RunnerRegistry:
         running again within about lease + 1 s of its process dying.
         """
         while self._attached:
-            await asyncio.sleep(1.0)  # a polling period, not a wait for an event
+            await asyncio.sleep(settings.MATCH_WATCHDOG_SECONDS)  # a polling period, not an event
             for match_id in list(self._attached):
                 if match_id in self.runners:
                     continue
