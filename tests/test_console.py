@@ -73,8 +73,10 @@ def row(answer: dict[str, Any], match: Match) -> dict[str, Any] | None:
 
 
 async def test_the_console_shows_a_running_match_its_seats_and_the_process_running_it(
-    match_factory, alice, bob
+    match_factory, alice, bob, settings
 ):
+    # Bob leaves below: his seat must outlast the next heartbeats (not forfeit at once).
+    settings.MATCH_RECONNECT_GRACE_SECONDS = 30
     moderator = await db(staff)("moderator", "mod-watching")
     match = await new_match(match_factory, players=[alice, bob])
     a, b = await start(match, alice, bob)
