@@ -41,12 +41,6 @@ class Unavailable(Exception):
 FAILURES: tuple[type[BaseException], ...] = (*ERRORS, Unavailable)
 
 
-def enabled() -> bool:
-    """Whether REDIS_URL is set. Callers ask `games.cluster.shared()` instead, which
-    answers from the same setting and holds the pieces picked by it."""
-    return bool(settings.REDIS_URL)
-
-
 def key(*parts: object) -> str:
     return ":".join([settings.REDIS_PREFIX, *map(str, parts)])
 
