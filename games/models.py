@@ -17,6 +17,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from games import protocol
+
 # A fresh openskill (Plackett-Luce) rating: mu 25, sigma 25/3, ordinal mu - 3 sigma = 0.
 DEFAULT_MU = 25.0
 DEFAULT_SIGMA = 25.0 / 3.0
@@ -110,10 +112,12 @@ class Player(models.Model):
 
 
 class MatchStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting for players"
-    ACTIVE = "active", "In progress"
-    FINISHED = "finished", "Finished"
-    ABORTED = "aborted", "Aborted"
+    """protocol.MatchStatus, with the labels the admin shows."""
+
+    WAITING = protocol.MatchStatus.WAITING.value, "Waiting for players"
+    ACTIVE = protocol.MatchStatus.ACTIVE.value, "In progress"
+    FINISHED = protocol.MatchStatus.FINISHED.value, "Finished"
+    ABORTED = protocol.MatchStatus.ABORTED.value, "Aborted"
 
 
 class MatchQuerySet(models.QuerySet["Match"]):

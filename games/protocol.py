@@ -7,6 +7,7 @@ outbound frames are built here and encoded once, then forwarded as bytes.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
@@ -48,6 +49,20 @@ MAX_MESSAGE_BYTES = 4096
 # `data` is level 2, so a game's input may nest 6 more. Deeper is refused as malformed.
 MAX_JSON_DEPTH = 8
 MAX_CHAT_CHARS = 200
+
+
+class MatchStatus(enum.StrEnum):
+    """Where a match is in its life, as the welcome frame and the API say it; games.models
+    stores it (models.MatchStatus, the same values with their labels for the admin)."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    FINISHED = "finished"
+    ABORTED = "aborted"
+
+
+# The statuses a match never leaves.
+ENDED = frozenset({MatchStatus.FINISHED, MatchStatus.ABORTED})
 
 
 class CloseCode:

@@ -30,6 +30,7 @@ from django.conf import settings
 
 from games.cluster import checkpoints, leases, shared
 from games.cluster import redis as cluster_redis
+from games.protocol import ENDED, MatchStatus
 from games.runtime import metrics
 from games.runtime.fanout import Fanout, FanoutTransport, LocalSockets
 from games.runtime.match.runner import MatchRunner
@@ -167,7 +168,7 @@ class RunnerRegistry:
             self._remote_for_a_while(match_id)
             return None
         info = await self.store.load(match_id)
-        if info is None or info.status in ("finished", "aborted"):
+        if info is None or info.status in ENDED:
             return None
         if not await self._may_claim(info):
             self._remote_for_a_while(match_id)
@@ -201,7 +202,7 @@ class RunnerRegistry:
         now = asyncio.get_running_loop().time()
         if now < self._holdoff_until:
             return False
-        if info.status != "active" or await checkpoints.exists(info.id):
+        if info.status != MatchStatus.ACTIVE or await checkpoints.exists(info.id):
             self._orphaned.pop(info.id, None)
             return True
         since = self._orphaned.setdefault(info.id, now)
@@ -215,12 +216,12 @@ class RunnerRegistry:
         return now - since >= ORPHAN_LEASES * settings.MATCH_LEASE_SECONDS
 
     async def _start_runner(self, info: Any, lease: leases.Lease | None) -> MatchRunner | None:
-        if info is None or info.status in ("finished", "aborted"):
+        if info is None or info.status in ENDED:
             await self._release(lease)
             return None
         match_id = info.id
         restored = None
-        if info.status == "active":
+        if info.status == MatchStatus.ACTIVE:
             # The process that ran it is gone: continue from its last checkpoint.
             restored = await checkpoints.load(match_id) if lease is not None else None
             if restored is None:
@@ -345,7 +346,7 @@ class RunnerRegistry:
             del self.runners[runner.match_id]
         self._locks.pop(runner.match_id, None)
         if runner.lease is not None and not runner.lost and not self._draining():
-            over = runner.status in ("finished", "aborted")
+            over = runner.status in ENDED
             # (a drain releases after its checkpoint)
             self._spawn(self._release(runner.lease, match_over=over))
 

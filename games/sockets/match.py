@@ -20,7 +20,7 @@ from games import access, protocol, services
 from games.cluster import presence, tickets
 from games.engine import get_game
 from games.engine.base import InvalidInput
-from games.protocol import CloseCode, ErrorCode
+from games.protocol import ENDED, CloseCode, ErrorCode
 from games.runtime import messages
 from games.runtime.match import ops
 from games.runtime.match.store import DatabaseStore
@@ -112,7 +112,7 @@ class MatchConsumer(GameSocketConsumer):
         ):
             self.groups.append(group)  # first: a group_add that fails half-way is still undone
             await self.channel_layer.group_add(group, self.channel_name)
-        if self.connection.status in ("finished", "aborted"):
+        if self.connection.status in ENDED:
             await self._welcome_to_finished_match()
             return
         if get_runtime().draining:

@@ -35,6 +35,7 @@ from games.cluster import redis as cluster_redis
 from games.cluster.leases import Lease
 from games.engine import get_game
 from games.engine.base import Event, Game, IllegalInput, InvalidInput
+from games.protocol import MatchStatus
 from games.runtime import metrics
 from games.runtime.match import ops
 from games.runtime.match.bots import BotDriver
@@ -122,7 +123,7 @@ class MatchRunner:
     def _adopt(self, payload: dict[str, Any], log: list[list[Any]]) -> None:
         """Continue from the checkpoint of a process that died; everyone gets the grace period."""
         self.state = self.game.restore(payload["state"])
-        self.status = "active"
+        self.status = MatchStatus.ACTIVE
         self.log = log
         self.checkpointer.continue_from(self.game.current_tick(self.state), len(log))
         self.roster.restore(payload["slots"], self.clock())
@@ -219,11 +220,11 @@ class MatchRunner:
         await self._handle_inbox()
         if self._stopping:
             return
-        if self.status == "waiting":
+        if self.status == MatchStatus.WAITING:
             await self._release_empty_seats()
             await self._maybe_start()
             self._maybe_idle_stop()
-        elif self.status == "active":
+        elif self.status == MatchStatus.ACTIVE:
             await self._simulate()
 
     # --- Operations from consumers ----------------------------------------------------
@@ -264,7 +265,7 @@ class MatchRunner:
     async def join(self, op: ops.Join) -> None:
         """A socket joins: it gets a welcome, everyone the new players list. A seat's
         earlier socket is closed (4010): a player plays a seat from one socket."""
-        joined = self.roster.join(op, waiting=self.status == "waiting")
+        joined = self.roster.join(op, waiting=self.status == MatchStatus.WAITING)
         if joined.superseded:
             await self._close(joined.superseded, protocol.CloseCode.SUPERSEDED)
         self._idle_since = None
@@ -277,14 +278,14 @@ class MatchRunner:
         seat = self.roster.leave(op.player_id, op.channel, self.clock())
         if seat is None:
             return  # a spectator, or a socket that was already superseded
-        if self.status == "active":
+        if self.status == MatchStatus.ACTIVE:
             self._hold_still(seat)
         if not self.roster.anyone_connected():
             self._idle_since = self.clock()
         await self._broadcast_players()
 
     async def ready(self, op: ops.Ready) -> None:
-        if self.status == "waiting" and self.roster.mark_ready(op.player_id):
+        if self.status == MatchStatus.WAITING and self.roster.mark_ready(op.player_id):
             await self._broadcast_players()
 
     async def resync(self, op: ops.Resync) -> None:
@@ -308,7 +309,7 @@ class MatchRunner:
         seat = self.roster.get(op.player_id)
         if seat is None:
             await self._error(op.channel, protocol.ErrorCode.SPECTATOR, "Spectators cannot play.")
-        elif self.status != "active":
+        elif self.status != MatchStatus.ACTIVE:
             await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, _not_active(self.status))
         elif seat.abandoned:
             await self._error(op.channel, protocol.ErrorCode.NOT_ACTIVE, "You left this match.")
@@ -386,7 +387,7 @@ class MatchRunner:
     def _begin(self, seats: list[SeatRow]) -> None:
         self.roster.begin(seats)
         self.state = self.game.initial_state(self.info.settings, len(seats), self.info.seed)
-        self.status = "active"
+        self.status = MatchStatus.ACTIVE
 
     def _maybe_idle_stop(self) -> None:
         if self._idle_since is not None and self.clock() - self._idle_since > IDLE_STOP_SECONDS:
@@ -551,7 +552,7 @@ class MatchRunner:
             await asyncio.wait({self.task}, timeout=2.0)
         if self.task is None or self.task.done():
             await self._take_the_rest()
-        if self.status == "active" and self.state is not None:
+        if self.status == MatchStatus.ACTIVE and self.state is not None:
             self.checkpointer.force()
             await self._maybe_checkpoint(moved=False)
 
@@ -561,7 +562,7 @@ class MatchRunner:
         on the board the next process continues from (and its players see it before
         their sockets close), not dropped with this runner."""
         await self._handle_inbox()
-        if self.status == "active" and self.inputs and not self.lost:
+        if self.status == MatchStatus.ACTIVE and self.inputs and not self.lost:
             await self._simulate()
 
     async def _forget_checkpoint(self) -> None:
@@ -579,7 +580,7 @@ class MatchRunner:
     # --- The end ------------------------------------------------------------------------
 
     async def _abort(self, reason: str) -> None:
-        self.status = "aborted"
+        self.status = MatchStatus.ABORTED
         try:
             # The service announces the abort to every socket once it is committed.
             await self.store.abort(self.match_id, reason, self.fence)
@@ -603,7 +604,7 @@ class MatchRunner:
             log=self.log,
             final_state=self.game.view(self.state, None),
         )
-        self.status = "finished"
+        self.status = MatchStatus.FINISHED
         try:
             payload = await self.store.finish(
                 self.match_id, results, outcome.summary, replay, self.fence
@@ -674,6 +675,6 @@ def _first_or_tenfold(count: int) -> bool:
 
 
 def _not_active(status: str) -> str:
-    if status == "waiting":
+    if status == MatchStatus.WAITING:
         return "The match has not started yet."
     return "The match is over."

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django import db
 
 from games import services
-from games.models import Match, Player
+from games.models import Match, MatchStatus, Player
 from games.runtime import metrics
 from games.runtime.match.ports import MatchInfo, SeatRow
 
@@ -137,7 +137,7 @@ def _start(match_id: str, present: list[int], fence: int | None) -> list[SeatRow
     try:
         return _seats(services.start_match(match_id, present=present, fence=fence))
     except services.IllegalTransition:
-        return _seats(_stored_already(match_id, "active"))
+        return _seats(_stored_already(match_id, MatchStatus.ACTIVE))
 
 
 def _stored_already(match_id: str, status: str) -> Match:
@@ -156,7 +156,7 @@ def _abort(match_id: str, reason: str, fence: int | None) -> None:
     try:
         services.abort_match(match_id, reason, fence=fence)
     except services.IllegalTransition:
-        _stored_already(match_id, "aborted")
+        _stored_already(match_id, MatchStatus.ABORTED)
 
 
 def _finish(
@@ -169,7 +169,7 @@ def _finish(
     try:
         match = services.finish_match(match_id, results, summary, replay=replay, fence=fence)
     except services.IllegalTransition:
-        match = _stored_already(match_id, "finished")
+        match = _stored_already(match_id, MatchStatus.FINISHED)
     return result_payload(match)
 
 
