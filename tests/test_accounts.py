@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 
 from games import services
 from games.models import Player
+from games.services.ratings import display_rating
 
 pytestmark = pytest.mark.django_db
 
@@ -120,8 +121,9 @@ def test_profile_shows_rating_counts_and_recent_matches(client, match_factory, a
     match_factory(players=[alice, bob], status="finished")
     alice.refresh_from_db()
     page = client.get(f"/players/{alice.pk}/").content.decode()
-    assert "Alice" in page and f"{alice.rating_ordinal:.1f}" in page
-    assert "Win" in page and "connect_four" in page
+    # The rating people are shown (1500 to start), and the game by its name.
+    assert "Alice" in page and str(display_rating(alice.rating_ordinal)) in page
+    assert "Win" in page and "Connect Four" in page
 
 
 def test_my_profile_redirects_to_mine(alice_client, alice):
@@ -136,7 +138,7 @@ def test_superuser_gets_a_player_on_first_use(admin_client_):
 def test_leaderboard_page_lists_rated_players(client, player_factory):
     player_factory("Ivy", matches_played=2, rating_ordinal=3.5)
     page = client.get("/leaderboard/").content.decode()
-    assert "Ivy" in page and "3.5" in page
+    assert "Ivy" in page and "1588" in page  # 1500 + 25 a point of the ordinal
 
 
 def test_home_lists_open_matches_and_games(client, match_factory, alice):
