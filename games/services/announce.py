@@ -137,23 +137,20 @@ def lobby_change_on_commit() -> None:
 def matched_on_commit(match_id: Any, game: str, player_ids: Sequence[int]) -> None:
     """After commit, tell each player of a match the queue made its id, on their lobby sockets."""
     frame = protocol.matched(str(match_id), game, reverse("match", args=[match_id]))
-    players = list(player_ids)
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for player_id in players:
-            async_to_sync(layer.group_send)(
-                player_group(player_id), {"type": "matchmaking.matched", "text": frame}
-            )
-
-    _on_commit("a match made by the queue", send)
+    what = "a match made by the queue"
+    _to_lobby_sockets_on_commit(what, player_ids, "matchmaking.matched", frame)
 
 
 def rematch_on_commit(player_ids: Sequence[int], frame: str) -> None:
     """After commit, tell these people of a finished match how its rematch stands (a
     `rematch` frame), on their lobby sockets."""
+    _to_lobby_sockets_on_commit("a rematch answer", player_ids, "rematch.changed", frame)
+
+
+def _to_lobby_sockets_on_commit(
+    what: str, player_ids: Sequence[int], event: str, frame: str
+) -> None:
+    """After commit, one channel-layer event carrying `frame` to each player's lobby sockets."""
     players = list(player_ids)
 
     def send() -> None:
@@ -161,8 +158,6 @@ def rematch_on_commit(player_ids: Sequence[int], frame: str) -> None:
         if layer is None:
             return
         for player_id in players:
-            async_to_sync(layer.group_send)(
-                player_group(player_id), {"type": "rematch.changed", "text": frame}
-            )
+            async_to_sync(layer.group_send)(player_group(player_id), {"type": event, "text": frame})
 
-    _on_commit("a rematch answer", send)
+    _on_commit(what, send)
