@@ -162,7 +162,12 @@ def _set(command: list[str], flag: str, value: str) -> None:
 
 @contextmanager
 def observed(
-    tmp: Path, redis_url: str, kind: str, server: str = "daphne", **extra: str
+    tmp: Path,
+    redis_url: str,
+    kind: str,
+    server: str = "daphne",
+    pings: tuple[float, float] | None = None,
+    **extra: str,
 ) -> Iterator[dict[str, object]]:
     """One server process on Redis with its metrics port, its keys under a prefix of its own
     (deleted afterwards); yields host, port, metrics port, prefix, tmp and the Redis URL."""
@@ -180,7 +185,7 @@ def observed(
     )
     prepare(env)
     try:
-        with serve(env, server=server) as port:
+        with serve(env, server=server, pings=pings) as port:
             yield {
                 "host": f"127.0.0.1:{port}",
                 "port": port,

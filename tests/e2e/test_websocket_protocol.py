@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from games.engine import arena_wire
 from tests.e2e.http_client import SiteClient
 from tests.e2e.netproxy import CuttableProxy
-from tests.e2e.servers import SERVERS, prepare, production_env, serve, unique_prefix
+from tests.e2e.servers import SERVERS, observed
 
 TIMEOUT = 10
 # daphne pings a socket idle this long, and drops it if no pong comes within the timeout.
@@ -25,20 +25,16 @@ ARENA_RATE = 20
 def server(request, tmp_path_factory, redis_url):
     """One server process per supported server: the protocol is the same under each."""
     tmp = tmp_path_factory.mktemp("protocol")
-    prefix = unique_prefix("proto")
-    env = production_env(
+    with observed(
         tmp,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        CHANNEL_LAYER_PREFIX=prefix,
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
+        redis_url,
+        "proto",
+        server=request.param,
+        pings=(PING_INTERVAL, PING_TIMEOUT),
         MATCH_RECONNECT_GRACE_SECONDS="30",
         MAX_UNACKED_STATES=str(UNACKED_LIMIT),
-    )
-    prepare(env)
-    with serve(env, server=request.param, pings=(PING_INTERVAL, PING_TIMEOUT)) as port:
-        yield f"127.0.0.1:{port}"
+    ) as running:
+        yield running["host"]
 
 
 def two_guests(server, game):
