@@ -66,27 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def environment(directory: Path, redis_url: str, prefix: str) -> dict[str, str]:
-    """Production settings (DEBUG off) on this run's own SQLite file and Redis prefix;
-    MATCH_* and other server settings pass through from this process's environment."""
-    static = directory / "static"
-    static.mkdir(exist_ok=True)
+    """The load benchmark's server settings; MATCH_* and PRESENCE_* settings pass through
+    from this process's environment."""
     passed = {k: v for k, v in os.environ.items() if k.startswith(("MATCH_", "PRESENCE_"))}
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "gameproject.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": prefix,
-        "CHANNEL_LAYER_PREFIX": f"{prefix}-layer",
-        "STATIC_ROOT": str(static),
-        "SECURE_SSL_REDIRECT": "false",
-        "MAX_SOCKETS_PER_IP": "0",
-        "LOG_LEVEL": "WARNING",
-        **passed,
-    }
+    return {**servers.environment(directory, redis_url, prefix), **passed}
 
 
 async def open_seat(port: int, user_id: int, match_id: str) -> ClientConnection:

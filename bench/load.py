@@ -255,27 +255,9 @@ class Run:
 
     def _environment(self) -> dict[str, str]:
         """Production settings (DEBUG off) on this run's own database and Redis prefix."""
-        database = self.args.database_url or f"sqlite:///{self.directory / 'db.sqlite3'}"
-        static = self.directory / "static"
-        static.mkdir(exist_ok=True)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "DJANGO_SETTINGS_MODULE": "gameproject.settings",
-            "DEBUG": "false",
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": database,
-            "REDIS_URL": self.args.redis_url,
-            "REDIS_PREFIX": self.prefix,
-            "CHANNEL_LAYER_PREFIX": f"{self.prefix}-layer",
-            "STATIC_ROOT": str(static),
-            # Plain HTTP and WS on loopback: no TLS in front of the servers here.
-            "SECURE_SSL_REDIRECT": "false",
-            # Every player comes from 127.0.0.1 (the proxy's address too): the cap on
-            # sockets per client address would refuse all but the first hundred.
-            "MAX_SOCKETS_PER_IP": "0",
-            "LOG_LEVEL": "WARNING",
-        }
+        return servers.environment(
+            self.directory, self.args.redis_url, self.prefix, self.args.database_url or ""
+        )
 
     @contextlib.contextmanager
     def started(self) -> Iterator[None]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -69,6 +70,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def environment(directory: Path, redis_url: str, prefix: str, database: str = "") -> dict[str, str]:
+    """Production settings (DEBUG off) for a run's servers, on its own database (a fresh
+    SQLite file in `directory` by default) and its own Redis prefix."""
+    static = directory / "static"
+    static.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "gameproject.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database or f"sqlite:///{directory / 'db.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": prefix,
+        "CHANNEL_LAYER_PREFIX": f"{prefix}-layer",
+        "STATIC_ROOT": str(static),
+        # Plain HTTP and WS on loopback: no TLS in front of the servers here.
+        "SECURE_SSL_REDIRECT": "false",
+        # Every player comes from 127.0.0.1 (the proxy's address too): the cap on
+        # sockets per client address would refuse all but the first hundred.
+        "MAX_SOCKETS_PER_IP": "0",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def cpu_list(cpus: set[int]) -> str:
