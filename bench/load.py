@@ -137,6 +137,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "for servers whose protocol takes it",
     )
     parser.add_argument(
+        "--one-tick-inputs",
+        action="store_true",
+        help="players mark each input as one tick of movement (`ticks: 1`), as the "
+        "browser does, instead of held controls",
+    )
+    parser.add_argument(
         "--server-args", default="", help="extra command-line arguments for every server process"
     )
     parser.add_argument(
@@ -344,6 +350,7 @@ class Run:
                 secrets.randbits(32),
                 subprotocol=self.args.subprotocol,
                 send_acks=self.args.send_acks,
+                one_tick_inputs=self.args.one_tick_inputs,
                 ca_file=ca,
             )
             for group in groups

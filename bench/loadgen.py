@@ -80,6 +80,7 @@ class WorkerPlan:
     seed: int
     subprotocol: str = MSGPACK
     send_acks: bool = False  # put the newest state tick received in each input, as `ack`
+    one_tick_inputs: bool = False  # each arena input is one tick of movement (`ticks: 1`)
     input_hz: float = 20.0
     connect_concurrency: int = 32
     start_timeout: float = 60.0
@@ -129,6 +130,7 @@ class Player:
         self.plan = plan
         self.subprotocol = Subprotocol(options.subprotocol)
         self.send_acks = options.send_acks
+        self.ticks = {"ticks": 1} if options.one_tick_inputs else {}
         self.tls = _tls_context(options.ca_file) if plan.url.startswith("wss:") else None
         self.rng = rng
         self.window = window
@@ -210,7 +212,8 @@ class Player:
             return
         self.seq += 1
         self._steer()
-        data: dict[str, Any] = {"type": "input", "data": {"seq": self.seq, **self.controls}}
+        fields = {"seq": self.seq, **self.controls, **self.ticks}
+        data: dict[str, Any] = {"type": "input", "data": fields}
         if self.send_acks and self.last_tick is not None:
             data["ack"] = self.last_tick
         text = _encode(data).decode()

@@ -303,9 +303,10 @@ class Player {
     this._steer();
     const ack =
       this.options.send_acks && this.lastTick !== null ? `,"ack":${this.lastTick}` : "";
+    const ticks = this.options.one_tick_inputs ? ',"ticks":1' : "";
     const text =
       `{"type":"input","data":{"seq":${this.seq},"mx":${this.mx},"my":${this.my},` +
-      `"aim":${this.aim},"fire":${this.fire}}${ack}}`;
+      `"aim":${this.aim},"fire":${this.fire}${ticks}}${ack}}`;
     const at = now();
     this.sentSeq.push(this.seq);
     this.sentAt.push(at);
