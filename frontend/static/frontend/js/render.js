@@ -18,11 +18,15 @@ export function displayRating(ordinal) {
 /**
  * Size a canvas to its container's width (keeping the world's aspect ratio)
  * and to the screen's pixel density; returns the 2D context scaled so that
- * drawing uses world units.
+ * drawing uses world units. The height is at most the container's CSS
+ * `max-height` when the stylesheet gives one in pixels or viewport units (a phone
+ * on its side: the field takes the screen's height), else the window's height
+ * less room for the page around it.
  */
 export function fitCanvas(canvas, worldWidth, worldHeight) {
   const box = canvas.parentElement.getBoundingClientRect();
-  const maxHeight = Math.max(240, window.innerHeight - 220);
+  const cap = getComputedStyle(canvas.parentElement).maxHeight; // "none", or resolved to px
+  const maxHeight = cap.endsWith("px") ? parseFloat(cap) : Math.max(240, window.innerHeight - 220);
   const cssWidth = Math.min(box.width, (maxHeight * worldWidth) / worldHeight);
   const cssHeight = (cssWidth * worldHeight) / worldWidth;
   const dpr = window.devicePixelRatio || 1;

@@ -9,12 +9,15 @@ import {
   lerpAngle,
 } from "../predict.js";
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
+import { ArenaEffects } from "./effects.js";
+import { Stick, deflection, keepInViewWhenSideways } from "../touch.js";
 
 // Must match games/engine/arena.py (a test compares them).
 export const WIDTH = 960;
 export const HEIGHT = 640;
 export const SHIP_RADIUS = 16;
 export const SHIP_SPEED = 220;
+export const MAX_HP = 3;
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 /** Jumps larger than this (a respawn) are shown at once, never blended. */
@@ -39,8 +42,12 @@ export function moveShip(ship, input, dt) {
   };
 }
 
-/** Draw ships and bullets (already positioned for this frame) on a world-scaled context. */
-export function drawArena(ctx, ships, bullets, mySeat = null) {
+/**
+ * Draw ships and bullets (already positioned for this frame) on a world-scaled context;
+ * with `effects` (an ArenaEffects, updated for this frame) hit flashes, respawns fading
+ * in, explosions, HP bars that show what was just lost, and the kill feed.
+ */
+export function drawArena(ctx, ships, bullets, mySeat = null, effects = null) {
   ctx.fillStyle = "#0b0e1a";
   ctx.fillRect(0, 0, WIDTH, HEIGHT);
   ctx.strokeStyle = "#ffffff10";
@@ -58,25 +65,73 @@ export function drawArena(ctx, ships, bullets, mySeat = null) {
   }
   for (const s of ships) {
     if (s.removed || !s.alive) continue;
+    const opacity = effects ? effects.opacity(s.seat) : 1;
+    ctx.globalAlpha = opacity;
+    drawShip(ctx, s, s.seat === mySeat, effects ? effects.flash(s.seat) : 0);
+    hpBar(ctx, s, s.seat === mySeat, effects);
+    ctx.globalAlpha = 1;
+  }
+  if (effects) {
+    effects.drawBursts(ctx, ships);
+    effects.drawFeed(ctx, WIDTH);
+  }
+}
+
+function drawShip(ctx, s, mine, flash) {
+  ctx.save();
+  ctx.translate(s.x, s.y);
+  ctx.rotate(s.aim);
+  ctx.fillStyle = SEAT_COLOURS[s.seat % SEAT_COLOURS.length];
+  ctx.beginPath();
+  ctx.moveTo(SHIP_RADIUS + 6, 0);
+  ctx.lineTo(-SHIP_RADIUS, SHIP_RADIUS * 0.8);
+  ctx.lineTo(-SHIP_RADIUS * 0.5, 0);
+  ctx.lineTo(-SHIP_RADIUS, -SHIP_RADIUS * 0.8);
+  ctx.closePath();
+  ctx.fill();
+  if (flash > 0) {
+    ctx.globalAlpha *= flash;
+    ctx.fillStyle = "#ffffff";
+    ctx.fill();
+  }
+  ctx.restore();
+  if (mine) {
     ctx.save();
     ctx.translate(s.x, s.y);
     ctx.rotate(s.aim);
-    ctx.fillStyle = SEAT_COLOURS[s.seat % SEAT_COLOURS.length];
-    ctx.beginPath();
-    ctx.moveTo(SHIP_RADIUS + 6, 0);
-    ctx.lineTo(-SHIP_RADIUS, SHIP_RADIUS * 0.8);
-    ctx.lineTo(-SHIP_RADIUS * 0.5, 0);
-    ctx.lineTo(-SHIP_RADIUS, -SHIP_RADIUS * 0.8);
-    ctx.closePath();
-    ctx.fill();
-    if (s.seat === mySeat) {
-      ctx.strokeStyle = "#ffffff";
-      ctx.lineWidth = 2;
-      ctx.stroke();
-    }
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 2;
+    ctx.stroke(); // the same path: our ship outlined
     ctx.restore();
-    ctx.fillStyle = "#ffffffcc";
-    for (let i = 0; i < s.hp; i++) ctx.fillRect(s.x - 12 + i * 9, s.y + SHIP_RADIUS + 6, 7, 3);
+  }
+}
+
+/** A ship's HP bar under it (over it at the bottom wall): green, amber, then red, in
+ *  segments of one hit; our own larger and outlined; at least a few CSS pixels tall. */
+function hpBar(ctx, s, mine, effects) {
+  const px = effects ? effects.pixel : 1;
+  const width = Math.max(mine ? 46 : 34, (mine ? 32 : 24) * px);
+  const height = Math.max(mine ? 7 : 5, (mine ? 6 : 4) * px);
+  let shown = Math.max(0, s.hp) / MAX_HP;
+  let lost = shown;
+  if (effects) ({ shown, lost } = effects.bar(s.seat, s.hp));
+  const x = s.x - width / 2;
+  const below = s.y + SHIP_RADIUS + 8;
+  const y = below + height > HEIGHT - 4 ? s.y - SHIP_RADIUS - 8 - height : below;
+  ctx.fillStyle = "#000000aa";
+  ctx.fillRect(x - 1, y - 1, width + 2, height + 2);
+  if (lost > shown) {
+    ctx.fillStyle = "#ffffffb0"; // just lost, draining
+    ctx.fillRect(x + width * shown, y, width * (lost - shown), height);
+  }
+  ctx.fillStyle = shown > 0.67 ? "#5ee08a" : shown > 0.34 ? "#ffb020" : "#ff5d73";
+  ctx.fillRect(x, y, width * shown, height);
+  ctx.fillStyle = "#000000aa";
+  for (let i = 1; i < MAX_HP; i++) ctx.fillRect(x + (width * i) / MAX_HP - 0.75, y, 1.5, height);
+  if (mine) {
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(x - 1, y - 1, width + 2, height + 2);
   }
 }
 
@@ -93,9 +148,18 @@ export class ArenaView {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {{mySeat: number|null, tickRate: number, sendInput: (data: object) => void,
-   *          fireButton?: HTMLElement, roundTrip?: () => number|null}} options
+   *          fireButton?: HTMLElement, stick?: HTMLElement|null,
+   *          roundTrip?: () => number|null}} options
+   *   `stick`: the touch screens' stick pad beside the field (the page's #stick if any).
    */
-  constructor(canvas, { mySeat, tickRate, sendInput, fireButton, roundTrip = () => null }) {
+  constructor(canvas, {
+    mySeat,
+    tickRate,
+    sendInput,
+    fireButton,
+    stick = document.getElementById("stick"),
+    roundTrip = () => null,
+  }) {
     this.canvas = canvas;
     this.mySeat = mySeat;
     this.tickRate = tickRate;
@@ -125,6 +189,7 @@ export class ArenaView {
     this.repeats = 0; // states in which our input missed its tick (`repeated`), inputs in flight
     this.resize();
     this.bindInputs(fireButton);
+    if (stick) this.bindStick(stick);
   }
 
   resize() {
@@ -161,13 +226,14 @@ export class ArenaView {
     });
     this.canvas.addEventListener("pointermove", (e) => {
       if (e.pointerType === "mouse") this.mouse = this.toWorld(e);
-      else if (this.stick) this.moveStick(e);
+      else if (this.stick?.id === e.pointerId) this.moveStick(e);
     });
     this.canvas.addEventListener("pointerdown", (e) => {
       if (e.pointerType === "mouse") {
         this.mouseFire = true;
         this.fireLatched = true;
-      } else {
+      } else if (!this.stick) {
+        // A drag on the field steers too, from where it started.
         this.stick = { id: e.pointerId, x: e.clientX, y: e.clientY, dx: 0, dy: 0 };
         this.canvas.setPointerCapture(e.pointerId);
         this.controlsChanged(eventTime(e));
@@ -177,6 +243,7 @@ export class ArenaView {
       if (e.pointerType === "mouse") this.mouseFire = false;
       else if (this.stick && this.stick.id === e.pointerId) {
         this.stick = null;
+        this.stickPad?.show(0, 0);
         this.controlsChanged(eventTime(e));
       }
     };
@@ -194,10 +261,45 @@ export class ArenaView {
     }
   }
 
+  /**
+   * The visible stick of touch screens, beside the field: a thumb on the pad steers from
+   * the pad's centre and the knob follows it. Another thumb can hold Fire meanwhile (each
+   * pointer is its own); the stick is the first thumb's until it lets go.
+   */
+  bindStick(pad) {
+    if (this.mySeat === null) {
+      pad.hidden = true; // watching: nothing to steer
+      return;
+    }
+    this.stickPad = new Stick(pad);
+    pad.addEventListener("pointerdown", (e) => {
+      e.preventDefault(); // no text selection, no emulated mouse events
+      if (this.stick) return;
+      const { x, y, reach } = this.stickPad.origin();
+      this.stick = { id: e.pointerId, x, y, reach, dx: 0, dy: 0 };
+      pad.setPointerCapture(e.pointerId);
+      this.moveStick(e);
+    });
+    pad.addEventListener("pointermove", (e) => {
+      if (this.stick?.id === e.pointerId) this.moveStick(e);
+    });
+    const release = (e) => {
+      if (this.stick?.id !== e.pointerId) return;
+      this.stick = null;
+      this.stickPad.show(0, 0);
+      this.controlsChanged(eventTime(e));
+    };
+    pad.addEventListener("pointerup", release);
+    pad.addEventListener("pointercancel", release);
+    keepInViewWhenSideways(this.canvas.closest(".stage") || this.canvas);
+  }
+
   moveStick(e) {
-    const reach = 60; // CSS pixels for a full deflection
-    this.stick.dx = clamp((e.clientX - this.stick.x) / reach, -1, 1);
-    this.stick.dy = clamp((e.clientY - this.stick.y) / reach, -1, 1);
+    // The pad's reach is its radius; a drag on the field itself, 60 CSS pixels.
+    const { dx, dy } = deflection(this.stick, this.stick.reach || 60, e.clientX, e.clientY);
+    this.stick.dx = dx;
+    this.stick.dy = dy;
+    this.stickPad?.show(dx, dy); // the knob shows what the thumb asks, on the pad or the field
     this.controlsChanged(eventTime(e));
   }
 
