@@ -68,13 +68,15 @@ RECORDER = """(pages) => {
   window.__arcade.connection.addEventListener("frame", (e) => {
     if (e.detail.type === "state") window.__bench.states.push([performance.now(), e.detail.tick]);
   });
-  const sample = () => {
+  // `frameAt` is the animation frame's own time, the one the page draws for: a frame
+  // the browser skipped shows there, not in when this callback happened to run.
+  const sample = (frameAt) => {
     const d = view.debug();
     const own = d.ships.find((s) => s.seat === d.mySeat);
     const other = d.ships.find((s) => s.seat !== d.mySeat);
     if (own && other) {
       window.__bench.frames.push(
-        [performance.now(), own.x, own.y, other.x, other.y, d.renderTick, d.jitterMs],
+        [performance.now(), own.x, own.y, other.x, other.y, d.renderTick, d.jitterMs, frameAt],
       );
     }
     requestAnimationFrame(sample);
@@ -128,6 +130,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--plot", type=Path, help="write one SVG per condition into this folder")
     parser.add_argument(
+        "--raw", type=Path, help="write what both pages recorded, per condition, into this folder"
+    )
+    parser.add_argument(
+        "--from-raw",
+        type=Path,
+        help="measure again what an earlier run wrote with --raw (this seed), without a browser",
+    )
+    parser.add_argument(
         "--redis-url", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     args = parser.parse_args()
@@ -135,7 +145,7 @@ def main() -> None:
     unknown = [n for n in names if n not in CONDITIONS]
     if unknown:
         parser.error(f"unknown conditions: {unknown}")
-    results = run(names, args)
+    results = remeasure(names, args) if args.from_raw else run(names, args)
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
@@ -220,7 +230,20 @@ def play(
             (args.plot / f"netcode-{name}-seed{args.seed}.svg").write_text(
                 plot(name, taken["alice"])
             )
+        if args.raw:
+            args.raw.mkdir(parents=True, exist_ok=True)
+            (args.raw / f"netcode-{name}-seed{args.seed}.json").write_text(
+                json.dumps({"origins": origins, "taken": taken, "rtt": rtt})
+            )
         print(f"{name}: done", file=sys.stderr)
+    return results
+
+
+def remeasure(names: list[str], args: argparse.Namespace) -> list[Result]:
+    results = []
+    for name in names:
+        raw = json.loads((args.from_raw / f"netcode-{name}-seed{args.seed}.json").read_text())
+        results.append(measure(name, raw.get("rtt", 0.0), raw["taken"], raw["origins"]))
     return results
 
 
@@ -302,8 +325,10 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
             slides.append(max(math.hypot(f[1] - first[1], f[2] - first[2]) for f in after))
 
     # A frame the browser drew late (the machine busy) is not a snap of the netcode.
-    usual = statistics.median(b[0] - a[0] for a, b in steps) if steps else 16.7
-    on_time = [(a, b) for a, b in steps if b[0] - a[0] < 1.5 * usual]
+    # Judged by the frames' own times (what the page draws for), not by when the
+    # recorder ran: a skipped frame moves the ships two frames' worth at once.
+    usual = statistics.median(b[7] - a[7] for a, b in steps) if steps else 16.7
+    on_time = [(a, b) for a, b in steps if b[7] - a[7] < 1.5 * usual]
     remote_steps = [math.hypot(b[3] - a[3], b[4] - a[4]) for a, b in on_time]
     snaps = sum(s > TICK_TRAVEL for s in remote_steps)
 
@@ -312,8 +337,10 @@ def measure(name: str, rtt: float, taken: dict[str, Any], origins: dict[str, flo
     server = [
         (bob_origin + at, bob_origin + at - tick * TICK_MS) for at, tick in taken["bob"]["states"]
     ]
+    # How far behind the server the remote ship is drawn: at the frame's own time, the
+    # moment the page draws it for (the recorder runs a few ms later in the frame).
     delays = sorted(
-        origins["alice"] + f[0] - (server_base(server, origins["alice"] + f[0]) + f[5] * TICK_MS)
+        origins["alice"] + f[7] - (server_base(server, origins["alice"] + f[7]) + f[5] * TICK_MS)
         for f in frames
         if f[5]
     )
