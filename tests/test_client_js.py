@@ -62,6 +62,7 @@ def test_the_client_predicts_with_the_servers_arena_constants():
     assert float(constants["HEIGHT"]) == arena.HEIGHT
     assert float(constants["SHIP_RADIUS"]) == arena.SHIP_RADIUS
     assert float(constants["SHIP_SPEED"]) == arena.SHIP_SPEED
+    assert float(constants["MAX_HP"]) == arena.MAX_HP  # the HP bars' segments
 
 
 def arena_contract_cases(cases: int = 60, ticks: int = 80, seed: int = 13) -> list[dict]:

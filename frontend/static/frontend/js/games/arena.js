@@ -9,6 +9,7 @@ import {
   lerpAngle,
 } from "../predict.js";
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
+import { ArenaEffects } from "./effects.js";
 import { Stick, deflection, keepInViewWhenSideways } from "../touch.js";
 
 // Must match games/engine/arena.py (a test compares them).
@@ -16,6 +17,7 @@ export const WIDTH = 960;
 export const HEIGHT = 640;
 export const SHIP_RADIUS = 16;
 export const SHIP_SPEED = 220;
+export const MAX_HP = 3;
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 /** Jumps larger than this (a respawn) are shown at once, never blended. */
@@ -40,8 +42,12 @@ export function moveShip(ship, input, dt) {
   };
 }
 
-/** Draw ships and bullets (already positioned for this frame) on a world-scaled context. */
-export function drawArena(ctx, ships, bullets, mySeat = null) {
+/**
+ * Draw ships and bullets (already positioned for this frame) on a world-scaled context;
+ * with `effects` (an ArenaEffects, updated for this frame) hit flashes, respawns fading
+ * in, explosions, HP bars that show what was just lost, and the kill feed.
+ */
+export function drawArena(ctx, ships, bullets, mySeat = null, effects = null) {
   ctx.fillStyle = "#0b0e1a";
   ctx.fillRect(0, 0, WIDTH, HEIGHT);
   ctx.strokeStyle = "#ffffff10";
@@ -59,25 +65,69 @@ export function drawArena(ctx, ships, bullets, mySeat = null) {
   }
   for (const s of ships) {
     if (s.removed || !s.alive) continue;
-    ctx.save();
-    ctx.translate(s.x, s.y);
-    ctx.rotate(s.aim);
-    ctx.fillStyle = SEAT_COLOURS[s.seat % SEAT_COLOURS.length];
-    ctx.beginPath();
-    ctx.moveTo(SHIP_RADIUS + 6, 0);
-    ctx.lineTo(-SHIP_RADIUS, SHIP_RADIUS * 0.8);
-    ctx.lineTo(-SHIP_RADIUS * 0.5, 0);
-    ctx.lineTo(-SHIP_RADIUS, -SHIP_RADIUS * 0.8);
-    ctx.closePath();
+    const opacity = effects ? effects.opacity(s.seat) : 1;
+    ctx.globalAlpha = opacity;
+    drawShip(ctx, s, s.seat === mySeat, effects ? effects.flash(s.seat) : 0);
+    hpBar(ctx, s, s.seat === mySeat, effects);
+    ctx.globalAlpha = 1;
+  }
+  if (effects) {
+    effects.drawBursts(ctx, ships);
+    effects.drawFeed(ctx, WIDTH);
+  }
+}
+
+function drawShip(ctx, s, mine, flash) {
+  ctx.save();
+  ctx.translate(s.x, s.y);
+  ctx.rotate(s.aim);
+  ctx.fillStyle = SEAT_COLOURS[s.seat % SEAT_COLOURS.length];
+  ctx.beginPath();
+  ctx.moveTo(SHIP_RADIUS + 6, 0);
+  ctx.lineTo(-SHIP_RADIUS, SHIP_RADIUS * 0.8);
+  ctx.lineTo(-SHIP_RADIUS * 0.5, 0);
+  ctx.lineTo(-SHIP_RADIUS, -SHIP_RADIUS * 0.8);
+  ctx.closePath();
+  ctx.fill();
+  if (mine) {
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 2;
+    ctx.stroke();
+  }
+  if (flash > 0) {
+    ctx.globalAlpha *= flash; // a hit: white over the colour, fading
+    ctx.fillStyle = "#ffffff";
     ctx.fill();
-    if (s.seat === mySeat) {
-      ctx.strokeStyle = "#ffffff";
-      ctx.lineWidth = 2;
-      ctx.stroke();
-    }
-    ctx.restore();
-    ctx.fillStyle = "#ffffffcc";
-    for (let i = 0; i < s.hp; i++) ctx.fillRect(s.x - 12 + i * 9, s.y + SHIP_RADIUS + 6, 7, 3);
+  }
+  ctx.restore();
+}
+
+/** A ship's HP bar under it (over it at the bottom wall): green, amber, then red, in
+ *  segments of one hit; our own larger and outlined; at least a few CSS pixels tall. */
+function hpBar(ctx, s, mine, effects) {
+  const px = effects ? effects.pixel : 1;
+  const width = Math.max(mine ? 46 : 34, (mine ? 32 : 24) * px);
+  const height = Math.max(mine ? 7 : 5, (mine ? 6 : 4) * px);
+  let shown = Math.max(0, s.hp) / MAX_HP;
+  let lost = shown;
+  if (effects) ({ shown, lost } = effects.bar(s.seat, s.hp));
+  const x = s.x - width / 2;
+  const below = s.y + SHIP_RADIUS + 8;
+  const y = below + height > HEIGHT - 4 ? s.y - SHIP_RADIUS - 8 - height : below;
+  ctx.fillStyle = "#000000aa";
+  ctx.fillRect(x - 1, y - 1, width + 2, height + 2);
+  if (lost > shown) {
+    ctx.fillStyle = "#ffffffb0"; // just lost, draining
+    ctx.fillRect(x + width * shown, y, width * (lost - shown), height);
+  }
+  ctx.fillStyle = shown > 0.67 ? "#5ee08a" : shown > 0.34 ? "#ffb020" : "#ff5d73";
+  ctx.fillRect(x, y, width * shown, height);
+  ctx.fillStyle = "#000000aa";
+  for (let i = 1; i < MAX_HP; i++) ctx.fillRect(x + (width * i) / MAX_HP - 0.75, y, 1.5, height);
+  if (mine) {
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(x - 1, y - 1, width + 2, height + 2);
   }
 }
 
@@ -104,6 +154,7 @@ export class ArenaView {
     sendInput,
     fireButton,
     stick = document.getElementById("stick"),
+    nameOf = () => null,
     roundTrip = () => null,
   }) {
     this.canvas = canvas;
@@ -133,6 +184,8 @@ export class ArenaView {
     this.renderedTick = 0; // the server tick the other ships are drawn at
     this.corrections = []; // sizes of the recent reconciliation corrections (units)
     this.repeats = 0; // states in which our input missed its tick (`repeated`), inputs in flight
+    // Hits, explosions, respawns, HP bars and the kill feed (`nameOf`: a seat's player's name).
+    this.effects = new ArenaEffects({ mySeat, nameOf, maxHp: MAX_HP, tickRate });
     this.resize();
     this.bindInputs(fireButton);
     if (stick) this.bindStick(stick);
@@ -335,6 +388,7 @@ export class ArenaView {
   onState(tick, state) {
     const now = performance.now();
     this.pushState(tick, state, now);
+    this.effects.onState(tick, state, now);
     if (this.mySeat === null) return;
     const me = state.ships[this.mySeat];
     if (!me) return;
@@ -444,6 +498,7 @@ export class ArenaView {
 
   draw(now = performance.now()) {
     this.renderedTick = this.buffer.renderTick(now);
+    this.effects.update(now, this.renderedTick, 1 / this.scale);
     const pair = this.buffer.around(this.renderedTick);
     if (!pair) {
       drawArena(this.ctx, [], [], this.mySeat);
@@ -467,7 +522,7 @@ export class ArenaView {
     });
     this.rendered = ships;
     this.lastDraw = now;
-    drawArena(this.ctx, ships, bullets, this.mySeat);
+    drawArena(this.ctx, ships, bullets, this.mySeat, this.effects);
   }
 
   /** A remote ship plus what is left of its glide. */
@@ -510,6 +565,7 @@ export class ArenaView {
       jitterMs: this.buffer.jitter(),
       corrections: this.corrections.length,
       repeats: this.repeats,
+      effects: this.effects.debug(),
     };
   }
 }

@@ -1,46 +1,108 @@
 // Connect Four on a canvas: a player clicks or taps a column to drop a disc, or plays
 // with the keyboard (arrows choose a column, Enter or Space drops); every move is told
-// in words to an ARIA live region, for a screen reader.
+// in words to an ARIA live region, for a screen reader. A new disc falls into its cell
+// (not with `prefers-reduced-motion`), and the winning line lights up once it has landed.
 import { fitCanvas, SEAT_COLOURS } from "../render.js";
+import { motion } from "./effects.js";
 
 const COLUMNS = 7;
 const ROWS = 6;
 const CELL = 100;
 const WIDTH = COLUMNS * CELL;
 const HEIGHT = (ROWS + 1) * CELL; // one row on top for the disc about to drop
+const RADIUS = CELL * 0.4;
+/** A disc dropped from the top row to the bottom falls in this long (ms); a shorter fall,
+ *  as under gravity, in less (the square root of the distance). */
+export const DROP_MS = 260;
 
-/** Draw a Connect Four view (`state` from the server) on a world-scaled context. */
-export function drawConnectFour(ctx, state, { hoverColumn = null, mySeat = null } = {}) {
+/** The centre of a cell on the canvas: x of its column, y of its row (row 0 the bottom). */
+export const cellX = (column) => column * CELL + CELL / 2;
+export const cellY = (row) => CELL + (ROWS - 1 - row) * CELL + CELL / 2;
+
+/** Where a disc dropped `ms` ago into `row` is (y), falling from the top row with gravity's
+ *  ease (slow, then faster), and whether it has landed. */
+export function fallAt(row, ms, total = fallMs(row)) {
+  const end = cellY(row);
+  if (total <= 0 || ms >= total) return { y: end, landed: true };
+  const t = Math.max(0, ms) / total;
+  return { y: CELL / 2 + (end - CELL / 2) * t * t, landed: false };
+}
+
+export function fallMs(row) {
+  return Math.round(DROP_MS * Math.sqrt((ROWS - row) / ROWS));
+}
+
+/**
+ * Draw a Connect Four view (`state` from the server) on a world-scaled context. With
+ * `falling` ({column, row, y}), that cell's disc is drawn at `y` instead, behind the
+ * board's face (seen through the holes); the winning line is lit once nothing falls,
+ * pulsing gently by `now` unless motion is reduced.
+ */
+export function drawConnectFour(ctx, state, { hoverColumn = null, mySeat = null, falling = null, now = 0, reduced = true } = {}) {
   ctx.clearRect(0, 0, WIDTH, HEIGHT);
   if (hoverColumn !== null && state && !state.finished && state.to_move === mySeat) {
     ctx.fillStyle = SEAT_COLOURS[mySeat];
     ctx.globalAlpha = 0.6;
-    disc(ctx, hoverColumn * CELL + CELL / 2, CELL / 2);
+    disc(ctx, cellX(hoverColumn), CELL / 2);
     ctx.globalAlpha = 1;
   }
-  ctx.fillStyle = "#243070";
+  ctx.fillStyle = "#0f1221"; // the empty holes
   roundRect(ctx, 0, CELL, WIDTH, ROWS * CELL, 24);
   ctx.fill();
-  const winning = new Set((state?.line || []).map(([c, r]) => `${c},${r}`));
+  if (falling) {
+    ctx.fillStyle = SEAT_COLOURS[state.board[falling.column][falling.row]];
+    disc(ctx, cellX(falling.column), falling.y);
+  }
+  boardFace(ctx);
   for (let c = 0; c < COLUMNS; c++) {
-    for (let r = 0; r < ROWS; r++) {
-      const seat = state?.board?.[c]?.[r];
-      const x = c * CELL + CELL / 2;
-      const y = CELL + (ROWS - 1 - r) * CELL + CELL / 2;
-      ctx.fillStyle = seat === undefined ? "#0f1221" : SEAT_COLOURS[seat];
-      disc(ctx, x, y);
-      if (winning.has(`${c},${r}`)) {
-        ctx.strokeStyle = "#ffffff";
-        ctx.lineWidth = 8;
-        ctx.stroke();
-      }
+    const discs = state?.board?.[c] || [];
+    for (let r = 0; r < discs.length; r++) {
+      if (falling && falling.column === c && falling.row === r) continue;
+      ctx.fillStyle = SEAT_COLOURS[discs[r]];
+      disc(ctx, cellX(c), cellY(r));
     }
   }
+  if (!falling && state?.line?.length) winningLine(ctx, state.line, reduced ? 1 : 0.75 + 0.25 * Math.sin(now / 180));
+}
+
+/** The board: a blue face with a hole in every cell, the holes left unpainted. */
+function boardFace(ctx) {
+  ctx.fillStyle = "#243070";
+  roundRect(ctx, 0, CELL, WIDTH, ROWS * CELL, 24);
+  for (let c = 0; c < COLUMNS; c++) {
+    for (let r = 0; r < ROWS; r++) {
+      ctx.moveTo(cellX(c) + RADIUS, cellY(r));
+      ctx.arc(cellX(c), cellY(r), RADIUS, 0, Math.PI * 2);
+    }
+  }
+  ctx.fill("evenodd");
+}
+
+/** The four (or more) in a row: each disc ringed and a bar through their centres. */
+function winningLine(ctx, cells, strength) {
+  const [first, last] = [cells[0], cells[cells.length - 1]];
+  ctx.globalAlpha = strength;
+  ctx.strokeStyle = "#ffffff";
+  ctx.lineWidth = 8;
+  for (const [c, r] of cells) {
+    ctx.beginPath();
+    ctx.arc(cellX(c), cellY(r), RADIUS, 0, Math.PI * 2);
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 0.55 * strength;
+  ctx.lineCap = "round";
+  ctx.lineWidth = 14;
+  ctx.beginPath();
+  ctx.moveTo(cellX(first[0]), cellY(first[1]));
+  ctx.lineTo(cellX(last[0]), cellY(last[1]));
+  ctx.stroke();
+  ctx.lineCap = "butt";
+  ctx.globalAlpha = 1;
 }
 
 function disc(ctx, x, y) {
   ctx.beginPath();
-  ctx.arc(x, y, CELL * 0.4, 0, Math.PI * 2);
+  ctx.arc(x, y, RADIUS, 0, Math.PI * 2);
   ctx.fill();
 }
 
@@ -72,6 +134,8 @@ export class ConnectFourView {
     this.stateAt = 0;
     this.hover = null;
     this.cursor = 3; // the column the keyboard chose: the middle to start
+    this.falling = null; // the disc of the last move while it falls: {move, column, row, at, ms}
+    this.shown = null; // the falling disc as last drawn, for tests: {move, column, row, y, landed}
     this.resize();
     canvas.addEventListener("pointermove", (e) => (this.hover = this.columnAt(e)));
     canvas.addEventListener("pointerleave", () => (this.hover = null));
@@ -138,6 +202,14 @@ export class ConnectFourView {
     this.state = state;
     this.stateAt = performance.now();
     if (before && state.moves > before.moves) this.announce(this.moveWords(before, state));
+    // One new move: its disc falls. Several at once (a reconnect) are shown where they are.
+    if (before && state.moves === before.moves + 1) {
+      const column = state.board.findIndex((discs, c) => discs.length > before.board[c].length);
+      const row = state.board[column].length - 1;
+      this.falling = { move: state.moves, column, row, at: this.stateAt, ms: motion.reduced ? 0 : fallMs(row) };
+    } else if (!before || state.moves !== before.moves) {
+      this.falling = null;
+    }
   }
 
   /** What the last move was, in words: "You dropped in column 4", "Bob wins: four in a row". */
@@ -175,11 +247,20 @@ export class ConnectFourView {
     return `${turn} · ${Math.ceil(this.turnSecondsLeft(now))} s`;
   }
 
-  draw() {
-    drawConnectFour(this.ctx, this.state, { hoverColumn: this.hover, mySeat: this.mySeat });
+  draw(now = performance.now()) {
+    const f = this.falling;
+    let falling = null;
+    if (f) {
+      const { y, landed } = fallAt(f.row, now - f.at, f.ms);
+      this.shown = { move: f.move, column: f.column, row: f.row, y, landed, animated: f.ms > 0 };
+      if (landed) this.falling = null;
+      else falling = { column: f.column, row: f.row, y };
+    }
+    const reduced = motion.reduced;
+    drawConnectFour(this.ctx, this.state, { hoverColumn: this.hover, mySeat: this.mySeat, falling, now, reduced });
   }
 
   debug() {
-    return { state: this.state, mySeat: this.mySeat, cursor: this.cursor };
+    return { state: this.state, mySeat: this.mySeat, cursor: this.cursor, falling: this.shown };
   }
 }
