@@ -210,6 +210,9 @@ REDIS_PREFIX: str = env.str("REDIS_PREFIX", default="arcade")
 
 # Seconds a disconnected player keeps their seat; unset: each game's own default (30 s).
 MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_SECONDS", None)
+# Seconds of "3, 2, 1, GO" before a match's first tick; unset: each game's own (arena 3 s,
+# Connect Four none).
+MATCH_COUNTDOWN_SECONDS: float | None = env.float("MATCH_COUNTDOWN_SECONDS", None)
 # Lifetime of a match lease in Redis; the owner renews it every third of that. A dead
 # process's matches are adopted by another process within about this long plus 1 s.
 MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)

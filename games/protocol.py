@@ -288,6 +288,11 @@ class PlayerEntry(_Part):
     ready: bool
     abandoned: bool
     bot: bool = False  # a computer player the server plays
+    # Seconds the player has left to come back, as of when the frame was built: set
+    # only while the match runs and their seat waits out its grace period. Seconds
+    # left rather than a deadline, so that no client depends on its clock agreeing
+    # with the server's.
+    grace_left: float | None = None
 
 
 class ResultSeat(_Part):
@@ -340,10 +345,14 @@ class WelcomeFrame(_Frame, tag="welcome", omit_defaults=True):
     state: JSONObject | None
     server_time: float
     result: MatchResult | None = None
+    starts_in: float | None = None  # seconds of the start's countdown left (see PlayersFrame)
 
 
 class PlayersFrame(_Frame, tag="players"):
     players: list[PlayerEntry]
+    # Seconds left of the countdown before the first tick (nobody moves before it),
+    # as of when the frame was built; null when none is running.
+    starts_in: float | None = None
 
 
 class StateFrame(_Frame, tag="state"):
@@ -491,11 +500,13 @@ def welcome(
     tick: int,
     state: JSONObject | None,
     result: Mapping[str, Any] | None = None,
+    starts_in: float | None = None,
 ) -> str:
     """Everything a client needs to draw the match: on connect, after resync, after failover.
 
     `state` is None while the match waits and once it is over (`result` then holds
-    its stored result, as `result_fields` reads it).
+    its stored result, as `result_fields` reads it). `starts_in`: the seconds left of
+    the start's countdown, while one runs.
     """
     frame = WelcomeFrame(
         protocol=PROTOCOL_VERSION,
@@ -507,13 +518,15 @@ def welcome(
         state=state,
         server_time=server_time_ms(),
         result=None if result is None else _match_result(result),
+        starts_in=_seconds(starts_in),
     )
     return encode(frame)
 
 
-def players(entries: Iterable[Mapping[str, Any]]) -> str:
-    """The seats, whenever someone connects, disconnects, becomes ready or abandons."""
-    return encode(PlayersFrame(_player_entries(entries)))
+def players(entries: Iterable[Mapping[str, Any]], *, starts_in: float | None = None) -> str:
+    """The seats, whenever someone connects, disconnects, becomes ready or abandons, and
+    when the match starts (with the seconds of its countdown, if it has one)."""
+    return encode(PlayersFrame(_player_entries(entries), _seconds(starts_in)))
 
 
 def state(tick: int, view: JSONObject, events: list[JSONObject]) -> StateFrame:
@@ -605,6 +618,11 @@ def rematch(
             [RematchDecline(pid, name, why) for pid, name, why in declined],
         )
     )
+
+
+def _seconds(value: float | None) -> float | None:
+    """A duration for people's countdowns: tenths of a second are plenty."""
+    return None if value is None else round(max(0.0, value), 1)
 
 
 def _player_entries(entries: Iterable[Mapping[str, Any]]) -> list[PlayerEntry]:

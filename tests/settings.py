@@ -22,3 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # An empty static root of the run's own, so ServeStatic has a directory to watch.
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="static-"))
+
+# Matches start at their first tick, without the arena's "3, 2, 1, GO": the suite's tests
+# move ships from the start. The countdown's own tests set it.
+MATCH_COUNTDOWN_SECONDS = 0.0

@@ -20,6 +20,7 @@ db = sync_to_async
 
 PLAYER = {"seat": 0, "player_id": 7, "name": "SwiftOtter42", "connected": True}
 PLAYER |= {"ready": True, "abandoned": False}
+AWAY = {**PLAYER, "seat": 1, "player_id": 9, "connected": False, "grace_left": 12.5}
 SEAT = {"seat": 0, "player_id": 7, "name": "SwiftOtter42", "outcome": "win", "score": 1}
 SEAT |= {"rank": 1, "rating_before": 0.0, "rating_after": 2.47}
 RESULT = {"status": "finished", "summary": "Player 1 wins.", "rated": True, "seats": [SEAT]}
@@ -62,6 +63,20 @@ SAMPLES: list[tuple[str, Any]] = [
         ),
     ),
     ("players", protocol.players([PLAYER])),
+    # The start's countdown, and a seat away within its grace period.
+    ("players", protocol.players([PLAYER, AWAY], starts_in=3.0)),
+    (
+        "welcome",
+        protocol.welcome(
+            MATCH,
+            protocol.You(7, 0, "player"),
+            [PLAYER, AWAY],
+            subprotocol=None,
+            tick=0,
+            state={"tick": 0},
+            starts_in=1.95,
+        ),
+    ),
     ("state", protocol.encode(protocol.state(3, {"tick": 3}, [{"kind": "turn", "seat": 1}]))),
     ("result", protocol.result(RESULT)),
     ("aborted", protocol.aborted("Aborted: every player left.")),

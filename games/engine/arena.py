@@ -146,6 +146,8 @@ class Arena(Game[ArenaState]):
     min_players = 2
     max_players = 8
     tick_rate = 20
+    # "3, 2, 1, GO": every ship starts at once (the runner holds the first ticks).
+    countdown_seconds = 3.0
 
     def defaults(self) -> JSON:
         return {"time_limit_seconds": 120, "score_limit": 10, "tick_rate": self.tick_rate}

@@ -113,6 +113,9 @@ class Game(ABC, Generic[StateT]):
     tick_rate: ClassVar[int]
     #: Seconds a disconnected player keeps their seat before the abandonment rule applies.
     reconnect_grace_seconds: ClassVar[float] = 30.0
+    #: Seconds of "3, 2, 1, GO" between the start and the first tick: the server holds the
+    #: game meanwhile (no input applied), so nobody moves first. 0: none.
+    countdown_seconds: ClassVar[float] = 0.0
     #: True if `view` differs by seat: the server then encodes one view per seat per tick.
     hidden_information: ClassVar[bool] = False
     #: Turn-based games change only on moves; the server checkpoints them after every move.
@@ -232,6 +235,15 @@ class Game(ABC, Generic[StateT]):
         only its seat's view; its randomness comes from the seed and the seat
         (games.engine.bots says the rules). An unknown level raises
         bots.UnknownLevel. None, the default: the game has no computer players.
+        """
+        return None
+
+    def turn_seat(self, state: StateT) -> int | None:
+        """The seat whose move a turn-based game waits for (its turn clock runs), or None.
+
+        The server holds the clock of a seat to move while another seat's player is
+        away within their grace period, so nobody loses on time to a player who is
+        gone. None, the default: no turns (or the game is over).
         """
         return None
 

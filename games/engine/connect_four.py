@@ -116,6 +116,9 @@ class ConnectFour(Game[ConnectFourState]):
         self._finish(state, f"player {seat + 1} {why}")  # seat 0 is Player 1
         return [Event("forfeit", {"seat": seat, "reason": why})]
 
+    def turn_seat(self, state: ConnectFourState) -> int | None:
+        return None if state.finished else state.to_move
+
     def bot(self, level: str, seat: int, seed: int, settings: JSON) -> ConnectFourBot:
         from games.engine import connect_four_bot  # it builds on this module
 

@@ -56,6 +56,9 @@ def production_env(tmp: Path, **extra: str) -> dict[str, str]:
         "STATIC_ROOT": str(tmp / "static"),
         # Plain HTTP on loopback; the TLS endpoint has tests of its own.
         "SECURE_SSL_REDIRECT": "false",
+        # No "3, 2, 1, GO" before the arena's first tick: the tests move ships at once
+        # (the countdown's own test passes MATCH_COUNTDOWN_SECONDS).
+        "MATCH_COUNTDOWN_SECONDS": "0",
         **extra,
     }
 

@@ -133,6 +133,7 @@ def new_runner(
     seats: list[SeatRow] | None = None,
     clock: Clock | None = None,
     grace: float | None = None,
+    countdown: float = 0.0,
     thinking: Executor | None = None,
 ) -> MatchRunner:
     seats = SEATS if seats is None else seats
@@ -152,6 +153,7 @@ def new_runner(
         lease=Lease(info.id, "here", 1),
         checkpoints=Checkpoints(),
         grace_seconds=grace,
+        countdown_seconds=countdown,
         thinking=thinking,
         clock=clock or Clock(),
     )

@@ -49,6 +49,7 @@ def test_a_match_with_a_bot_starts_when_its_one_person_is_ready():
         "ready": True,
         "abandoned": False,
         "bot": True,
+        "grace_left": None,
     }
 
 

@@ -37,7 +37,7 @@ class Seat:
     acked: int | None = None  # the newest state tick its client acknowledged
     bot: str | None = None  # a bot's level: the runner plays the seat, with no socket
 
-    def json(self) -> dict[str, Any]:
+    def json(self, grace_left: float | None = None) -> dict[str, Any]:
         return {
             "seat": self.seat,
             "player_id": self.player_id,
@@ -46,7 +46,16 @@ class Seat:
             "ready": self.ready,
             "abandoned": self.abandoned,
             "bot": self.bot is not None,
+            "grace_left": grace_left,
         }
+
+    def grace_left(self, now: float, grace: float) -> float | None:
+        """Seconds this seat's player has left to come back; None if not away (or a bot)."""
+        if self.channel is not None or self.bot is not None or self.abandoned:
+            return None
+        if self.disconnected_at is None:
+            return None
+        return max(0.0, grace - (now - self.disconnected_at))
 
 
 def _seat(row: SeatRow) -> Seat:
@@ -85,6 +94,9 @@ class Roster:
         if seat is not None and seat.bot is not None:
             seat = None  # nobody plays a bot's seat from a socket: they watch
         elif seat is None and waiting and op.seat is not None:
+            # A person seated through the lobby since the runner loaded the match; in a
+            # queue's match with bots, they may have taken a bot's seat (services.bots).
+            self._drop_bot_at(op.seat)
             seat = Seat(op.seat, op.player_id, op.name)
             self.seats[op.player_id] = seat
         if seat is None:
@@ -93,6 +105,11 @@ class Roster:
         superseded = seat.channel if seat.channel and seat.channel != op.channel else None
         seat.channel, seat.disconnected_at, seat.acked = op.channel, None, None
         return Joined(seat, superseded)
+
+    def _drop_bot_at(self, number: int) -> None:
+        for player_id, seat in list(self.seats.items()):
+            if seat.seat == number and seat.bot is not None:
+                del self.seats[player_id]
 
     def leave(self, player_id: int, channel: str, now: float) -> Seat | None:
         """The socket is gone. The seat it played, now without a socket; None for a
@@ -214,6 +231,11 @@ class Roster:
     def any_seat_connected(self) -> bool:
         return any(s.channel for s in self.seats.values())
 
-    def players(self) -> list[dict[str, Any]]:
-        """The `players` of the welcome and players frames, by seat."""
-        return [s.json() for s in sorted(self.seats.values(), key=lambda s: s.seat)]
+    def players(self, now: float = 0.0, grace: float | None = None) -> list[dict[str, Any]]:
+        """The `players` of the welcome and players frames, by seat. With `grace` (while
+        the match runs), each seat that waits out its grace period says how long it has
+        left at `now`."""
+        return [
+            s.json(None if grace is None else s.grace_left(now, grace))
+            for s in sorted(self.seats.values(), key=lambda s: s.seat)
+        ]

@@ -73,12 +73,14 @@ class MatchRunner:
         checkpoints: Checkpoints | None = None,
         restored: Restored | None = None,
         grace_seconds: float | None = None,
+        countdown_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_stop: Callable[[MatchRunner], None] | None = None,
         thinking: Executor | None = None,
     ) -> None:
         """`thinking`: where turn-based bots think, off the event loop (see bots.py);
-        None: on the spot (tests with fakes)."""
+        None: on the spot (tests with fakes). `countdown_seconds`: the start's countdown
+        (None: MATCH_COUNTDOWN_SECONDS, or the game's own when that is unset)."""
         self.info = info
         self.match_id = info.id
         self.game: Game[Any] = get_game(info.game)
@@ -88,6 +90,15 @@ class MatchRunner:
         self.lease = lease
         self.fence = lease.token if lease else None
         self.grace = self.game.reconnect_grace_seconds if grace_seconds is None else grace_seconds
+        if countdown_seconds is None:
+            countdown_seconds = settings.MATCH_COUNTDOWN_SECONDS
+        if countdown_seconds is None:
+            countdown_seconds = self.game.countdown_seconds
+        self.countdown_ticks = round(countdown_seconds * self.tick_rate)
+        # Ticks of the start's countdown still to wait: the runner holds the game until
+        # then (no input applied, no bot asked, no tick simulated), so nobody moves or
+        # fires before GO on any client, and the replay starts at GO as the game did.
+        self.countdown = 0
         self.clock = clock
         self.on_stop = on_stop
         self.status = info.status
@@ -126,6 +137,8 @@ class MatchRunner:
         self.status = MatchStatus.ACTIVE
         self.log = log
         self.checkpointer.continue_from(self.game.current_tick(self.state), len(log))
+        # What was left of the start's countdown (checkpoints before it have none).
+        self.countdown = int(payload.get("countdown", 0))
         self.roster.restore(payload["slots"], self.clock())
         # No seat has a socket here yet: each holds still until its player is back.
         for seat in self.roster.seats.values():
@@ -326,9 +339,11 @@ class MatchRunner:
             except InvalidInput as exc:
                 await self._error(op.channel, protocol.ErrorCode.INVALID, exc.reason)
                 return
-            self.inputs.put(seat.seat, data, op.channel)
             if op.ack is not None:
                 seat.acked = op.ack
+            if self.countdown:
+                return  # sent before GO (the client's count ran ahead of ours): ignored
+            self.inputs.put(seat.seat, data, op.channel)
 
     def _checked_input(self, raw: Any) -> Any:
         """The game's Input for `raw`, checked again here: a socket of another process
@@ -369,6 +384,7 @@ class MatchRunner:
             self.lose_lease()
             return
         self._begin(seats)
+        self.countdown = self.countdown_ticks
         # Checkpointed at once: a match whose process dies in its first second is
         # adopted from here instead of being lost (aborted) for want of a checkpoint.
         self.checkpointer.force()
@@ -406,6 +422,9 @@ class MatchRunner:
                 self.inputs.clear()  # the game is over: nothing more to apply
                 await self._finish()
             return
+        if self.countdown:
+            self._count_down()
+            return
         events: list[Event] = []
         # Bots answer where a player's input goes: applied, refused and logged alike.
         for seat, data in self.bots.inputs(self.state, self.roster):
@@ -418,7 +437,7 @@ class MatchRunner:
         for seat, data, channel in pending:
             events += await self._apply(seat, data, channel, tick)
         events += self._abandon(expired, tick)
-        if self.game.outcome(self.state) is None:
+        if self.game.outcome(self.state) is None and not self._clock_held():
             events += self._tick()
             if self._failed_ticks >= MAX_FAILED_TICKS:
                 await self._abort(BROKEN_REASON)
@@ -432,6 +451,9 @@ class MatchRunner:
         changed = bool(events or pending) or not self.game.turn_based
         if changed or self.encoder.due_for_heartbeat(self.game.current_tick(self.state)):
             await self._broadcast_state(events)
+        if expired:
+            # The seats now `abandoned`, no grace left: the pages stop counting for them.
+            await self._broadcast_players()
         if not over:
             return
         if self.roster.any_seat_connected():
@@ -443,6 +465,38 @@ class MatchRunner:
             logger.info(
                 "match %s ended with no player connected; its result waits for one", self.match_id
             )
+
+    def _count_down(self) -> None:
+        """One tick of the start's countdown: the game holds, inputs are dropped.
+
+        Nothing is broadcast: the players frame of the start (and every welcome) says
+        how long the countdown has left, and the first state after it moves the tick.
+        """
+        self.inputs.clear()
+        self.countdown -= 1
+        if not self.countdown:
+            logger.debug("match %s: countdown over, GO", self.match_id)
+
+    def _clock_held(self) -> bool:
+        """True while a turn-based game's clock must not run: the seat to move is
+        connected and another seat in play waits out its grace period.
+
+        The player who stayed must not lose on time to one who is gone: their clock
+        waits until the other is back (it runs on then) or abandons at the end of the
+        grace period (they win). Not the other way round: the seat to move gains
+        nothing on its own clock by dropping its socket. The engine's tick does not
+        advance meanwhile, so the input log and the replay agree with the game.
+        """
+        if not self.game.turn_based:
+            return False
+        mover = self.game.turn_seat(self.state)
+        if mover is None:
+            return False
+        seats = {s.seat: s for s in self.roster.seats.values()}
+        moving = seats.get(mover)
+        if moving is None or (moving.channel is None and moving.bot is None):
+            return False
+        return any(s.channel is None and s.bot is None and not s.abandoned for s in seats.values())
 
     async def _apply(self, seat: int, data: Any, channel: str | None, tick: int) -> list[Event]:
         """Apply one input and log it; a refused or failing input is dropped, alone."""
@@ -502,6 +556,8 @@ class MatchRunner:
         if not self.checkpointer.due(tick, moved):
             return
         payload = self.checkpointer.payload(self.state, self.roster)
+        if self.countdown:
+            payload["countdown"] = self.countdown
         started = time.monotonic()
         try:
             saved = await self.checkpoints.save(
@@ -634,14 +690,24 @@ class MatchRunner:
         return protocol.welcome(
             match,
             you,
-            self.roster.players(),
+            self._players(),
             subprotocol=subprotocol,
             tick=self.game.current_tick(self.state) if self.state is not None else 0,
             state=self.game.view(self.state, number) if self.state is not None else None,
+            starts_in=self._starts_in(),
         )
 
+    def _players(self) -> list[dict[str, Any]]:
+        """The players list, with each away seat's grace left while the match runs."""
+        grace = self.grace if self.status == MatchStatus.ACTIVE else None
+        return self.roster.players(self.clock(), grace)
+
+    def _starts_in(self) -> float | None:
+        """Seconds left of the start's countdown; None when none runs."""
+        return self.countdown / self.tick_rate if self.countdown else None
+
     async def _broadcast_players(self) -> None:
-        await self._broadcast(protocol.players(self.roster.players()))
+        await self._broadcast(protocol.players(self._players(), starts_in=self._starts_in()))
 
     async def _broadcast_state(self, events: list[Event]) -> None:
         """A state in every encoding in use; each consumer sends the one its socket speaks."""
