@@ -30,6 +30,7 @@ from games.matchmaking.rules import (
 )
 from games.models import Player
 from games.runtime import messages, metrics
+from games.services import bots
 from games.services.errors import MatchInProgress, NotQueued
 
 logger = logging.getLogger(__name__)
@@ -155,8 +156,10 @@ class Matchmaker:
 
         Players left over take free seats in open public matches of their game: those
         `services.quick_join` opens for a player without a lobby socket, so that both
-        ways of pressing "Play now" meet. A player of this process still left over
-        after MATCHMAKING_BOT_FILL_SECONDS gets a match with bots.
+        ways of pressing "Play now" meet; then bots' seats in the queue's matches with
+        bots that have not started, so a person who came alone plays a person after
+        all. A player of this process still left over after MATCHMAKING_BOT_FILL_SECONDS
+        gets a match with bots.
         """
         await self._renew(now)
         for game in sorted({entry.game for entry in self.local.values()}):
@@ -164,6 +167,7 @@ class Matchmaker:
             for group in await self.queue().take(game, now, rules):
                 await self._seat(group, functools.partial(services.create_queued_match, game))
             await self._fill_open_matches(game, now, rules)
+            await self._take_bot_seats(game, now, rules)
             await self._fill_with_bots(game, now, rules)
 
     async def _fill_with_bots(self, game: str, now: float, rules: GroupRules) -> None:
@@ -186,11 +190,26 @@ class Matchmaker:
             await self._seat([entry], make)
 
     async def _fill_open_matches(self, game: str, now: float, rules: GroupRules) -> None:
+        await self._fill_places(
+            game, now, rules, services.open_public_matches, services.seat_queued_players
+        )
+
+    async def _take_bot_seats(self, game: str, now: float, rules: GroupRules) -> None:
+        """Queued people take bots' seats in the queue's matches with bots not started yet."""
+        await self._fill_places(game, now, rules, bots.open_bot_matches, bots.take_bot_seats)
+
+    async def _fill_places(
+        self,
+        game: str,
+        now: float,
+        rules: GroupRules,
+        find: Callable[[str, int], list[services.OpenMatch]],
+        seat_in: Callable[[str, list[int]], services.QueuedMatch],
+    ) -> None:
+        """Place queued players of `game` in the matches `find` lists, seated with `seat_in`."""
         # The database first: usually no match waits for players (the queue's own are
         # full), and then the queue need not be read.
-        matches = await database_sync_to_async(services.open_public_matches)(
-            game, OPEN_MATCHES_PER_ROUND
-        )
+        matches = await database_sync_to_async(find)(game, OPEN_MATCHES_PER_ROUND)
         if not matches:
             return
         waiting = await self.queue().queued(game, QUEUED_PER_FILL)
@@ -198,8 +217,7 @@ class Matchmaker:
             # Some may have been taken since the read, by another process's matcher.
             claimed = await self.queue().claim(entries, now)
             if claimed:
-                seat = functools.partial(services.seat_queued_players, match.match_id)
-                await self._seat(claimed, seat)
+                await self._seat(claimed, functools.partial(seat_in, match.match_id))
 
     async def _renew(self, now: float) -> None:
         local = list(self.local.items())

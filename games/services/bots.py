@@ -11,6 +11,10 @@ is seated by a Participant like anyone.
 Matches with a bot are unrated (`results.match_is_rated`). Bots never queue,
 and the checks for people (one match at a time, waiting seats given up, bans)
 are not applied to them: a bot plays any number of matches at once.
+
+A person the queue finds later may take a bot's seat in the queue's match with
+bots while it has not started (`open_bot_matches`, `take_bot_seats`). A match
+vs computer is private: nobody is ever seated in it but its player and bots.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Avg, Exists, OuterRef, Q
 from django.utils import timezone
 
 from games.engine import bots as engine_bots
 from games.engine.base import EngineError, Game
-from games.models import Match, Participant, Player
+from games.models import Match, MatchStatus, Participant, Player
+from games.services import announce
 from games.services.errors import InvalidRequest
 from games.services.lifecycle import _rules
 from games.services.players import check_can_play
 from games.services.queueing import (
+    OpenMatch,
     QueuedMatch,
     _give_up_waiting_seats,
     _lock_and_check,
@@ -125,3 +132,78 @@ def create_queued_bot_match(
     if not ids or len(set(ids)) != len(ids) or len(ids) + count > rules.max_players:
         raise InvalidRequest(f"No room for bots beside players {ids} in {rules.title}.")
     return seat_queued_group(game, rules, ids, _bots(game, checked, count))
+
+
+def open_bot_matches(game: str, limit: int = 20) -> list[OpenMatch]:
+    """The queue's matches with bots of `game` that have not started, oldest first, as
+    places for queued people: each bot's seat is free for one (`take_bot_seats`).
+
+    Only public matches: the queue seats bots in public matches, "Play vs computer"
+    in private ones, which strangers never join. The rating is the mean of the
+    people seated (a bot's says nothing). Two queries, one when none waits.
+    """
+    bots_seated = Participant.objects.filter(match=OuterRef("pk"), player__is_bot=True)
+    people_only = Q(participants__player__is_bot=False)
+    matches = list(
+        Match.objects.open_lobby(game)
+        .filter(Exists(bots_seated))
+        .annotate(rating=Avg("participants__player__rating_mu", filter=people_only))
+        .values_list("pk", "rating", "created_at")[:limit]
+    )
+    if not matches:
+        return []
+    bots: dict[Any, int] = {pk: 0 for pk, *_ in matches}
+    people: dict[Any, set[int]] = {pk: set() for pk, *_ in matches}
+    rows = Participant.objects.filter(match_id__in=bots)
+    for match_id, player_id, is_bot in rows.values_list("match_id", "player_id", "player__is_bot"):
+        if is_bot:
+            bots[match_id] += 1
+        else:
+            people[match_id].add(player_id)
+    return [
+        OpenMatch(str(pk), bots[pk], frozenset(people[pk]), rating or 0.0, created.timestamp())
+        for pk, rating, created in matches
+    ]
+
+
+def take_bot_seats(match_id: Any, player_ids: Sequence[int]) -> QueuedMatch:
+    """Seat queued people in a queue's match with bots that has not started, each in a
+    bot's seat (the highest first): the bot leaves, the person plays from there.
+
+    The locks and refusals of `queueing.seat_queued_players`: if the match can no
+    longer take them all (it started, or has fewer bots left, or one of them sits
+    in it) nothing is written and nobody is refused, so the caller puts them back
+    in the queue. They hear the match's id after commit, on their lobby sockets.
+    The match stays unrated while a bot is left in it (results.match_is_rated).
+    """
+    ids = list(player_ids)
+    if not ids or len(set(ids)) != len(ids):
+        raise InvalidRequest(f"Seat different players, not {ids}.")
+    with transaction.atomic():
+        players, refused = _lock_and_check(ids, also=match_id)
+        match = Match.objects.filter(pk=match_id).first()
+        seats = _bot_seats(match, ids) if match is not None else []
+        if match is None or len(seats) < len(ids):
+            return QueuedMatch(None, {})
+        if refused:
+            return QueuedMatch(None, refused)
+        for pid in ids:
+            _give_up_waiting_seats(players[pid])
+        now = timezone.now()
+        for seat, pid in zip(seats, ids, strict=False):
+            seat.player, seat.joined_at = players[pid], now
+            seat.save(update_fields=["player", "joined_at"])
+        announce.lobby_change_on_commit()
+        announce.matched_on_commit(match.pk, match.game, ids)
+        return QueuedMatch(match, {})
+
+
+def _bot_seats(match: Match, player_ids: Sequence[int]) -> list[Participant]:
+    """The bots' seats of a public match that has not started, highest first; none if any
+    of these players sits in it already."""
+    if match.status != MatchStatus.WAITING or match.is_private:
+        return []
+    seats = list(match.participants.select_related("player").order_by("-seat"))
+    if any(p.player_id in player_ids for p in seats):
+        return []
+    return [p for p in seats if p.player.is_bot]

@@ -42,7 +42,8 @@ def quick_join(player: Player, game: str) -> Match:
     """Put the player into a public match of `game` at once: "Play now" without a lobby socket.
 
     Their own waiting match if they have one, else the oldest open match with a
-    free seat, else a new one. The site's "Play now" is the matchmaking queue on
+    free seat, else a bot's seat in a queue's match with bots not started yet, else
+    a new one. The site's "Play now" is the matchmaking queue on
     the lobby socket (`games.matchmaking`); this is its fallback (`POST /api/play/`)
     for a client whose socket cannot open, with the queue's rule of who may play
     (`check_can_queue`: not a player seated in a match in progress). The queue
@@ -60,6 +61,13 @@ def quick_join(player: Player, game: str) -> Match:
             return candidate
         except (MatchFull, MatchNotJoinable):
             continue  # taken by someone else meanwhile: try the next one
+    # Then a bot's seat in one of the queue's matches with bots not started yet, as the
+    # queue offers them (services.bots says the rule).
+    from games.services import bots  # it builds on this module
+
+    for offered in bots.open_bot_matches(game, 5):
+        if bots.take_bot_seats(offered.match_id, [player.pk]).match is not None:
+            return Match.objects.get(pk=offered.match_id)
     return create_match(player, game)
 
 
