@@ -213,12 +213,16 @@ MATCH_RECONNECT_GRACE_SECONDS: float | None = env.float("MATCH_RECONNECT_GRACE_S
 # Seconds of "3, 2, 1, GO" before a match's first tick; unset: each game's own (arena 3 s,
 # Connect Four none).
 MATCH_COUNTDOWN_SECONDS: float | None = env.float("MATCH_COUNTDOWN_SECONDS", None)
-# Lifetime of a match lease in Redis; the owner renews it every third of that. A dead
-# process's matches are adopted by another process within about this long plus 1 s.
+# Lifetime of a match lease in Redis; the owner renews it every third of that. A process
+# killed or crashed is seen dead at once (Redis drops its connection) and its matches are
+# adopted within two looks of the watchdog; the lease bounds what Redis cannot see (a host
+# lost without closing its connections, a Redis that refuses CLIENT LIST): adopted within
+# about this long plus a look. A slow process keeps its leases for this long.
 MATCH_LEASE_SECONDS: float = env.float("MATCH_LEASE_SECONDS", 3.0)
-# How often a process looks for dead runners of the matches its sockets are in (one Redis
-# GET per such match per look): a dead runner is replaced within the lease plus this.
-MATCH_WATCHDOG_SECONDS: float = env.float("MATCH_WATCHDOG_SECONDS", 1.0)
+# How often a process with sockets looks for dead runners of the matches its sockets are
+# in: one MGET of their leases and one CLIENT LIST TYPE pubsub (a line per server process)
+# per look.
+MATCH_WATCHDOG_SECONDS: float = env.float("MATCH_WATCHDOG_SECONDS", 0.25)
 # Presence: each process republishes its sockets this often; a dead process's sockets
 # disappear from presence within the TTL.
 PRESENCE_HEARTBEAT_SECONDS: float = env.float("PRESENCE_HEARTBEAT_SECONDS", 5.0)

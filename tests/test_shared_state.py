@@ -5,9 +5,11 @@ import asyncio
 
 import pytest
 import redis
+import redis.asyncio as aredis
 
 from games import cluster
 from games.cluster import leases, presence, tickets
+from games.cluster import redis as cluster_redis
 from games.cluster.leases import Lease, LocalLeases, RedisLeases, Renewal
 from games.cluster.presence import Connection
 
@@ -80,6 +82,82 @@ async def test_a_successor_gets_a_larger_token_and_the_old_holder_hears_it(store
     assert await store.reestablish(first) is None  # held: nobody takes it from its holder
     await store.release(first)  # not its holder: nothing happens
     assert await store.holder(MATCH) == f"there|{second.token}"
+
+
+async def test_a_dead_holder_s_lease_is_taken_over_only_while_it_is_still_held(store):
+    dead = await store.claim(MATCH, "here")
+    assert await store.claim(MATCH, "there", replacing="here|999") is None  # not the one held
+    taken = await store.claim(MATCH, "there", replacing=dead.value)
+    assert taken is not None and taken.token > dead.token
+    assert await store.renew(dead) is Renewal.TAKEN  # a holder alive after all stops
+    # A third process that judged the same holder dead comes too late: no second takeover.
+    assert await store.claim(MATCH, "elsewhere", replacing=dead.value) is None
+    assert await store.holder(MATCH) == taken.value
+
+
+async def test_redis_tells_which_holders_have_a_process_connected(redis_settings, redis_url):
+    """A process's pub/sub connection carries its holder id as its name; once the
+    connection closes (the process was killed), the holder is no longer listed."""
+    client = aredis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.connect()
+    assert await cluster_redis.name_connection(pubsub.connection, "host:1:alive")
+    await pubsub.subscribe(f"{redis_settings.REDIS_PREFIX}:topic")
+    try:
+        assert "host:1:alive" in await leases.connected()
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while "host:1:alive" in await leases.connected():
+        assert loop.time() < deadline, "a closed connection was still listed"
+        await asyncio.sleep(0.02)  # polling Redis, which drops the client once it reads EOF
+
+
+@pytest.fixture
+def redis_refusing_client(redis_settings, redis_url):
+    """A Redis user that may not run CLIENT SETNAME or CLIENT LIST, as on some managed
+    Redis services; the ACL user is deleted afterwards."""
+    admin = redis.Redis.from_url(redis_url)
+    user = f"{redis_settings.REDIS_PREFIX}-user"
+    admin.acl_setuser(
+        user,
+        enabled=True,
+        passwords=["+secret"],
+        keys=["*"],
+        channels=["*"],
+        commands=["+@all", "-client|setname", "-client|list"],
+    )
+    redis_settings.REDIS_URL = redis_url.replace("redis://", f"redis://{user}:secret@", 1)
+    yield
+    admin.acl_deluser(user)
+
+
+async def test_a_redis_refusing_client_names_leaves_dead_holders_to_their_leases(
+    redis_refusing_client, settings, caplog
+):
+    client = aredis.Redis.from_url(settings.REDIS_URL)
+    pubsub = client.pubsub()
+    await pubsub.connect()
+    try:
+        assert not await cluster_redis.name_connection(pubsub.connection, "host:1:alive")
+        await pubsub.subscribe(f"{settings.REDIS_PREFIX}:topic")  # the connection still works
+        for _ in range(2):
+            assert await leases.connected() is None  # nobody can be judged dead
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+    refusals = [r.getMessage() for r in caplog.records if "Redis refuses CLIENT" in r.getMessage()]
+    assert [m.split(" (")[0] for m in refusals] == [
+        "Redis refuses CLIENT SETNAME",
+        "Redis refuses CLIENT LIST",
+    ]  # once each, however often asked
+
+
+async def test_without_redis_nobody_is_known_to_be_connected(settings):
+    settings.REDIS_URL = ""
+    assert await leases.connected() is None  # so only a lease's expiry ends it
 
 
 async def test_a_vanished_lease_is_taken_again_unless_claimed_since(store):

@@ -16,6 +16,15 @@ A runner whose lease vanished (it expired while Redis was unreachable, or
 Redis restarted empty) may take it again with `reestablish` — only if nobody
 claimed the match since: the counter is not above its token.
 
+A lease whose holder's process is dead need not be waited out: `connected`
+tells which holders have a process connected to Redis now (each process names
+its pub/sub connection after its holder id, games/cluster/redis.py), and a
+claim may replace one given lease value, atomically, if it is still the one
+held. Whoever decides that a holder is dead (games/runtime/runners.py) can be
+wrong only about a process that lives without a connection to Redis; it can
+then renew nothing, its next renewal finds the lease taken and stops it, and
+the fencing token keeps anything it still writes out.
+
 `RedisLeases` holds them in Redis for every process; `LocalLeases` holds the same
 in this process's memory; `games.cluster.shared()` picks one, and the functions
 at the end of this module go to it.
@@ -37,7 +46,11 @@ from games.cluster import redis as cluster_redis
 # match's checkpoint; a counter lost otherwise is rebuilt from the database's fence.
 FENCE_TTL_MS = 10 * 60 * 1000
 
+# ARGV[5]: a lease value to replace if it is still the one held ('' for none).
 _CLAIM = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[1]) == ARGV[5] then
+  redis.call('DEL', KEYS[1])
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local token = redis.call('INCR', KEYS[2])
   if token <= tonumber(ARGV[3]) then
@@ -117,8 +130,11 @@ class Leases(Protocol):
     """The leases of matches; every step is atomic. Redis errors come out as
     `cluster_redis.Unavailable` (never as a lost lease)."""
 
-    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
-        """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
+    async def claim(
+        self, match_id: str, holder: str, floor: int = 0, replacing: str | None = None
+    ) -> Lease | None:
+        """Take the lease of a match nobody runs, with a token above `floor`; None if held.
+        With `replacing` (a value of `holder()`), that lease is taken over if still held."""
 
     async def renew(self, lease: Lease) -> Renewal:
         """Extend the lease (and the fence counter's life)."""
@@ -134,6 +150,13 @@ class Leases(Protocol):
     async def holder(self, match_id: str) -> str | None:
         """Who runs the match now (`host:pid:id|token`), or None."""
 
+    async def holders(self, match_ids: list[str]) -> dict[str, str | None]:
+        """`holder()` of each match, in one step."""
+
+    async def connected(self) -> set[str] | None:
+        """The holders (`host:pid:id`) whose process is connected to Redis now; None when
+        that cannot be known (then only a lease's expiry says its holder is gone)."""
+
     def holder_sync(self, match_id: str) -> str | None:
         """Who runs the match (host:pid:id), from sync code such as the admin."""
 
@@ -141,8 +164,12 @@ class Leases(Protocol):
 class RedisLeases:
     """Leases in Redis, one Lua script per step: the processes of a cluster share them."""
 
-    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
-        token = await _eval(_CLAIM, _keys(match_id), holder, _ttl_ms(), floor, FENCE_TTL_MS)
+    async def claim(
+        self, match_id: str, holder: str, floor: int = 0, replacing: str | None = None
+    ) -> Lease | None:
+        token = await _eval(
+            _CLAIM, _keys(match_id), holder, _ttl_ms(), floor, FENCE_TTL_MS, replacing or ""
+        )
         return Lease(match_id, holder, int(token)) if token else None
 
     async def renew(self, lease: Lease) -> Renewal:
@@ -169,9 +196,26 @@ class RedisLeases:
             raise cluster_redis.Unavailable(str(exc)) from exc
         return _text(raw)
 
+    async def holders(self, match_ids: list[str]) -> dict[str, str | None]:
+        if not match_ids:
+            return {}
+        names = [cluster_redis.key("lease", m) for m in match_ids]
+        try:
+            raws = await cluster_redis.async_client().mget(names)
+        except cluster_redis.ERRORS as exc:
+            raise cluster_redis.Unavailable(str(exc)) from exc
+        return {m: _text(raw) for m, raw in zip(match_ids, raws, strict=True)}
+
+    async def connected(self) -> set[str] | None:
+        names = await cluster_redis.connected_names()
+        if names is None:
+            return None
+        start = len(cluster_redis.connection_name(""))
+        return {name[start:] for name in names}
+
     def holder_sync(self, match_id: str) -> str | None:
         raw = cluster_redis.sync_client().get(cluster_redis.key("lease", match_id))
-        return _holder_part(_text(raw))
+        return holder_of(_text(raw))
 
 
 def _keys(match_id: str) -> tuple[str, str]:
@@ -189,7 +233,8 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def _holder_part(value: str | None) -> str | None:
+def holder_of(value: str | None) -> str | None:
+    """The holder (`host:pid:id`) part of a lease's value (`host:pid:id|token`)."""
     return value.split("|", 1)[0] if value else None
 
 
@@ -206,7 +251,11 @@ class LocalLeases:
         self._held: dict[str, tuple[str, float]] = {}  # match -> (holder|token, expiry)
         self._counters: dict[str, tuple[int, float]] = {}  # match -> (last token, expiry)
 
-    async def claim(self, match_id: str, holder: str, floor: int = 0) -> Lease | None:
+    async def claim(
+        self, match_id: str, holder: str, floor: int = 0, replacing: str | None = None
+    ) -> Lease | None:
+        if replacing is not None and self._value(match_id) == replacing:
+            del self._held[match_id]
         if self._value(match_id) is not None:
             return None
         token = max(self._counter(match_id) + 1, floor + 1)
@@ -238,8 +287,14 @@ class LocalLeases:
     async def holder(self, match_id: str) -> str | None:
         return self._value(match_id)
 
+    async def holders(self, match_ids: list[str]) -> dict[str, str | None]:
+        return {m: self._value(m) for m in match_ids}
+
+    async def connected(self) -> set[str] | None:
+        return None  # one process: no other holder to tell dead from alive
+
     def holder_sync(self, match_id: str) -> str | None:
-        return _holder_part(self._value(match_id))
+        return holder_of(self._value(match_id))
 
     def _hold(self, lease: Lease) -> None:
         now = time.monotonic()
@@ -258,9 +313,12 @@ class LocalLeases:
 # The runtime's calls, to the implementation `games.cluster.shared()` picked.
 
 
-async def claim(match_id: str, holder: str, floor: int = 0) -> Lease | None:
-    """Take the lease of a match nobody runs, with a token above `floor`; None if held."""
-    return await cluster.shared().leases.claim(match_id, holder, floor)
+async def claim(
+    match_id: str, holder: str, floor: int = 0, replacing: str | None = None
+) -> Lease | None:
+    """Take the lease of a match nobody runs, with a token above `floor`; None if held.
+    With `replacing`, that lease value is taken over if it is still the one held."""
+    return await cluster.shared().leases.claim(match_id, holder, floor, replacing)
 
 
 async def renew(lease: Lease) -> Renewal:
@@ -281,6 +339,16 @@ async def release(lease: Lease, *, match_over: bool = False) -> None:
 async def holder(match_id: str) -> str | None:
     """Who runs the match now (`host:pid:id|token`), or None."""
     return await cluster.shared().leases.holder(match_id)
+
+
+async def holders(match_ids: list[str]) -> dict[str, str | None]:
+    """Who runs each of the matches now, in one step."""
+    return await cluster.shared().leases.holders(match_ids)
+
+
+async def connected() -> set[str] | None:
+    """The holders whose process is connected to Redis now, or None if unknowable."""
+    return await cluster.shared().leases.connected()
 
 
 def holder_sync(match_id: str) -> str | None:

@@ -9,12 +9,21 @@ the client's errors into `Unavailable` or handles `ERRORS` itself, and reports
 them through `outage`, which logs the first failure of an outage and the
 recovery once per process, whatever the number of sockets and matches that
 noticed: an outage of a few seconds must not print a traceback per frame.
+
+Each process names its long-lived pub/sub connection after the holder id its
+leases carry (`connection_name`), and `connected_names` lists the names Redis
+knows now: a process killed or crashed loses its connections at once (its
+kernel closes them), while a slow one keeps them, so another process can tell
+a dead lease holder from a late one (games/runtime/runners.py). A Redis that
+refuses CLIENT SETNAME or CLIENT LIST (some managed services) is told once in
+the log; leases then end only when they expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import weakref
 
@@ -43,6 +52,64 @@ FAILURES: tuple[type[BaseException], ...] = (*ERRORS, Unavailable)
 
 def key(*parts: object) -> str:
     return ":".join([settings.REDIS_PREFIX, *map(str, parts)])
+
+
+# Redis refuses a client name with a space or any byte outside '!'..'~'.
+_UNNAMEABLE = re.compile(r"[^!-~]")
+# (REDIS_URL, subcommand) of the CLIENT subcommands refused: logged once, never asked again.
+_refused: set[tuple[str, str]] = set()
+
+
+def connection_name(holder: str) -> str:
+    """The name of the connection that tells other processes this holder's process lives."""
+    return _UNNAMEABLE.sub("_", f"arcade:{settings.REDIS_PREFIX}:{holder}")
+
+
+async def name_connection(connection: aredis.connection.AbstractConnection, holder: str) -> bool:
+    """CLIENT SETNAME on a fresh connection; False (logged once) if this Redis refuses it.
+
+    Sent on the connection itself, after each connect, rather than with redis-py's
+    `client_name` option: with that option a refused SETNAME fails the connection.
+    """
+    await connection.send_command("CLIENT", "SETNAME", connection_name(holder))
+    try:
+        await connection.read_response()
+    except redis.ResponseError as exc:
+        _refusal("SETNAME", exc)
+        return False
+    return True
+
+
+async def connected_names() -> set[str] | None:
+    """The names of this deployment's pub/sub connections now, one per live process (see
+    `connection_name`); None if this Redis refuses CLIENT LIST (logged once, never asked again).
+
+    One CLIENT LIST TYPE pubsub: Redis walks every client but writes only the pub/sub
+    ones, a line per server process, whatever the number of sockets and matches.
+    """
+    if (settings.REDIS_URL, "LIST") in _refused:
+        return None
+    try:
+        clients = await async_client().client_list(_type="pubsub")
+    except redis.ResponseError as exc:
+        _refusal("LIST", exc)
+        return None
+    except ERRORS as exc:
+        raise Unavailable(str(exc)) from exc
+    start = connection_name("")
+    return {c["name"] for c in clients if c.get("name", "").startswith(start)}
+
+
+def _refusal(subcommand: str, error: BaseException) -> None:
+    if (settings.REDIS_URL, subcommand) not in _refused:
+        _refused.add((settings.REDIS_URL, subcommand))
+        logger.warning(
+            "Redis refuses CLIENT %s (%s): processes cannot tell whether another one is "
+            "connected, so the matches of a process that died are adopted only when their "
+            "leases expire (MATCH_LEASE_SECONDS), not at once",
+            subcommand,
+            error,
+        )
 
 
 def async_client() -> aredis.Redis:

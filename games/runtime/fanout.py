@@ -82,7 +82,12 @@ QUEUE_LENGTH = 1000
 class Fanout:
     """Subscriptions of this process, kept across reconnections; publishing."""
 
-    def __init__(self, on_reconnect: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, on_reconnect: Callable[[], None] | None = None, holder: str | None = None
+    ) -> None:
+        # The connection carries this process's holder id as its name: other processes
+        # see it vanish the moment this process dies (games/runtime/runners.py).
+        self.holder = holder
         self.queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self.on_reconnect = on_reconnect
         self.connected = False
@@ -158,6 +163,9 @@ class Fanout:
     async def _serve(self, pubsub: aredis.client.PubSub) -> None:
         await pubsub.connect()  # type: ignore[no-untyped-call]  # (redis-py)
         await self._kill_ghost(pubsub)
+        if self.holder is not None:
+            assert pubsub.connection is not None
+            await cluster_redis.name_connection(pubsub.connection, self.holder)
         await self._sync_subscriptions(pubsub)
         self.connected = True
         if cluster_redis.outage.recovered("the pub/sub fan-out") is not None or self.reconnections:

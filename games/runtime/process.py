@@ -60,7 +60,7 @@ class ProcessRuntime:
         self.attached: dict[str, int] = {}
         self.local = LocalSockets()  # this process's match sockets: fan-out, drain
         # Pub/sub, for per-tick traffic between processes; None without Redis.
-        self.fanout = None if shared().is_local else Fanout(self._recovered)
+        self.fanout = None if shared().is_local else Fanout(self._recovered, self.holder)
         self._fanout: asyncio.Task[None] | None = None
         self.draining = False
         # Where turn-based bots think (a hard Connect Four move is tens of milliseconds of

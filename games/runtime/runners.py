@@ -6,8 +6,10 @@ fence when REDIS_URL is set; this process's memory otherwise) and starts its
 runner, from its last checkpoint if another process ran it before. While a
 runner runs, its lease is renewed (and taken again if Redis lost it); a lease
 another process took stops it. The watchdog adopts the matches of this
-process's sockets whose runner died elsewhere. A runner that stops is
-forgotten and its lease released.
+process's sockets whose runner died elsewhere: at once when Redis shows that
+the runner's process has lost its connection (killed, crashed), otherwise
+when its lease expires. A runner that stops is forgotten and its lease
+released.
 
 May import: `games.cluster` (leases, checkpoints, the Redis switch),
 `games.runtime.match` (the runner and its store), `games.runtime.fanout` (the
@@ -45,8 +47,62 @@ REMOTE_CACHE_SECONDS = 2.0
 # first second, or Redis lost everything) is aborted after this many lease lengths: its
 # runner, if it still lives, takes its lease again and checkpoints well before that.
 ORPHAN_LEASES = 3
+# A holder seen connected to Redis is dead once it has been missing for this long, at two
+# looks of the watchdog at least: a single look could fall between a live process's
+# connection dropping and its reconnection (the fan-out's first retry is 0.1 s later).
+DEAD_AFTER_SECONDS = 0.25
+# A holder not seen for this long is forgotten: any lease of its expired long since.
+FORGET_AFTER_SECONDS = 60.0
 
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
+
+
+class Liveness:
+    """Which lease holders are dead, by the connections Redis has of their processes.
+
+    A process killed or crashed has its TCP connections closed by its kernel at
+    once, so Redis drops its named pub/sub connection at once; a process that is
+    only slow (a loaded core, a long pause of its loop) keeps its connection
+    while its lease renewals run late. A holder is dead only on positive
+    evidence: this process saw its connection before, and has missed it for
+    DEAD_AFTER_SECONDS. A holder never seen (its Redis refused the name, or it
+    started a moment ago) and every holder when Redis cannot list its clients
+    are left to their leases' expiry. What this cannot tell: a host lost
+    without closing its connections (power, a network cut, which Redis notices
+    only at its TCP keepalive) is adopted at expiry too.
+
+    A look that does not list this process's own connection proves nothing:
+    this process, and maybe every other, is reconnecting (Redis restarted, or
+    was cut off); what was missing before is forgotten too. Once this process
+    is connected again, it claims no match that had a runner for a lease
+    length (`RunnerRegistry.recovered`), time for the others to reconnect.
+    """
+
+    def __init__(self, own: str) -> None:
+        self._own = own  # this process's holder id
+        self._seen: dict[str, float] = {}  # holder -> loop time of the last look that saw it
+        self._missing: dict[str, float] = {}  # holder seen before -> first look without it
+
+    def look(self, connected: set[str], now: float) -> None:
+        """One look at the holders connected now."""
+        if self._own not in connected:
+            self._missing.clear()
+            return
+        for holder in connected:
+            self._seen[holder] = now
+            self._missing.pop(holder, None)
+        for holder, seen in list(self._seen.items()):
+            if holder in connected:
+                continue
+            if now - seen > FORGET_AFTER_SECONDS:
+                del self._seen[holder]
+                self._missing.pop(holder, None)
+            else:
+                self._missing.setdefault(holder, now)
+
+    def dead(self, holder: str, now: float) -> bool:
+        missing = self._missing.get(holder)
+        return missing is not None and now - missing >= DEAD_AFTER_SECONDS
 
 
 class RunnerRegistry:
@@ -81,6 +137,9 @@ class RunnerRegistry:
         self._holdoff_until = 0.0
         self._recovery = asyncio.Event()  # set (and replaced) whenever Redis is back
         self._orphaned: dict[str, float] = {}  # active, unrun, no checkpoint: since when
+        self._liveness = Liveness(holder)
+        # Matches found over while sockets here remain (a result screen): not looked at again.
+        self._over: set[str] = set()
         self.watchdog: asyncio.Task[None] | None = None
 
     async def runner_for(self, match_id: str) -> MatchRunner | None:
@@ -113,25 +172,52 @@ class RunnerRegistry:
         self._recovery = asyncio.Event()
 
     async def _watch(self) -> None:
-        """Adopt matches whose runner died: their lease expired while sockets here remain.
+        """Adopt matches whose runner died while sockets here remain: at once when its
+        process's connection to Redis is gone, or when its lease has expired.
 
-        With a lease of MATCH_LEASE_SECONDS and a check every second, a match is
-        running again within about lease + 1 s of its process dying.
+        Each look (every MATCH_WATCHDOG_SECONDS) is one MGET of the leases of the
+        matches of this process's sockets that run elsewhere, and one CLIENT LIST
+        of the pub/sub connections: a killed runner's match runs
+        again about DEAD_AFTER_SECONDS plus one or two looks after the kill, and
+        one whose death Redis cannot see within MATCH_LEASE_SECONDS plus a look.
         """
         while self._attached:
             await asyncio.sleep(settings.MATCH_WATCHDOG_SECONDS)  # a polling period, not an event
-            for match_id in list(self._attached):
-                if match_id in self.runners:
+            self._over.intersection_update(self._attached)
+            watched = [m for m in self._attached if m not in self.runners and m not in self._over]
+            try:
+                held = await leases.holders(watched)
+                dead = await self._dead_holders(held)
+            except cluster_redis.FAILURES as exc:
+                cluster_redis.outage.failed("the watchdog", exc)
+                continue  # the next look
+            for match_id, value in held.items():
+                if value is not None and leases.holder_of(value) not in dead:
                     continue
                 try:
-                    if await leases.holder(match_id) is None:
-                        self._remote_until.pop(match_id, None)
-                        await self._ensure_runner(match_id)
+                    self._remote_until.pop(match_id, None)
+                    await self._ensure_runner(match_id, replacing=value)
                 except cluster_redis.FAILURES as exc:
                     cluster_redis.outage.failed("the watchdog", exc)
-                    break  # the next round, in a second
+                    break  # the next look
                 except Exception:
                     logger.exception("watchdog could not check match %s", match_id)
+
+    async def _dead_holders(self, held: Mapping[str, str | None]) -> set[str]:
+        """Which holders of these leases have a dead process behind them (see Liveness).
+
+        Redis's pub/sub connections are listed at every look, even with no lease to
+        judge: a process learns every live process while it can, so that when one dies
+        and its players come here (routed by match, they were all on it), the evidence
+        that it was connected is at hand.
+        """
+        holders = {leases.holder_of(value) for value in held.values()} - {None, self.holder}
+        connected = await leases.connected()
+        if connected is None:
+            return set()
+        now = asyncio.get_running_loop().time()
+        self._liveness.look(connected, now)
+        return {h for h in holders if h is not None and self._liveness.dead(h, now)}
 
     def _known_remote(self, match_id: str) -> bool:
         loop = asyncio.get_running_loop()
@@ -141,7 +227,11 @@ class RunnerRegistry:
         loop = asyncio.get_running_loop()
         self._remote_until[match_id] = loop.time() + REMOTE_CACHE_SECONDS
 
-    async def _ensure_runner(self, match_id: str) -> MatchRunner | None:
+    async def _ensure_runner(
+        self, match_id: str, replacing: str | None = None
+    ) -> MatchRunner | None:
+        """Start the match's runner here if nobody runs it (or its lease is `replacing`,
+        held by a dead process)."""
         if self._draining():
             return None  # shutting down: leave the match to the other processes
         lock = self._locks.setdefault(match_id, asyncio.Lock())
@@ -152,7 +242,7 @@ class RunnerRegistry:
                 info = await self.store.load(match_id)
                 return await self._start_runner(info, None)
             try:
-                return await self._claim(match_id)
+                return await self._claim(match_id, replacing)
             except cluster_redis.FAILURES as exc:
                 cluster_redis.outage.failed(f"starting a runner for match {match_id}", exc)
                 self._remote_for_a_while(match_id)  # ask again later, not at every input
@@ -162,21 +252,37 @@ class RunnerRegistry:
                 self._remote_for_a_while(match_id)
                 return None
 
-    async def _claim(self, match_id: str) -> MatchRunner | None:
-        """Take the match's lease, with a token above the database's fence, and run it."""
-        if await leases.holder(match_id) is not None:
+    async def _claim(self, match_id: str, replacing: str | None = None) -> MatchRunner | None:
+        """Take the match's lease, with a token above the database's fence, and run it.
+
+        With `replacing`, the lease value of a dead holder: taken over only if it is
+        still the one held (nobody adopted the match meanwhile). The database's fence
+        stays the authority: if the holder lives after all, its writes are refused
+        once this runner's token is recorded, and its next renewal stops it.
+        """
+        held = await leases.holder(match_id)
+        if held is not None and held != replacing:
             self._remote_for_a_while(match_id)
             return None
         info = await self.store.load(match_id)
         if info is None or info.status in ENDED:
+            self._over.add(match_id)
             return None
         if not await self._may_claim(info):
             self._remote_for_a_while(match_id)
             return None
-        lease = await leases.claim(match_id, self.holder, floor=info.runner_fence)
+        lease = await leases.claim(match_id, self.holder, info.runner_fence, held)
         if lease is None:
             self._remote_for_a_while(match_id)
             return None
+        if held is not None:
+            logger.warning(
+                "match %s: the process running it (%s) has no connection to Redis any more; "
+                "taken over with token %d before its lease ran out",
+                match_id,
+                leases.holder_of(held),
+                lease.token,
+            )
         try:
             # Recorded before the runner starts: the database knows every token handed out,
             # so a counter lost with Redis can never hand out an old one again.
