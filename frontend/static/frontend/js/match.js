@@ -36,13 +36,26 @@ window.__sounds = sounds;
 const RESULT_BEAT_MS = 1000;
 
 /**
- * How long a seat is kept for a player whose socket dropped (docs/protocol.md,
- * "Reconnecting": 30 s unless the server's MATCH_RECONNECT_GRACE_SECONDS says
- * otherwise). The server sends no deadline, so the countdown starts when this
- * page hears of the drop: at most a second or two late, never early.
+ * When each other seat's player must be back by (docs/protocol.md, "Reconnecting"), on
+ * this page's clock: seat -> performance.now() + the `grace_left` of the newest players
+ * list. The server says how long is left, not when it ends, so the page's clock never
+ * has to agree with the server's, and a reload (or a failover, which starts the grace
+ * period again) shows what the server counts.
  */
-const RECONNECT_GRACE_SECONDS = 30;
-const awaySince = new Map(); // seat -> performance.now() when this page saw it go
+const awayUntil = new Map();
+
+/**
+ * The start's countdown on this page's clock: when it should end by the server's
+ * `starts_in` (null: none ran), and when the server's GO reached the page (its
+ * first state past tick 0). The page holds until the server's GO, so it is never
+ * ahead of the server; it gives up waiting GO_SLACK_MS after its own estimate
+ * (a state lost on the way).
+ */
+let goAt = null;
+let wentAt = null;
+const GO_SLACK_MS = 1000;
+/** How long "GO" stays up after the countdown. */
+const GO_MS = 700;
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -116,12 +129,12 @@ function setText(element, text) {
   if (element.textContent !== text) element.textContent = text;
 }
 
-/** Note who has gone (and who came back) from a players list, for the countdown. */
+/** Note who has gone (and who came back) from a players list: the server's grace left. */
 function trackAway(now = performance.now()) {
+  awayUntil.clear();
   for (const p of players) {
-    const away = status === "active" && p.seat !== mySeat && !p.connected && !p.abandoned;
-    if (!away) awaySince.delete(p.seat);
-    else if (!awaySince.has(p.seat)) awaySince.set(p.seat, now);
+    const away = p.seat !== mySeat && !p.connected && !p.abandoned && p.grace_left != null;
+    if (away) awayUntil.set(p.seat, now + p.grace_left * 1000);
   }
 }
 
@@ -129,12 +142,79 @@ function trackAway(now = performance.now()) {
 function awayText(now) {
   if (status !== "active") return "";
   return players
-    .filter((p) => awaySince.has(p.seat))
+    .filter((p) => awayUntil.has(p.seat))
     .map((p) => {
-      const left = Math.max(0, Math.ceil(RECONNECT_GRACE_SECONDS - (now - awaySince.get(p.seat)) / 1000));
+      const left = Math.max(0, Math.ceil((awayUntil.get(p.seat) - now) / 1000));
       return `${p.name} disconnected — ${left} s to come back`;
     })
     .join(" · ");
+}
+
+/** The start's countdown from a welcome or players frame (`starts_in`, seconds left). */
+function trackCountdown(startsIn, now = performance.now()) {
+  if (startsIn != null && startsIn > 0) {
+    goAt = now + startsIn * 1000;
+    wentAt = null;
+  } else if (goAt !== null && wentAt === null) {
+    wentAt = now; // the server's countdown is over
+  }
+}
+
+/** A state of `tick` arrived: past tick 0, the server has said GO. */
+function sawTick(tick, now = performance.now()) {
+  if (tick > 0 && goAt !== null && wentAt === null) wentAt = now;
+}
+
+/** Whether the countdown still holds the game: nothing is sent before GO. */
+function countingDown(now = performance.now()) {
+  return goAt !== null && wentAt === null && now < goAt + GO_SLACK_MS;
+}
+
+let held = false; // the own ship's controls are held by the countdown
+
+/**
+ * Before GO the own ship stays put on this page too: what the keys did is dropped as it
+ * happens (the view's movement is emptied and stopped), so the ship neither drifts
+ * here nor jumps at GO. At GO the view reads the keys held then, so a key held
+ * through the countdown moves the ship at once.
+ */
+function holdControls(now = performance.now()) {
+  const integrator = view?.integrator;
+  if (!integrator) return;
+  integrator.take(now);
+  integrator.set(0, 0, now);
+  held = true;
+}
+
+function releaseControls(now = performance.now()) {
+  if (!held) return;
+  held = false;
+  view?.controlsChanged?.(now);
+}
+
+/** "3", "2", "1", then "GO" for a moment; "" otherwise. */
+function countdownText(now) {
+  if (goAt === null || status !== "active") return "";
+  if (countingDown(now)) return String(Math.max(1, Math.ceil((goAt - now) / 1000)));
+  return now - (wentAt ?? goAt + GO_SLACK_MS) < GO_MS ? "GO" : "";
+}
+
+/** The countdown, over the board in the waiting panel (its words otherwise). */
+function showCountdown(now) {
+  const text = countdownText(now);
+  const panel = $("waiting");
+  const words = panel.querySelector("p");
+  if (!text) {
+    if (panel.dataset.countdown === undefined) return;
+    delete panel.dataset.countdown;
+    setText(words, words.dataset.words);
+    show("waiting", status === "waiting");
+    return;
+  }
+  words.dataset.words ??= words.textContent; // the panel's own words, for afterwards
+  panel.dataset.countdown = text;
+  setText(words, text);
+  show("waiting", true);
 }
 
 function onWelcome(frame) {
@@ -146,6 +226,7 @@ function onWelcome(frame) {
   if (wasSpectator !== (you.role === "spectator")) $("players").replaceChildren(); // buttons by role
   showRole();
   trackAway();
+  trackCountdown(frame.starts_in);
   if (frame.result) return showResult(frame.result, { beat: false });
   if (status === "aborted") return showAborted(frame.result?.summary || "This match was aborted.");
   const View = VIEWS[game];
@@ -168,13 +249,15 @@ function onWelcome(frame) {
         connection.flush();
         // Not while the link is down or silent: inputs nobody hears would only pile up
         // as predictions to take back. The connection holds the newest anyway.
-        if (connection.live) view.tick();
+        // Nor before GO: the server ignores them (see holdControls).
+        if (countingDown()) holdControls();
+        else if (connection.live) view.tick();
       }, 1000 / frame.match.tick_rate);
     }
   }
   if (frame.state) view.onState(frame.tick, frame.state);
   if (status === "waiting" && frame.you.role === "player") connection.send({ type: "ready" });
-  show("waiting", status === "waiting");
+  show("waiting", status === "waiting" || countingDown());
   renderPlayers();
 }
 
@@ -186,13 +269,15 @@ function onFrame(event) {
     case "players":
       players = frame.players;
       trackAway();
+      trackCountdown(frame.starts_in);
       return renderPlayers();
     case "state":
       if (status === "waiting") {
         status = "active";
-        show("waiting", false);
+        show("waiting", countingDown());
         trackAway();
       }
+      sawTick(frame.tick);
       view?.onState(frame.tick, frame.state);
       playEffect(frame.events);
       return renderPlayers();
@@ -290,11 +375,14 @@ function showAborted(summary) {
 }
 
 function frameLoop(now) {
+  if (countingDown()) holdControls();
+  else releaseControls();
   if (view) {
     view.draw(now);
     const hud = view.hud(now);
     if ($("hud-status").textContent !== hud) $("hud-status").textContent = hud;
   }
+  showCountdown(performance.now());
   const away = awayText(performance.now());
   if ($("away").textContent !== away) {
     $("away").textContent = away;
