@@ -36,6 +36,8 @@ from tests.e2e.servers import daphne, prepare, production_env  # noqa: E402
 
 NAMES = ("lobby", "connect-four", "arena", "result-screen", "phone-arena", "replay")
 DESKTOP = {"width": 1280, "height": 800}
+# The lobby down to its lists of open and live matches.
+LOBBY = {"width": 1280, "height": 1100}
 # A phone held sideways (an iPhone 13's screen in CSS pixels), with touch.
 PHONE = {
     "viewport": {"width": 844, "height": 390},
@@ -112,7 +114,7 @@ def connect_four(browser: Browser, base: str, shoot: Shooter) -> None:
         move([alice, bob], count, column)
     alice.wait_for_function(f"() => window.__arcade.view.debug().state.moves === {SHOWN_AT_MOVE}")
 
-    carol = open_page(browser, base)
+    carol = open_page(browser, base, viewport=LOBBY)
     become_guest(carol)
     carol.locator(f'[data-live="connect_four"] li[data-match="{match_id}"]').wait_for()
     shoot(carol, "lobby")
@@ -133,6 +135,7 @@ def connect_four(browser: Browser, base: str, shoot: Shooter) -> None:
     for count in range(1, SHOWN_AT_MOVE + 2):
         winner.get_by_role("button", name="Next move").click()
         winner.wait_for_function(f"() => window.__replay.state.moves === {count}")
+    winner.wait_for_function("() => window.__replay.falling === null")  # the disc has landed
     shoot(winner, "replay")
     for page in (alice, bob, carol):
         page.context.close()

@@ -71,6 +71,18 @@ def discs(page) -> int:
     return int(page.evaluate(DISCS))
 
 
+def press(button: str, page) -> dict[str, int] | None:
+    """Click a button and say, in the same task, which disc is falling ({column, row})."""
+    return page.evaluate(
+        """(id) => {
+          document.getElementById(id).click();
+          const drop = window.__replay.falling;
+          return drop && { column: drop.column, row: drop.row };
+        }""",
+        button,
+    )
+
+
 def test_a_connect_four_replay_steps_one_disc_at_a_time_and_names_whose_move(
     finished_connect_four, visitor
 ):
@@ -100,6 +112,13 @@ def test_a_connect_four_replay_steps_one_disc_at_a_time_and_names_whose_move(
     page.get_by_role("button", name="Previous move").click()
     page.wait_for_function(f"() => {DISCS} === 0")
     page.get_by_role("button", name="Previous move").click()  # at the start: stays there
+    assert discs(page) == 0
+
+    # A disc played forward falls into its cell (the opener's, in column 0), as on the match
+    # page; a step back takes it out at once.
+    assert press("next-move", page) == {"column": 0, "row": 0}
+    page.wait_for_function("() => window.__replay.falling === null")
+    assert press("previous-move", page) is None
     assert discs(page) == 0
 
     # Each step is one disc, to the winning one; the last says who won and how.

@@ -3,7 +3,8 @@
 // and ←/→). `?t=<tick>` opens the replay at that tick; "Copy link" makes such a link.
 import { api } from "./api.js";
 import { drawArena, isTextField, SHIP_RADIUS, WIDTH, HEIGHT } from "./games/arena.js";
-import { drawConnectFour, ConnectFourView } from "./games/connect_four.js";
+import { drawConnectFour, fallAt, fallMs, ConnectFourView } from "./games/connect_four.js";
+import { motion } from "./games/effects.js";
 import { fitCanvas, SEAT_COLOURS } from "./render.js";
 
 const root = document.querySelector("[data-replay]");
@@ -71,6 +72,7 @@ function start(data) {
   let speed = 1;
   let previous = null;
   let shown = null; // the frame drawn last
+  let drop = null; // Connect Four: the disc of the move just shown while it falls
 
   function frameIndexAt(p) {
     let lo = 0;
@@ -83,15 +85,19 @@ function start(data) {
     return lo;
   }
 
-  function draw() {
+  function draw(now = performance.now()) {
     const frame = frames[frameIndexAt(position)];
-    if (game === "arena") drawArenaFrame(ctx, frame.state);
-    else drawConnectFour(ctx, frame.state);
     if (frame !== shown) {
-      shown = frame;
       if (game === "arena") showArena(frame.state, data.tick_rate, maxHp);
-      else showConnectFour(frame.state, steps.at(-1).moves, data.tick_rate);
+      else {
+        showConnectFour(frame.state, steps.at(-1).moves, data.tick_rate);
+        // A frame of the same move (the clock running) lets a falling disc go on falling.
+        if (frame.state.moves !== shown?.state.moves) drop = newDisc(shown?.state, frame.state, now);
+      }
+      shown = frame;
     }
+    if (game === "arena") drawArenaFrame(ctx, frame.state);
+    else drawConnectFour(ctx, frame.state, { falling: falling(now), now, reduced: motion.reduced });
     const seconds = position / data.tick_rate;
     $("position").textContent = `${seconds.toFixed(1)} s / ${(last / data.tick_rate).toFixed(1)} s`;
     $("seek").value = String(Math.floor(position));
@@ -103,7 +109,7 @@ function start(data) {
       if (position >= last) setPlaying(false);
     }
     previous = now;
-    draw();
+    draw(now);
     requestAnimationFrame(loop);
   }
 
@@ -111,6 +117,14 @@ function start(data) {
     if (value && position >= last) position = 0;
     playing = value;
     $("play").textContent = playing ? "Pause" : "Play";
+  }
+
+  /** Where the falling disc is now ({column, row, y}), or null once it has landed. */
+  function falling(now) {
+    if (!drop) return null;
+    const { y, landed } = fallAt(drop.row, now - drop.at, drop.ms);
+    if (landed) drop = null;
+    return landed ? null : { column: drop.column, row: drop.row, y };
   }
 
   /** One Connect Four move forward (+1) or back (-1): exactly one disc more or fewer. */
@@ -171,6 +185,7 @@ function start(data) {
     get tick() { return position; },
     get playing() { return playing; },
     get state() { return shown?.state ?? null; }, // the frame drawn
+    get falling() { return drop; }, // a disc still falling into its cell, or null
     lastTick: last,
     frames: frames.length,
     moves: steps ? steps.at(-1).moves : null,
@@ -185,6 +200,18 @@ function fit(world) {
   const top = box.getBoundingClientRect().top + window.scrollY;
   box.style.maxHeight = `${Math.max(240, window.innerHeight - top - 24)}px`;
   return fitCanvas(canvas, world.width, world.height).ctx;
+}
+
+/**
+ * A move played forward (one disc more than the frame shown before) drops its disc, as on
+ * the match page; a step back, a jump of several moves, or reduced motion shows it in place.
+ */
+function newDisc(before, after, now) {
+  if (!before || after.moves !== before.moves + 1 || motion.reduced) return null;
+  const column = after.board.findIndex((discs, c) => discs.length > before.board[c].length);
+  if (column < 0) return null;
+  const row = after.board[column].length - 1;
+  return { column, row, at: now, ms: fallMs(row) };
 }
 
 /** The arena as the live page draws it, with each ship's name over it. */
