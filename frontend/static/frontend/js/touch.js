@@ -56,10 +56,14 @@ const LANDSCAPE_PHONE = "(pointer: coarse) and (orientation: landscape) and (max
  * under the header scrolled away. A player who scrolls back up is left there.
  */
 export function keepInViewWhenSideways(element) {
-  const query = window.matchMedia(LANDSCAPE_PHONE);
+  let sideways = false;
   const place = () => {
-    if (query.matches) element.scrollIntoView({ block: "start" });
+    const now = window.matchMedia(LANDSCAPE_PHONE).matches;
+    if (now && !sideways) element.scrollIntoView({ block: "start" });
+    sideways = now;
   };
-  query.addEventListener("change", place);
+  // The window's resize, not the media query's change event: a MediaQueryList nothing
+  // else refers to may be collected, listener and all.
+  window.addEventListener("resize", place);
   place();
 }
