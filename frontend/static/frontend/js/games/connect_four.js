@@ -135,6 +135,7 @@ export class ConnectFourView {
     this.hover = null;
     this.cursor = 3; // the column the keyboard chose: the middle to start
     this.falling = null; // the disc of the last move while it falls: {move, column, row, at, ms}
+    // (`at`: when the fall was first drawn)
     this.shown = null; // the falling disc as last drawn, for tests: {move, column, row, y, landed}
     this.resize();
     canvas.addEventListener("pointermove", (e) => (this.hover = this.columnAt(e)));
@@ -206,7 +207,7 @@ export class ConnectFourView {
     if (before && state.moves === before.moves + 1) {
       const column = state.board.findIndex((discs, c) => discs.length > before.board[c].length);
       const row = state.board[column].length - 1;
-      this.falling = { move: state.moves, column, row, at: this.stateAt, ms: motion.reduced ? 0 : fallMs(row) };
+      this.falling = { move: state.moves, column, row, at: null, ms: motion.reduced ? 0 : fallMs(row) };
     } else if (!before || state.moves !== before.moves) {
       this.falling = null;
     }
@@ -251,7 +252,12 @@ export class ConnectFourView {
     const f = this.falling;
     let falling = null;
     if (f) {
-      const { y, landed } = fallAt(f.row, now - f.at, f.ms);
+      // The fall starts on the first frame that shows it, timed when it is drawn (a frame's
+      // own timestamp can be from before a busy moment): a page busy as the state came in
+      // (the first sound starting the audio, say) still shows the whole fall.
+      const drawnAt = Math.max(now, performance.now());
+      f.at ??= drawnAt;
+      const { y, landed } = fallAt(f.row, drawnAt - f.at, f.ms);
       this.shown = { move: f.move, column: f.column, row: f.row, y, landed, animated: f.ms > 0 };
       if (landed) this.falling = null;
       else falling = { column: f.column, row: f.row, y };
