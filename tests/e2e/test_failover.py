@@ -9,6 +9,7 @@ import json
 import signal
 
 import pytest
+import redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -20,9 +21,11 @@ from tests.e2e.test_match_over_servers import next_frame
 # renewed every second), the soonest the lease of a process killed at any moment could
 # have expired. A match adopted sooner was adopted because its process was seen dead.
 BEFORE_LEASE_EXPIRY = 2.0
-# How long a runner's process is stopped: its lease renewal is late (due every second), but
-# the lease (3 s) does not expire.
-PAUSE_SECONDS = 1.0
+# How long a runner's process is stopped: its lease renewal is late (due every second, so a
+# lease that has less than two of its three seconds left is overdue), but the lease does
+# not expire.
+PAUSE_SECONDS = 1.2
+RENEWED_LEASE_LEFT_MS = 2000
 
 
 def socket_to(host, match_id, client):
@@ -130,20 +133,26 @@ async def test_a_match_continues_within_two_seconds_after_its_process_is_killed(
     assert sorted(p["outcome"] for p in stored["participants"]) == ["loss", "win"]
 
 
-async def test_a_stopped_runner_whose_lease_renewal_is_late_keeps_its_match(two_sites):
+async def test_a_stopped_runner_whose_lease_renewal_is_late_keeps_its_match(
+    two_sites, redis_url, redis_prefix
+):
     """SIGSTOP: the runner's process renews nothing for a while but keeps its connections,
     as a process on a starved core would. The other process, whose socket makes it check
     that lease, must not take the match over: nobody is welcomed again, and the match
     goes on with the same runner once the process runs again."""
     first, second, _ = two_sites
     match, _, bob, a, b, to_move = await four_moves_and_the_turn(first, second)
+    direct, lease = redis.Redis.from_url(redis_url), f"{redis_prefix}:lease:{match}"
     async with a, b:
-        runner = process_of(first)
+        runner, held = process_of(first), direct.get(lease)
         runner.send_signal(signal.SIGSTOP)
         try:
             heard = await frames_for(b, PAUSE_SECONDS)  # Bob, while the runner is stopped
+            still, left = direct.get(lease), direct.pttl(lease)
         finally:
             runner.send_signal(signal.SIGCONT)
+        assert still == held  # nobody took the lease over
+        assert 0 < left < RENEWED_LEASE_LEFT_MS  # though its renewal was overdue
         # The opener (column 0) makes the fifth move, on the runner that was stopped.
         await {0: a, 1: b}[to_move].send(json.dumps({"type": "input", "data": {"column": 0}}))
         for ws in (a, b):
