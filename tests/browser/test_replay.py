@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import site_shell
+from tests.browser.conftest import screenshot, site_shell
 from tests.browser.test_play_in_browser import both_play_now, c4_state, play_connect_four_to_a_win
 from tests.browser.test_result_screen import me
 
@@ -229,6 +229,7 @@ def test_an_arena_replay_shows_each_ships_name_score_and_hp(new_page, site_env, 
         hp = f"HP {ship['hp']}/3" if ship["alive"] else "destroyed"
         assert rows[name] == [str(ship["score"]), hp]
     assert page.locator("#replay-hud").inner_text().endswith(" left")
+    screenshot(page, "replay-arena")
 
     # The end: the scores the match was recorded with, and its summary.
     page.locator("#seek").fill(str(page.evaluate("window.__replay.lastTick")))
