@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.browser.conftest import screenshot
 from tests.browser.test_play_alone import my_turn_or_over, play_vs_computer
 from tests.browser.test_play_in_browser import click_column
 
@@ -94,6 +95,7 @@ def test_in_the_arena_a_hit_shrinks_the_hp_bar_and_a_kill_is_in_the_kill_feed(ne
     page.wait_for_function(
         "() => window.__arcade.view.debug().effects.feed.length > 0", timeout=60_000
     )
+    screenshot(page, "arena-effects")
     effects = page.evaluate("window.__arcade.view.debug().effects")
     assert effects["counts"]["destroyed"] >= 1
     players = page.locator("#players").inner_text()

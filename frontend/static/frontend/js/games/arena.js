@@ -106,8 +106,8 @@ function drawShip(ctx, s, mine, flash) {
  *  segments of one hit; our own larger and outlined; at least a few CSS pixels tall. */
 function hpBar(ctx, s, mine, effects) {
   const px = effects ? effects.pixel : 1;
-  const width = Math.max(mine ? 46 : 34, (mine ? 32 : 24) * px);
-  const height = Math.max(mine ? 7 : 5, (mine ? 6 : 4) * px);
+  const width = Math.max(mine ? 52 : 40, (mine ? 36 : 28) * px);
+  const height = Math.max(mine ? 8 : 6, (mine ? 6 : 4) * px);
   let shown = Math.max(0, s.hp) / MAX_HP;
   let lost = shown;
   if (effects) ({ shown, lost } = effects.bar(s.seat, s.hp));
@@ -116,6 +116,8 @@ function hpBar(ctx, s, mine, effects) {
   const y = below + height > HEIGHT - 4 ? s.y - SHIP_RADIUS - 8 - height : below;
   ctx.fillStyle = "#000000aa";
   ctx.fillRect(x - 1, y - 1, width + 2, height + 2);
+  ctx.fillStyle = "#3a4060"; // the empty track: what is missing shows
+  ctx.fillRect(x, y, width, height);
   if (lost > shown) {
     ctx.fillStyle = "#ffffffb0"; // just lost, draining
     ctx.fillRect(x + width * shown, y, width * (lost - shown), height);
