@@ -30,7 +30,6 @@ from django.utils import timezone
 from games.engine import bots as engine_bots
 from games.engine.base import EngineError, Game
 from games.models import Match, MatchStatus, Participant, Player
-from games.services import announce
 from games.services.errors import InvalidRequest
 from games.services.lifecycle import _rules
 from games.services.players import check_can_play
@@ -39,6 +38,7 @@ from games.services.queueing import (
     QueuedMatch,
     _give_up_waiting_seats,
     _lock_and_check,
+    seat_in_match,
     seat_queued_group,
 )
 from games.services.seating import check_not_playing, create_match
@@ -170,32 +170,21 @@ def take_bot_seats(match_id: Any, player_ids: Sequence[int]) -> QueuedMatch:
     """Seat queued people in a queue's match with bots that has not started, each in a
     bot's seat (the highest first): the bot leaves, the person plays from there.
 
-    The locks and refusals of `queueing.seat_queued_players`: if the match can no
+    The locks and refusals of `queueing.seat_in_match`: if the match can no
     longer take them all (it started, or has fewer bots left, or one of them sits
     in it) nothing is written and nobody is refused, so the caller puts them back
     in the queue. They hear the match's id after commit, on their lobby sockets.
     The match stays unrated while a bot is left in it (results.match_is_rated).
     """
-    ids = list(player_ids)
-    if not ids or len(set(ids)) != len(ids):
-        raise InvalidRequest(f"Seat different players, not {ids}.")
-    with transaction.atomic():
-        players, refused = _lock_and_check(ids, also=match_id)
-        match = Match.objects.filter(pk=match_id).first()
-        seats = _bot_seats(match, ids) if match is not None else []
-        if match is None or len(seats) < len(ids):
-            return QueuedMatch(None, {})
-        if refused:
-            return QueuedMatch(None, refused)
-        for pid in ids:
-            _give_up_waiting_seats(players[pid])
-        now = timezone.now()
-        for seat, pid in zip(seats, ids, strict=False):
-            seat.player, seat.joined_at = players[pid], now
-            seat.save(update_fields=["player", "joined_at"])
-        announce.lobby_change_on_commit()
-        announce.matched_on_commit(match.pk, match.game, ids)
-        return QueuedMatch(match, {})
+    return seat_in_match(match_id, player_ids, _bot_seats, _swap_bots)
+
+
+def _swap_bots(match: Match, seats: list[Participant], players: list[Player]) -> None:
+    """The bots leave these seats; the players take them, as if they had just joined."""
+    now = timezone.now()
+    for seat, player in zip(seats, players, strict=True):
+        seat.player, seat.joined_at = player, now
+        seat.save(update_fields=["player", "joined_at"])
 
 
 def _bot_seats(match: Match, player_ids: Sequence[int]) -> list[Participant]:

@@ -5,9 +5,9 @@ queue's fallback for a client without a lobby socket, the quick join."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Avg, Count, F, Q
@@ -181,26 +181,50 @@ def seat_queued_players(match_id: Any, player_ids: Sequence[int]) -> QueuedMatch
     nobody refused: the caller puts them back in the queue. Every player hears the
     match's id after commit, on their lobby sockets, as from a match the queue made.
     """
+    return seat_in_match(match_id, player_ids, _free_seats, _seat_in_free_seats)
+
+
+Place = TypeVar("Place")  # where a match has room for a player: a seat number, a bot's seat
+
+
+def seat_in_match(
+    match_id: Any,
+    player_ids: Sequence[int],
+    places: Callable[[Match, Sequence[int]], list[Place]],
+    seat: Callable[[Match, list[Place], list[Player]], None],
+) -> QueuedMatch:
+    """Seat queued players in an existing match: `places` lists the places it has for
+    them (none if it can no longer take them), `seat` puts the players there, in order.
+
+    One transaction, the players and the match locked: if the match has fewer places
+    than players, nothing is written and nobody is refused; if one of them may not
+    play now, nothing is written and `refused` says who and why. Their seats in
+    matches not started yet are given up; they hear the match's id after commit.
+    """
     ids = list(player_ids)
     if not ids or len(set(ids)) != len(ids):
         raise InvalidRequest(f"Seat different players, not {ids}.")
     with transaction.atomic():
         players, refused = _lock_and_check(ids, also=match_id)
         match = Match.objects.filter(pk=match_id).first()
-        free = _free_seats(match, ids) if match is not None else []
-        if match is None or len(free) < len(ids):
+        found = places(match, ids) if match is not None else []
+        if match is None or len(found) < len(ids):
             return QueuedMatch(None, {})
         if refused:
             return QueuedMatch(None, refused)
         for pid in ids:
             _give_up_waiting_seats(players[pid])
-        Participant.objects.bulk_create(
-            Participant(match=match, player=players[pid], seat=seat)
-            for seat, pid in zip(free, ids, strict=False)
-        )
+        seat(match, found[: len(ids)], [players[pid] for pid in ids])
         announce.lobby_change_on_commit()
         announce.matched_on_commit(match.pk, match.game, ids)
         return QueuedMatch(match, {})
+
+
+def _seat_in_free_seats(match: Match, free: list[int], players: list[Player]) -> None:
+    Participant.objects.bulk_create(
+        Participant(match=match, player=player, seat=seat)
+        for seat, player in zip(free, players, strict=True)
+    )
 
 
 def _free_seats(match: Match, player_ids: Collection[int]) -> list[int]:
