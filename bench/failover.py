@@ -12,12 +12,14 @@ match; the gap is the longest time between two states around the kill, as the
 player sees it. K is started again before the next kill, so three processes
 run at every kill, and each kill takes the next process in turn.
 
-The pause is the lease's business: a dead process's lease runs out within
-MATCH_LEASE_SECONDS, and a surviving process with a socket of the match
-adopts it at its watchdog's next look (docs/architecture.md, "Ownership,
-failover and drain"). Pass server settings through the environment
-(`MATCH_LEASE_SECONDS=1.5 MATCH_WATCHDOG_SECONDS=0.25 bench/failover.py`) to see
-what they change.
+A surviving process with a socket of the match sees at its watchdog's looks
+(every MATCH_WATCHDOG_SECONDS) that the killed process's connection to Redis
+is gone and takes its lease over (docs/architecture.md, "Ownership, failover
+and drain"); when Redis cannot tell, the lease has to run out first
+(MATCH_LEASE_SECONDS). Pass server settings through the environment
+(`MATCH_WATCHDOG_SECONDS=1 bench/failover.py`) to see what they change;
+bench/lease_under_load.py measures the other side, that a slow process keeps
+its leases.
 """
 
 from __future__ import annotations
@@ -43,8 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import fixtures, servers
 
 JSON = "arcade.v1.json"
-SETTLE_STATES = 20  # states the second player receives before the kill: the match is running
+# Ticks the second player sees the match move on before the kill: the match is in play
+# (past any start countdown, whose states hold the tick), as a failover mid-game is.
+SETTLE_TICKS = 20
 RESUME_TIMEOUT = 30.0  # a pause this long is reported as lost, not waited for
+# The adopter's warning when it took the lease of a process seen dead (games/runtime/runners.py).
+TAKEN_OVER = "before its lease ran out"
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Kill:
     survivor_port: int
     pause_s: float  # kill → first state after the adoption (inf: never within RESUME_TIMEOUT)
     gap_s: float  # the longest time between two states the second player saw around the kill
+    taken_over: bool  # the survivor saw the process dead, rather than waiting out its lease
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,9 +107,11 @@ async def one_kill(number: int, procs: list[servers.ServerProcess], env: dict[st
     (match,) = await asyncio.to_thread(fixtures.create_matches, [first, second], 2)
     runner_side = await open_seat(killed.port, match.user_ids[0], match.id)
     watcher = await open_seat(survivor.port, match.user_ids[1], match.id)
+    survivor.new_log_lines()  # only what it logs about this kill counts
     try:
-        for _ in range(SETTLE_STATES):
-            await frame_of(watcher, "state", timeout=15)
+        start_tick = (await frame_of(watcher, "state", timeout=15))["tick"]
+        while (await frame_of(watcher, "state", timeout=15))["tick"] < start_tick + SETTLE_TICKS:
+            pass
         last = time.monotonic()
         killed.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
@@ -123,7 +132,9 @@ async def one_kill(number: int, procs: list[servers.ServerProcess], env: dict[st
                 if adopted:
                     pause = now - killed_at
                     break
-        return Kill(number, killed.port, survivor.port, pause, max(gap, time.monotonic() - last))
+        gap = max(gap, time.monotonic() - last)
+        taken_over = any(TAKEN_OVER in line for line in survivor.new_log_lines())
+        return Kill(number, killed.port, survivor.port, pause, gap, taken_over)
     finally:
         for ws in (runner_side, watcher):
             await ws.close()
@@ -151,7 +162,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> list[Kill]:
             print(
                 f"kill {kill.number + 1:2d}: process :{kill.killed_port} killed, "
                 f"player on :{kill.survivor_port} saw states again after "
-                f"{kill.pause_s:.2f} s (longest gap {kill.gap_s:.2f} s)",
+                f"{kill.pause_s:.2f} s (longest gap {kill.gap_s:.2f} s; "
+                f"{'seen dead' if kill.taken_over else 'lease waited out'})",
                 flush=True,
             )
             kills.append(kill)
