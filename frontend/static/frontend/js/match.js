@@ -256,6 +256,7 @@ function onWelcome(frame) {
     }
   }
   if (frame.state) view.onState(frame.tick, frame.state);
+  view.onPlayers?.(players);
   if (status === "waiting" && frame.you.role === "player") connection.send({ type: "ready" });
   show("waiting", status === "waiting" || countingDown());
   renderPlayers();
@@ -268,6 +269,7 @@ function onFrame(event) {
       return onWelcome(frame);
     case "players":
       players = frame.players;
+      view?.onPlayers?.(players);
       trackAway();
       trackCountdown(frame.starts_in);
       return renderPlayers();

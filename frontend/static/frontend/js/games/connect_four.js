@@ -116,6 +116,14 @@ function roundRect(ctx, x, y, w, h, r) {
   ctx.closePath();
 }
 
+/** Whether the server holds the turn clock (games/runtime/match/runner.py, `_clock_held`). */
+export function clockHeld(state, players) {
+  if (!state || state.finished) return false;
+  const mover = players.find((p) => p.seat === state.to_move);
+  if (!mover || !mover.connected) return false;
+  return players.some((p) => !p.connected && !p.abandoned);
+}
+
 export class ConnectFourView {
   static world = { width: WIDTH, height: HEIGHT };
 
@@ -132,6 +140,8 @@ export class ConnectFourView {
     this.announce = announce; // words for the live region
     this.state = null;
     this.stateAt = 0;
+    this.players = [];
+    this.heldLeft = null; // seconds the turn clock stands at while the server holds it
     this.hover = null;
     this.cursor = 3; // the column the keyboard chose: the middle to start
     this.falling = null; // the disc of the last move while it falls: {move, column, row, at, ms}
@@ -202,6 +212,7 @@ export class ConnectFourView {
     const before = this.state;
     this.state = state;
     this.stateAt = performance.now();
+    if (this.heldLeft !== null) this.heldLeft = state.turn_ticks_left / this.tickRate;
     if (before && state.moves > before.moves) this.announce(this.moveWords(before, state));
     // One new move: its disc falls. Several at once (a reconnect) are shown where they are.
     if (before && state.moves === before.moves + 1) {
@@ -237,8 +248,29 @@ export class ConnectFourView {
   /** Seconds left on the turn clock, counted down locally between states. */
   turnSecondsLeft(now = performance.now()) {
     if (!this.state) return null;
+    if (this.heldLeft !== null) return this.heldLeft;
     const left = this.state.turn_ticks_left / this.tickRate - (now - this.stateAt) / 1000;
     return Math.max(0, left);
+  }
+
+  /**
+   * The players list changed. The server holds the turn clock while the player to move
+   * is there and another is away within the grace period (nobody loses on time to a
+   * player who is gone), so the page's count stops then too, and goes on from there.
+   */
+  onPlayers(players, now = performance.now()) {
+    const left = this.turnSecondsLeft(now);
+    this.players = players;
+    const held = clockHeld(this.state, players);
+    if (held && this.heldLeft === null) {
+      this.heldLeft = left;
+    } else if (!held && this.heldLeft !== null) {
+      this.heldLeft = null;
+      if (this.state) {
+        this.state = { ...this.state, turn_ticks_left: left * this.tickRate };
+        this.stateAt = now;
+      }
+    }
   }
 
   hud(now) {
