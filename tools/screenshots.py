@@ -29,6 +29,7 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.test_phone import LANDSCAPE, PHONE  # noqa: E402
 from tests.browser.test_play_alone import play_vs_computer  # noqa: E402
 from tests.browser.test_play_in_browser import both_play_now, c4_state  # noqa: E402
 from tests.browser.test_watch import move  # noqa: E402
@@ -38,13 +39,8 @@ NAMES = ("lobby", "connect-four", "arena", "result-screen", "phone-arena", "repl
 DESKTOP = {"width": 1280, "height": 800}
 # The lobby down to its lists of open and live matches.
 LOBBY = {"width": 1280, "height": 1100}
-# A phone held sideways (an iPhone 13's screen in CSS pixels), with touch.
-PHONE = {
-    "viewport": {"width": 844, "height": 390},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-}
+# The phone of the phone tests (a Pixel 7), held sideways.
+PHONE_ON_ITS_SIDE = {**PHONE, "viewport": LANDSCAPE}
 # The opener takes the bottom row from column 2 to 5 while the other blocks too late:
 # O3 X3 O2 X2 O4 X1 O5. The Connect Four screenshot is taken before the fifth disc.
 COLUMNS = (3, 3, 2, 2, 4, 1, 5)
@@ -143,7 +139,7 @@ def connect_four(browser: Browser, base: str, shoot: Shooter) -> None:
 
 def arena(browser: Browser, base: str, shoot: Shooter) -> None:
     """A guest against the computer's ships, on a desktop and on a phone held sideways."""
-    for name, options in (("arena", {}), ("phone-arena", PHONE)):
+    for name, options in (("arena", {}), ("phone-arena", PHONE_ON_ITS_SIDE)):
         if name not in shoot.only:
             continue
         page = open_page(browser, base, **options)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import screenshot, site_shell
+from tests.browser.test_phone import LANDSCAPE, PHONE, PORTRAIT
 from tests.browser.test_play_in_browser import both_play_now, c4_state, play_connect_four_to_a_win
 from tests.browser.test_result_screen import me
 
@@ -17,9 +18,12 @@ pytestmark = pytest.mark.browser
 DISCS = "window.__replay.state.board.flat().length"
 # play_connect_four_to_a_win: the opener fills column 0, the other column 1; 7 moves.
 MOVES = 7
-PHONES = {
-    "phone portrait": {"width": 390, "height": 844},
-    "phone landscape": {"width": 844, "height": 390},
+LAPTOP = {"viewport": {"width": 1280, "height": 720}}
+# The phone of the phone tests, upright and on its side.
+SCREENS = {
+    "laptop": LAPTOP,
+    "phone upright": {**PHONE, "viewport": PORTRAIT},
+    "phone on its side": {**PHONE, "viewport": LANDSCAPE},
 }
 
 
@@ -44,13 +48,11 @@ def finished_connect_four(browser, tls_site) -> Iterator[dict[str, object]]:
 
 @pytest.fixture
 def visitor(browser, tls_site):
-    """Someone with no session at all opening pages of the site, in a viewport of choice."""
+    """Someone with no session at all opening pages of the site, on a screen of choice."""
     contexts = []
 
-    def make(path: str, viewport: dict[str, int] | None = None, **options: object):
-        context = browser.new_context(
-            ignore_https_errors=True, viewport=viewport or {"width": 1280, "height": 720}, **options
-        )
+    def make(path: str, screen: dict[str, object] = LAPTOP):
+        context = browser.new_context(ignore_https_errors=True, **screen)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -156,18 +158,10 @@ def test_a_copied_link_opens_the_replay_at_its_position_for_anyone(
     friend.wait_for_function(f"() => {DISCS} === 4", timeout=40_000)
 
 
-@pytest.mark.parametrize(
-    "viewport", [{"width": 1280, "height": 720}, *PHONES.values()], ids=["laptop", *PHONES]
-)
-def test_the_controls_are_in_view_without_scrolling(finished_connect_four, visitor, viewport):
-    is_phone = viewport["width"] != 1280
-    page = visitor(
-        f"/replay/{finished_connect_four['id']}/",
-        viewport,
-        is_mobile=is_phone,
-        has_touch=is_phone,
-        device_scale_factor=3 if is_phone else 1,
-    )
+@pytest.mark.parametrize("screen", SCREENS.values(), ids=list(SCREENS))
+def test_the_controls_are_in_view_without_scrolling(finished_connect_four, visitor, screen):
+    viewport = screen["viewport"]
+    page = visitor(f"/replay/{finished_connect_four['id']}/", screen)
     assert page.evaluate("window.scrollY") == 0
     for name in ("Play", "Next move", "Previous move"):
         button = page.get_by_role("button", name=name, exact=True)
@@ -175,7 +169,7 @@ def test_the_controls_are_in_view_without_scrolling(finished_connect_four, visit
         assert box is not None
         assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (name, box)
         assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (name, box)
-    if not is_phone:  # and on a laptop the whole board too, under them
+    if screen is LAPTOP:  # and on a laptop the whole board too, under them
         board = page.locator("#board").bounding_box()
         assert board is not None and board["y"] + board["height"] <= viewport["height"], board
     # Nothing covers the play button: a tap there reaches it.
