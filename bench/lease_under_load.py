@@ -30,6 +30,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 import redis.asyncio as aredis
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bench import fixtures, servers, workers
 from bench.failover import environment, open_seat, percentile
@@ -104,13 +106,16 @@ def load_plan(matches: list[fixtures.BenchMatch], port: int) -> WorkerPlan:
     return WorkerPlan(seats, {OTHER_CORE}, secrets.randbits(32))
 
 
-async def watch(ws: ClientConnection, on_b: bool, until: float, seen: Watched) -> None:
-    """Read one watched player's frames up to `until` (they must be read: a socket that
+async def watch(
+    ws: ClientConnection, on_b: bool, until: Callable[[], float], seen: Watched
+) -> None:
+    """Read one watched player's frames up to `until()` (they must be read: a socket that
     lets its frames pile up is closed as a slow reader)."""
     last: float | None = None
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(until - time.monotonic()):
-            async for raw in ws:
+    with contextlib.suppress(TimeoutError, ConnectionClosed):
+        while time.monotonic() < until():
+            async with asyncio.timeout(until() - time.monotonic()):
+                raw = await ws.recv()
                 frame = json.loads(raw)
                 now = time.monotonic()
                 if frame.get("type") == "welcome":
@@ -159,18 +164,26 @@ async def measure(
     other: servers.ServerProcess,
     watched: list[fixtures.BenchMatch],
     lease_keys: list[str],
-    start: float,
-    end: float,
+    start_load: Callable[[], tuple[float, float]],
 ) -> tuple[Watched, list[float], int, list[float]]:
+    """Open the watched matches (before the load: a saturated A may time a handshake
+    out), start the load (`start_load`, blocking: the measuring window), then measure."""
     sockets = []
     for match in watched:  # the first player on A, who connects first, so A runs the match
         sockets.append((await open_seat(loaded.port, match.user_ids[0], match.id), False))
         sockets.append((await open_seat(other.port, match.user_ids[1], match.id), True))
     client = aredis.Redis.from_url(args.redis_url, socket_timeout=10)
     seen, lefts = Watched(), list[float]()
+    end = time.monotonic() + 600.0  # until the window is known
+    window: list[float] = []
     # Read from now on (the warm-up included): unread frames would pile up on A and B.
-    readers = [asyncio.create_task(watch(ws, on_b, end, seen)) for ws, on_b in sockets]
+    readers = [
+        asyncio.create_task(watch(ws, on_b, lambda: window[1] if window else end, seen))
+        for ws, on_b in sockets
+    ]
     try:
+        start, end = await asyncio.to_thread(start_load)
+        window[:] = [start, end]
         await asyncio.sleep(max(0.0, start - time.monotonic()))  # the warm-up
         missing_task = asyncio.create_task(sample_leases(client, lease_keys, end, lefts))
         slices = await asyncio.to_thread(cpu_slices, loaded.pid, end, 10)
@@ -198,19 +211,24 @@ def run(args: argparse.Namespace, directory: Path, prefix: str) -> Result:
         "daphne", env, {OTHER_CORE}, directory, [], metrics_port=servers.free_port()
     )
     generators: list[workers.Worker] = []
-    try:
-        generators = [workers.spawn_worker(args.generator, load_plan(load, loaded.port))]
+    before: list[dict[str, float]] = []
+
+    def start_load() -> tuple[float, float]:
+        generators.append(workers.spawn_worker(args.generator, load_plan(load, loaded.port)))
         for worker in generators:
             worker.receive("ready", timeout=120)
-        before = [servers.scrape_metrics(s.metrics_port, COUNTERS) for s in (loaded, other)]
+        before.extend(servers.scrape_metrics(s.metrics_port, COUNTERS) for s in (loaded, other))
         for server in (loaded, other):
             server.new_log_lines()
         start = time.monotonic() + args.warmup
         end = start + args.seconds
         for worker in generators:
             worker.send(("measure", start, end, end + 1.0))
+        return start, end
+
+    try:
         seen, lefts, missing, slices = asyncio.run(
-            measure(args, loaded, other, watched, lease_keys, start, end)
+            measure(args, loaded, other, watched, lease_keys, start_load)
         )
         after = [servers.scrape_metrics(s.metrics_port, COUNTERS) for s in (loaded, other)]
         results = [worker.receive("result", timeout=60) for worker in generators]
