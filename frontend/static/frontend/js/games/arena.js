@@ -356,13 +356,15 @@ export class ArenaView {
     const latest = this.buffer.latest();
     const me = latest?.state.ships[this.mySeat];
     if (!me || me.removed || latest.state.finished) return;
-    const fire = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire || this.fireLatched;
+    const held = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire;
+    // A tap shorter than a tick is over before it: the latch fires it once, in this input.
+    this.sendMove(move, held || this.fireLatched, me, now);
     this.fireLatched = false;
-    this.sendMove(move, fire, me, now);
     // A timer that fired late: the movement past one tick goes out at once as further
-    // inputs (the server applies them at its next ticks), so none of it is lost.
+    // inputs (the server applies them at its next ticks), so none of it is lost. They
+    // fire only if the trigger is still held: a tap is one input with `fire`, not five.
     for (let n = 0; n < CARRY_TICKS && this.integrator.carries(); n++) {
-      this.sendMove(this.integrator.take(now), fire, me, now);
+      this.sendMove(this.integrator.take(now), held, me, now);
     }
   }
 
