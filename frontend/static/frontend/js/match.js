@@ -179,17 +179,15 @@ let held = false; // the own ship's controls are held by the countdown
  * through the countdown moves the ship at once.
  */
 function holdControls(now = performance.now()) {
-  const integrator = view?.integrator;
-  if (!integrator) return;
-  integrator.take(now);
-  integrator.set(0, 0, now);
+  if (!view?.holdControls) return; // a turn-based view has nothing to hold
+  view.holdControls(now);
   held = true;
 }
 
 function releaseControls(now = performance.now()) {
   if (!held) return;
   held = false;
-  view?.controlsChanged?.(now);
+  view?.releaseControls?.(now);
 }
 
 /** "3", "2", "1", then "GO" for a moment; "" otherwise. */

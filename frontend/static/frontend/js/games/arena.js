@@ -330,6 +330,20 @@ export class ArenaView {
     return length > 1 ? { mx: mx / length, my: my / length } : { mx, my };
   }
 
+  /**
+   * Before GO the server ignores inputs: what the keys asked for so far is dropped and
+   * the ship is held, so it neither drifts on this page nor jumps at GO.
+   */
+  holdControls(now = performance.now()) {
+    this.integrator.take(now);
+    this.integrator.set(0, 0, now);
+  }
+
+  /** After GO: the keys held now count from this moment. */
+  releaseControls(now = performance.now()) {
+    this.controlsChanged(now);
+  }
+
   /** A key, the stick or focus changed: the new movement counts from this moment. */
   controlsChanged(now = performance.now()) {
     // Not before the last frame drawn: a release never takes back movement already shown.
