@@ -135,7 +135,10 @@ def new_runner(
     grace: float | None = None,
     countdown: float = 0.0,
     thinking: Executor | None = None,
+    restored: Any = None,
 ) -> MatchRunner:
+    """A runner of a match not started yet, or, with `restored` (a checkpoint's load()),
+    the runner of another process adopting it."""
     seats = SEATS if seats is None else seats
     info = MatchInfo(
         id=f"test-{game}",
@@ -155,6 +158,7 @@ def new_runner(
         grace_seconds=grace,
         countdown_seconds=countdown,
         thinking=thinking,
+        restored=restored,
         clock=clock or Clock(),
     )
 

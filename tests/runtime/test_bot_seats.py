@@ -127,16 +127,7 @@ def test_an_adopted_match_keeps_its_bot_playing():
         runner.checkpointer.force()
         await runner._maybe_checkpoint(moved=True)
         checkpoints: Checkpoints = runner.checkpoints  # type: ignore[assignment]
-        adopter = new_runner("connect_four", seats=[ANN, BOT])
-        adopter = MatchRunner(
-            adopter.info,
-            adopter.transport,
-            adopter.store,
-            lease=adopter.lease,
-            checkpoints=Checkpoints(),
-            restored=checkpoints.load(),
-            clock=adopter.clock,
-        )
+        adopter = new_runner("connect_four", seats=[ANN, BOT], restored=checkpoints.load())
         join(adopter, ANN, channel(0))
         await tick(adopter, 30)
         return adopter

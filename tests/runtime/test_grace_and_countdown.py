@@ -106,18 +106,7 @@ def test_after_a_failover_every_away_player_gets_the_whole_grace_period_again():
         await runner._maybe_checkpoint(moved=False)
         before = grace_left(latest(runner, "players"), 1)
         checkpoints: Checkpoints = runner.checkpoints  # type: ignore[assignment]
-        fresh = new_runner("connect_four", grace=30.0)
-        adopter = MatchRunner(
-            fresh.info,
-            fresh.transport,
-            fresh.store,
-            lease=fresh.lease,
-            checkpoints=Checkpoints(),
-            restored=checkpoints.load(),
-            grace_seconds=30.0,
-            countdown_seconds=0.0,
-            clock=fresh.clock,
-        )
+        adopter = new_runner("connect_four", grace=30.0, restored=checkpoints.load())
         join(adopter, ANN)
         await steps(adopter, 1)
         return adopter, before, grace_left(latest(adopter, "welcome", channel(0)), 1)
@@ -180,17 +169,7 @@ def test_an_adopted_countdown_goes_on_from_its_checkpoint():
         runner.checkpointer.force()
         await runner._maybe_checkpoint(moved=False)
         checkpoints: Checkpoints = runner.checkpoints  # type: ignore[assignment]
-        fresh = new_runner("arena")
-        adopter = MatchRunner(
-            fresh.info,
-            fresh.transport,
-            fresh.store,
-            lease=fresh.lease,
-            checkpoints=Checkpoints(),
-            restored=checkpoints.load(),
-            countdown_seconds=3.0,
-            clock=fresh.clock,
-        )
+        adopter = new_runner("arena", countdown=3.0, restored=checkpoints.load())
         join(adopter, ANN)
         await steps(adopter, 1, 0.05)
         return adopter
