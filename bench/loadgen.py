@@ -130,7 +130,7 @@ class Player:
         self.plan = plan
         self.subprotocol = Subprotocol(options.subprotocol)
         self.send_acks = options.send_acks
-        self.ticks = {"ticks": 1} if options.one_tick_inputs else {}
+        self.movement = {"ticks": 1} if options.one_tick_inputs else {}
         self.tls = _tls_context(options.ca_file) if plan.url.startswith("wss:") else None
         self.rng = rng
         self.window = window
@@ -212,7 +212,7 @@ class Player:
             return
         self.seq += 1
         self._steer()
-        fields = {"seq": self.seq, **self.controls, **self.ticks}
+        fields = {"seq": self.seq, **self.controls, **self.movement}
         data: dict[str, Any] = {"type": "input", "data": fields}
         if self.send_acks and self.last_tick is not None:
             data["ack"] = self.last_tick

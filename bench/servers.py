@@ -93,6 +93,8 @@ def environment(directory: Path, redis_url: str, prefix: str, database: str = ""
         # Every player comes from 127.0.0.1 (the proxy's address too): the cap on
         # sockets per client address would refuse all but the first hundred.
         "MAX_SOCKETS_PER_IP": "0",
+        # The benchmarks measure play: no arena start countdown, in which no state moves.
+        "MATCH_COUNTDOWN_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
     }
 
