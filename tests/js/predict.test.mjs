@@ -185,3 +185,24 @@ test("angles interpolate the short way round", () => {
   const a = lerpAngle(0.1, 2 * Math.PI - 0.1, 0.5);
   assert.ok(Math.abs(Math.sin(a)) < 1e-9 && Math.cos(a) > 0);
 });
+
+test("a match's first state, sent before the countdown, does not count as a late arrival", () => {
+  // The runner sends tick 0 when the match starts and tick 1 one tick after GO: 3 s of
+  // countdown later. Counted, tick 0 made every state after GO look 3 s early, the
+  // playout delay its maximum, and the render clock run seconds past the newest state.
+  const buffer = new SnapshotBuffer(50);
+  const ship = (x) => ({ ships: [{ seat: 0, x, y: 100, angle: 0, alive: true }], bullets: [] });
+  buffer.push(0, ship(0), 0);
+  for (let now = 0; now < 3000; now += 16) {
+    assert.equal(buffer.renderTick(now), 0, "held at the first state through the countdown");
+  }
+  let now = 3000;
+  for (let tick = 1; tick <= 40; tick += 1) {
+    now = 3000 + tick * 50;
+    buffer.push(tick, ship(tick * 11), now);
+    for (let t = now; t < now + 50; t += 16) buffer.renderTick(t);
+  }
+  const tick = buffer.renderTick(now);
+  assert.ok(tick <= 40 && tick >= 40 - 3, `drawn at tick ${tick}, a playout delay behind tick 40`);
+  assert.ok(buffer.delayMs() < 100, `delay ${buffer.delayMs()} ms on a steady link`);
+});

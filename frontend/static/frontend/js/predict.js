@@ -41,6 +41,10 @@ export class SnapshotBuffer {
     if (last && tick <= last.tick) return; // late or duplicate: newer already drawn
     this.snapshots.push({ tick, state });
     if (this.snapshots.length > 64) this.snapshots.shift();
+    // Tick 0 is sent when the match starts, not on the tick schedule: tick 1 comes one
+    // tick after GO, a countdown later. Counted, it would make every later state look
+    // early by the countdown, the delay its maximum and the clock run past them.
+    if (tick === 0) return;
     this.lateness.push(now - tick * this.tickMs);
     if (this.lateness.length > PLAYOUT.windowStates) this.lateness.shift();
   }
@@ -80,6 +84,7 @@ export class SnapshotBuffer {
   renderTick(now = performance.now()) {
     const last = this.latest();
     if (!last) return 0;
+    if (!this.lateness.length) return last.tick; // only the start's state: held there
     const earliest = Math.min(...this.lateness);
     const target = now - earliest - this.delayMs();
     if (this.clock === null || Math.abs(target - this.clock) > PLAYOUT.jumpMs) {
