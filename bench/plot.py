@@ -65,11 +65,12 @@ def svg(runs: list[tuple[str, list[tuple[int, float, float]]]], title: str) -> s
         left, top = PANEL["left"] + offset, PANEL["top"]
         w, h = PANEL["width"], PANEL["height"]
 
-        def x(v: float) -> float:
-            return left + w * v / x_max  # noqa: B023 (used inside this panel only)
+        # Bound now: each panel's own origin and scale.
+        def x(v: float, left: float = left, w: float = w) -> float:
+            return left + w * v / x_max
 
-        def y(v: float) -> float:
-            return top + h - h * min(v, y_max) / y_max  # noqa: B023
+        def y(v: float, top: float = top, h: float = h, y_max: float = y_max) -> float:
+            return top + h - h * min(v, y_max) / y_max
 
         parts.append(
             f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>'
