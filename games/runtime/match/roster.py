@@ -37,12 +37,22 @@ class Seat:
     acked: int | None = None  # the newest state tick its client acknowledged
     bot: str | None = None  # a bot's level: the runner plays the seat, with no socket
 
+    @property
+    def connected(self) -> bool:
+        """A socket plays the seat, or the runner does (a bot)."""
+        return self.channel is not None or self.bot is not None
+
+    @property
+    def away(self) -> bool:
+        """Its player's socket is gone and the seat is still in play (grace may run)."""
+        return not self.connected and not self.abandoned
+
     def json(self, grace_left: float | None = None) -> dict[str, Any]:
         return {
             "seat": self.seat,
             "player_id": self.player_id,
             "name": self.name,
-            "connected": self.channel is not None or self.bot is not None,
+            "connected": self.connected,
             "ready": self.ready,
             "abandoned": self.abandoned,
             "bot": self.bot is not None,
@@ -51,9 +61,7 @@ class Seat:
 
     def grace_left(self, now: float, grace: float) -> float | None:
         """Seconds this seat's player has left to come back; None if not away (or a bot)."""
-        if self.channel is not None or self.bot is not None or self.abandoned:
-            return None
-        if self.disconnected_at is None:
+        if not self.away or self.disconnected_at is None:
             return None
         return max(0.0, grace - (now - self.disconnected_at))
 

@@ -492,11 +492,10 @@ class MatchRunner:
         mover = self.game.turn_seat(self.state)
         if mover is None:
             return False
-        seats = {s.seat: s for s in self.roster.seats.values()}
-        moving = seats.get(mover)
-        if moving is None or (moving.channel is None and moving.bot is None):
+        seats = self.roster.seats.values()
+        if not any(s.seat == mover and s.connected for s in seats):
             return False
-        return any(s.channel is None and s.bot is None and not s.abandoned for s in seats.values())
+        return any(s.away for s in seats)
 
     async def _apply(self, seat: int, data: Any, channel: str | None, tick: int) -> list[Event]:
         """Apply one input and log it; a refused or failing input is dropped, alone."""
