@@ -25,7 +25,12 @@ def test_creating_a_match_seats_the_creator_in_seat_zero(alice):
     match = services.create_match(alice, "arena", max_players=4)
     assert match.status == MatchStatus.WAITING
     assert list(match.participants.values_list("player", "seat")) == [(alice.pk, 0)]
-    assert match.settings == {"time_limit_seconds": 120, "score_limit": 10, "tick_rate": 20}
+    assert match.settings == {
+        "time_limit_seconds": 120,
+        "score_limit": 10,
+        "tick_rate": 20,
+        "rules": 2,
+    }
 
 
 def test_a_private_match_gets_a_readable_join_code(alice, bob):

@@ -53,6 +53,11 @@ MAX_CLAIMED_LAG_MS = 10_000
 # The most ticks of movement one input carries: a client's input counts as one at most,
 # the server's merges of a backlog make more (a merge past this loses the excess).
 MAX_INPUT_TICKS = 20
+# The rules' revisions, kept so that every recorded match replays as it was played:
+# 1, a ship fed inputs of one tick of movement kept its trigger on ticks without an input
+# (a tap could fire twice); 2, such a ship fires only on a tick its input arrived for,
+# as it moves only then. Held controls (`ticks` 0) keep firing under both.
+RULES = 2
 
 
 Unit = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
@@ -134,6 +139,9 @@ class ArenaState:
     # Ship positions after each of the last ticks, newest last: [x, y, alive (1.0 or
     # 0.0)] per seat, flat. What lag-compensated shots are judged against.
     trail: list[list[float]] = field(default_factory=list)
+    # The `rules` setting (see RULES). 1 when missing: a checkpoint or a match recorded
+    # before the setting existed goes on, and replays, as it was played.
+    rules: int = 1
 
 
 class Arena(Game[ArenaState]):
@@ -150,10 +158,20 @@ class Arena(Game[ArenaState]):
     countdown_seconds = 3.0
 
     def defaults(self) -> JSON:
-        return {"time_limit_seconds": 120, "score_limit": 10, "tick_rate": self.tick_rate}
+        return {
+            "time_limit_seconds": 120,
+            "score_limit": 10,
+            "tick_rate": self.tick_rate,
+            "rules": RULES,
+        }
 
     def setting_ranges(self) -> dict[str, tuple[int, int]]:
-        return {"time_limit_seconds": (5, 900), "score_limit": (1, 100), "tick_rate": (5, 60)}
+        return {
+            "time_limit_seconds": (5, 900),
+            "score_limit": (1, 100),
+            "tick_rate": (5, 60),
+            "rules": (1, RULES),
+        }
 
     def initial_state(self, settings: JSON, seats: int, seed: int) -> ArenaState:
         rng = random.Random(seed)
@@ -167,6 +185,7 @@ class Arena(Game[ArenaState]):
             time_limit_ticks=int(settings["time_limit_seconds"]) * rate,
             score_limit=int(settings["score_limit"]),
             tick_rate=rate,
+            rules=int(settings.get("rules", 1)),  # missing in matches stored before it
         )
 
     def apply_input(self, state: ArenaState, seat: int, data: ArenaInput) -> list[Event]:
@@ -270,8 +289,11 @@ class Arena(Game[ArenaState]):
             ship.y = _clamp(ship.y + my * SHIP_SPEED * dt, SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
 
     def _maybe_fire(self, state: ArenaState, ship: Ship) -> None:
-        if not ship.controls.fire or state.tick < ship.cooldown_until:
+        c = ship.controls
+        if not c.fire or state.tick < ship.cooldown_until:
             return
+        if c.ticks and ship.fed_tick != state.tick and state.rules >= 2:
+            return  # like its movement: a trigger sent for one tick is not held past it
         ship.cooldown_until = state.tick + FIRE_COOLDOWN_TICKS
         dx, dy = math.cos(ship.aim), math.sin(ship.aim)
         state.bullets.append(
@@ -347,6 +369,7 @@ class Arena(Game[ArenaState]):
         # it) lacks the trail and the fields below: it continues with their defaults.
         state = data["state"]
         state.setdefault("trail", [])
+        state.setdefault("rules", 1)
         for ship in state["ships"]:
             ship.setdefault("fed_tick", 0)
             ship["controls"].setdefault("rewind", 0)

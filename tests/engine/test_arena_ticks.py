@@ -7,7 +7,7 @@ import random
 import pytest
 
 from games.engine import get_game
-from games.engine.arena import MAX_INPUT_TICKS, ArenaState
+from games.engine.arena import FIRE_COOLDOWN_TICKS, MAX_INPUT_TICKS, ArenaState
 from games.engine.base import InvalidInput
 from games.engine.replay import replay
 
@@ -68,6 +68,47 @@ def test_held_controls_still_move_the_ship_every_tick_until_the_next_input():
     for _ in range(3):
         GAME.tick(state)
     assert state.ships[0].x == 480.0 + 3 * 11.0
+
+
+def shots_over(state: ArenaState, data: dict, ticks: int) -> int:
+    """Bullets fired by seat 0 over `ticks` ticks after one input of `data` (and no other)."""
+    GAME.apply_input(state, 0, GAME.parse_input(data))
+    fired = 0
+    for _ in range(ticks):
+        before = state.next_bullet
+        GAME.tick(state)
+        fired += state.next_bullet - before
+    return fired
+
+
+def test_a_trigger_sent_for_one_tick_fires_once_and_is_not_held_on_ticks_without_input():
+    # Three gun cooldowns and no further input (a tap, then a page stalled or a link
+    # gone quiet): one shot, as the player pulled the trigger once.
+    shot = {"seq": 1, "aim": 0.0, "fire": True, "ticks": 1}
+    assert shots_over(new(), shot, 3 * FIRE_COOLDOWN_TICKS) == 1
+
+
+def test_a_trigger_held_in_every_input_fires_at_the_guns_rate():
+    state = new()
+    fired = 0
+    for seq in range(1, 3 * FIRE_COOLDOWN_TICKS + 1):
+        fired += shots_over(state, {"seq": seq, "fire": True, "ticks": 1}, 1)
+    assert fired == 3
+
+
+def test_held_controls_keep_firing_until_the_next_input():
+    assert shots_over(new(), {"seq": 1, "fire": True}, 3 * FIRE_COOLDOWN_TICKS) == 3
+
+
+def test_a_match_recorded_under_the_first_rules_keeps_its_held_trigger_in_the_replay():
+    # Matches stored before the `rules` setting replay as they were played.
+    settings = {key: value for key, value in GAME.settings({}).items() if key != "rules"}
+    state = GAME.initial_state(settings, 2, 7)
+    shot = {"seq": 1, "aim": 0.0, "fire": True, "ticks": 1}
+    assert shots_over(state, shot, 3 * FIRE_COOLDOWN_TICKS) == 3
+    old = GAME.checkpoint(new())
+    del old["state"]["rules"]
+    assert GAME.restore(old).rules == 1
 
 
 def test_late_inputs_land_the_ship_where_the_inputs_in_order_put_it():

@@ -173,6 +173,7 @@ export class ArenaView {
     this.direction = null; // unit vector the player holds, or null
     this.controls = { mx: 0, my: 0, aim: 0, fire: false };
     this.fireLatched = false; // the trigger went down since the last input
+    this.triggerDownAt = null; // when the trigger held now went down (performance.now())
     this.keys = new Set();
     this.predicted = null; // our ship after the inputs sent so far, as we predict it
     this.modelPrev = null; // where the prediction put our ship on the last frame
@@ -206,8 +207,8 @@ export class ArenaView {
       if (e.isComposing || isTextField(e.target)) return;
       if (MOVE_KEYS[e.code] || keyFire.has(e.code)) e.preventDefault();
       if (this.keys.has(e.code)) return; // auto-repeat
+      if (keyFire.has(e.code)) this.pullTrigger(eventTime(e)); // before it counts as held
       this.keys.add(e.code);
-      if (keyFire.has(e.code)) this.fireLatched = true;
       this.controlsChanged(eventTime(e));
     });
     window.addEventListener("keyup", (e) => {
@@ -231,8 +232,8 @@ export class ArenaView {
     });
     this.canvas.addEventListener("pointerdown", (e) => {
       if (e.pointerType === "mouse") {
+        this.pullTrigger(eventTime(e));
         this.mouseFire = true;
-        this.fireLatched = true;
       } else if (!this.stick) {
         // A drag on the field steers too, from where it started.
         this.stick = { id: e.pointerId, x: e.clientX, y: e.clientY, dx: 0, dy: 0 };
@@ -253,13 +254,33 @@ export class ArenaView {
     if (fireButton) {
       fireButton.addEventListener("pointerdown", (e) => {
         e.preventDefault();
+        this.pullTrigger(eventTime(e));
         this.touchFire = true;
-        this.fireLatched = true;
       });
       for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
         fireButton.addEventListener(type, () => (this.touchFire = false));
       }
     }
+  }
+
+  /** Fire, Space or the mouse button went down: the next input fires, whatever comes. */
+  pullTrigger(time) {
+    if (!this.triggerHeld()) this.triggerDownAt = time;
+    this.fireLatched = true;
+  }
+
+  triggerHeld() {
+    return this.keys.has("Space") || !!this.mouseFire || !!this.touchFire;
+  }
+
+  /**
+   * Whether inputs other than the one the latch fires carry the trigger: only once it has
+   * been held for a tick. The server fires once per input with `fire` (after the gun's
+   * cooldown), so a tap shorter than a tick must be one such input, even when two inputs
+   * go out during it (a late timer's carried ticks, or two timers bunched together).
+   */
+  triggerHeldLong(now) {
+    return this.triggerHeld() && now - this.triggerDownAt >= this.dt * 1000;
   }
 
   /**
@@ -370,13 +391,13 @@ export class ArenaView {
     const latest = this.buffer.latest();
     const me = latest?.state.ships[this.mySeat];
     if (!me || me.removed || latest.state.finished) return;
-    const held = this.keys.has("Space") || !!this.mouseFire || !!this.touchFire;
+    const held = this.triggerHeldLong(now);
     // A tap shorter than a tick is over before it: the latch fires it once, in this input.
     this.sendMove(move, held || this.fireLatched, me, now);
     this.fireLatched = false;
     // A timer that fired late: the movement past one tick goes out at once as further
     // inputs (the server applies them at its next ticks), so none of it is lost. They
-    // fire only if the trigger is still held: a tap is one input with `fire`, not five.
+    // fire only if the trigger has been held a while: a tap is one input with `fire`.
     for (let n = 0; n < CARRY_TICKS && this.integrator.carries(); n++) {
       this.sendMove(this.integrator.take(now), held, me, now);
     }
