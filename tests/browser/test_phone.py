@@ -177,12 +177,12 @@ def tap_five_times(phone, other, selector: str = "#fire", source: str = "touch")
         phone.wait_for_function(
             f"() => window.__arcade.view.buffer.latest().tick > {fired_at + FIRE_COOLDOWN_TICKS}"
         )
-    # One input with the trigger pulled a tap, no more. (The server may still fire twice for
-    # one: a tick with no input of the seat keeps its last controls, the trigger too, so a
-    # page stalled for the gun's cooldown right after a tap fires again; seen once, on a
-    # loaded machine.)
+    # One input with the trigger pulled a tap, however the page's timers ran (late ones send
+    # several inputs at once), and one shot: the server does not hold a tap's trigger over
+    # ticks without an input, and the last tap's gun has cooled down by now.
     fired = phone.evaluate("window.__fired")
     assert len(fired) == 5, (fired, phone.evaluate("window.__taps"))
+    assert other.evaluate("window.__bullets.size") == shots + 5
     taps = phone.evaluate("window.__taps")
     assert len(taps) == 5
     return [up - down for down, up in taps]
@@ -308,3 +308,73 @@ def test_tapping_a_column_drops_a_disc_on_a_phone(new_phone):
     Finger(page).tap(board["x"] + 3.5 * board["width"] / 7, board["y"] + board["height"] * 0.6)
     page.wait_for_function(f"() => window.__arcade.view.debug().state.moves > {moves}")
     assert me in c4_state(page)["state"]["board"][3]
+
+
+def chat(page, text: str) -> None:
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+
+
+@pytest.mark.parametrize("viewport", [PORTRAIT, LANDSCAPE], ids=["upright", "sideways"])
+def test_on_a_phone_players_and_chat_open_over_the_page_without_losing_the_board(
+    new_phone, new_page, viewport
+):
+    phone = new_phone("/")
+    desktop = new_page("/")
+    both_play_now(phone, desktop, "arena")
+    phone.set_viewport_size(viewport)
+    phone.wait_for_function("() => window.__arcade.view.debug().ships.length === 2")
+    desktop.locator("#chat-log").wait_for()
+    # Folded away: the page is the game alone, nothing to scroll to for the chat.
+    assert not phone.locator("#players").is_visible()
+    assert not phone.locator("#chat-log").is_visible()
+    toggle = phone.get_by_role("button", name="Chat")
+    assert toggle.is_visible()
+    chat(desktop, "glhf")
+    # A line arrives while folded: counted on the button in the HUD.
+    phone.locator("#chat-unread").filter(has_text="1").wait_for()
+
+    scrolled, field = phone.evaluate("scrollY"), phone.locator("#board").bounding_box()
+    toggle.click()
+    panel = phone.locator("#side").bounding_box()
+    assert phone.locator("#chat-log").filter(has_text="glhf").is_visible()
+    assert phone.locator("#players li").first.is_visible()
+    assert phone.locator("#players").filter(has_text="(you)").is_visible()
+    assert not phone.locator("#chat-unread").is_visible()
+    # Over the page, not in it: the board has not moved and most of it is still in view
+    # beside the panel (above it upright, left of it on its side).
+    assert phone.evaluate("scrollY") == scrolled
+    assert phone.locator("#board").bounding_box() == field
+    if viewport is PORTRAIT:
+        assert panel["y"] >= field["y"] + field["height"] / 2, (panel, field)
+        assert panel["y"] + panel["height"] <= viewport["height"] + 1
+    else:
+        assert panel["x"] >= field["x"] + field["width"] / 2, (panel, field)
+        assert panel["height"] <= viewport["height"] + 1
+
+    screenshot(phone, f"phone-chat-{'upright' if viewport is PORTRAIT else 'sideways'}")
+
+    # Chat from the panel; the other player reads it. The match ran on meanwhile.
+    tick = phone.evaluate("window.__arcade.view.buffer.latest().tick")
+    chat(phone, "you too")
+    desktop.locator("#chat-log").filter(has_text="you too").wait_for()
+    phone.wait_for_function(f"() => window.__arcade.view.buffer.latest().tick > {tick + 5}")
+    phone.get_by_role("button", name="Back to the game").click()
+    assert not phone.locator("#chat-log").is_visible()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    # Escape closes it too.
+    toggle.click()
+    phone.locator("#chat-log").wait_for(state="visible")
+    phone.keyboard.press("Escape")
+    phone.locator("#chat-log").wait_for(state="hidden")
+
+
+def test_on_a_desktop_players_and_chat_stay_beside_the_board(new_page):
+    alice = new_page("/")
+    bob = new_page("/")
+    both_play_now(alice, bob, "arena")
+    assert alice.locator("#players").is_visible() and alice.locator("#chat-log").is_visible()
+    assert not alice.locator("#side-toggle").is_visible()
+    chat(bob, "hi")
+    alice.locator("#chat-log").filter(has_text="hi").wait_for()
+    assert not alice.locator("#chat-unread").is_visible()

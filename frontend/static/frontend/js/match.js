@@ -7,6 +7,7 @@ import { ReconnectingSocket, matchSocketUrl } from "./net.js";
 import { COLOUR_NAMES } from "./render.js";
 import { ReportDialog, canReport, labelReport, reportButton } from "./report.js";
 import { Rematch, outcomeWords, ratingWords, titleFor, withNames } from "./result.js";
+import { SidePanel } from "./sidepanel.js";
 import { Sounds, effectFor, muteToggle } from "./sounds.js";
 
 const root = document.querySelector("[data-match]");
@@ -63,6 +64,7 @@ function show(id, visible) {
 
 // Reporting another player: a button next to them in the players list and the result.
 const reports = new ReportDialog($("report-dialog"), matchId);
+const sidePanel = new SidePanel(root, $("side"), $("side-toggle"), $("side-close"), $("chat-unread"));
 reports.addEventListener("reported", () => {
   document.querySelectorAll("[data-report-player]").forEach((button) => {
     const id = Number(button.dataset.reportPlayer);
@@ -419,6 +421,7 @@ function addChat(name, text) {
   li.append(who, document.createTextNode(text));
   $("chat-log").append(li);
   $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  sidePanel.sawChat();
 }
 
 let toastTimer;
