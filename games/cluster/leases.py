@@ -25,6 +25,15 @@ wrong only about a process that lives without a connection to Redis; it can
 then renew nothing, its next renewal finds the lease taken and stops it, and
 the fencing token keeps anything it still writes out.
 
+Renewals never queue behind the process's other Redis traffic: they go out
+on a connection of their own, from a thread of their own (`Renewer`), not
+through the shared pool. On a process whose core is taken by other work, the
+event loop runs late and the pool's callers (checkpoints, presence, states,
+inputs) pile up, open new connections and wait seconds for them; a renewal
+among them missed its lease. The loop still decides when to renew (a loop
+that stopped for good lets its leases expire, as it should); the renewal
+itself no longer waits for anything else.
+
 `RedisLeases` holds them in Redis for every process; `LocalLeases` holds the same
 in this process's memory; `games.cluster.shared()` picks one, and the functions
 at the end of this module go to it.
@@ -32,12 +41,19 @@ at the end of this module go to it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import enum
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from games import cluster
 from games.cluster import redis as cluster_redis
@@ -173,7 +189,10 @@ class RedisLeases:
         return Lease(match_id, holder, int(token)) if token else None
 
     async def renew(self, lease: Lease) -> Renewal:
-        renewed = await _eval(_RENEW, _keys(lease.match_id), lease.value, _ttl_ms(), FENCE_TTL_MS)
+        try:
+            renewed = await asyncio.wrap_future(_renewer().renew(lease))
+        except cluster_redis.ERRORS as exc:
+            raise cluster_redis.Unavailable(str(exc)) from exc
         if renewed == 1:
             return Renewal.RENEWED
         return Renewal.TAKEN if renewed == 0 else Renewal.VANISHED
@@ -216,6 +235,96 @@ class RedisLeases:
     def holder_sync(self, match_id: str) -> str | None:
         raw = cluster_redis.sync_client().get(cluster_redis.key("lease", match_id))
         return holder_of(_text(raw))
+
+
+# A renewal for the thread: its keys, its arguments, where its answer goes.
+_Renewal = tuple[tuple[str, str], list[Any], concurrent.futures.Future[int]]
+
+
+class Renewer:
+    """This process's lease renewals: one thread, one Redis connection, nothing shared.
+
+    `renew` hands a lease to the thread and returns at once; the thread sends
+    every renewal waiting at that moment in one pipeline, so a hundred matches
+    cost one round trip. A caller that stops waiting (cancelled) leaves the
+    renewal to finish on the thread: no command is cut in the middle, and the
+    connection is never left with an unread answer.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # A renewal later than a third of the lease is late: the socket timeout says
+        # so before the lease runs out (and the next renewal reconnects), and redis-py's
+        # silent retries are off for the same reason.
+        timeout = max(0.5, _ttl_ms() / 1000 / 3)
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            max_connections=1,  # this client's own pool: the one connection, for this thread
+        )
+        self._script = self._client.register_script(_RENEW)
+        self._waiting: queue.SimpleQueue[_Renewal | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="lease-renewals", daemon=True)
+        self._thread.start()
+
+    def renew(self, lease: Lease) -> concurrent.futures.Future[int]:
+        """The renewal's answer to come: 1 renewed, 0 taken, -1 vanished (or a Redis error)."""
+        answer: concurrent.futures.Future[int] = concurrent.futures.Future()
+        args = [lease.value, _ttl_ms(), FENCE_TTL_MS]  # read here: settings change in tests
+        self._waiting.put((_keys(lease.match_id), args, answer))
+        return answer
+
+    def stop(self) -> None:
+        self._waiting.put(None)
+
+    def _run(self) -> None:
+        while True:
+            first = self._waiting.get()
+            if first is None:
+                break
+            batch = [first]
+            while not self._waiting.empty():
+                item = self._waiting.get()
+                if item is None:
+                    self._send(batch)
+                    self._client.close()
+                    return
+                batch.append(item)
+            self._send(batch)
+        self._client.close()
+
+    def _send(self, batch: list[_Renewal]) -> None:
+        # Whoever stopped waiting has its renewal dropped; the others can no longer be
+        # cancelled, so their answers always land.
+        batch = [item for item in batch if item[2].set_running_or_notify_cancel()]
+        if not batch:
+            return
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for keys, args, _ in batch:
+                    self._script(keys, args, pipe)
+                answers = pipe.execute()
+        except Exception as exc:  # Redis's errors above all; whatever it is, no caller hangs
+            for *_, answer in batch:
+                answer.set_exception(exc)
+            return
+        for (*_, answer), renewed in zip(batch, answers, strict=True):
+            answer.set_result(int(renewed))
+
+
+_renewers: dict[str, Renewer] = {}
+_renewers_lock = threading.Lock()
+
+
+def _renewer() -> Renewer:
+    """The renewal thread for REDIS_URL (one per process; tests change the URL)."""
+    with _renewers_lock:
+        renewer = _renewers.get(settings.REDIS_URL)
+        if renewer is None:
+            renewer = _renewers[settings.REDIS_URL] = Renewer(settings.REDIS_URL)
+        return renewer
 
 
 def _keys(match_id: str) -> tuple[str, str]:

@@ -363,21 +363,32 @@ class RunnerRegistry:
     async def _keep_lease(self, runner: MatchRunner) -> None:
         """Renew the runner's lease every third of its length, for as long as it runs.
 
+        The renewal goes out on the leases' own connection and thread (see
+        games.cluster.leases), never behind the process's other Redis traffic.
+
         While Redis is unreachable the runner goes on and the renewal is retried.
         A lease that vanished meanwhile (expired, or lost with Redis's data) is
         taken again if nobody claimed the match since; one another process holds
         stops the runner, and this process's sockets join the other's runner.
         """
         period = settings.MATCH_LEASE_SECONDS / 3
+        loop = asyncio.get_running_loop()
         unreachable = False
+        due = loop.time() + period
         while runner.task is not None and not runner.task.done():
             recovered = asyncio.ensure_future(self._recovery.wait())
             try:
-                await asyncio.wait({runner.task, recovered}, timeout=period)
+                # On absolute deadlines: on a loaded loop the answer comes back late, and
+                # counting the period from it would stretch every renewal by that much.
+                await asyncio.wait({runner.task, recovered}, timeout=max(0.0, due - loop.time()))
             finally:
                 recovered.cancel()
             if runner.task.done() or runner.lease is None:
                 break
+            now = loop.time()
+            # The next one a period after this one was due; a period from now if this one
+            # came early (Redis is back) or over a period late (no catching up twice).
+            due = now + period if now < due or due + period <= now else due + period
             renewal: leases.Renewal | None
             try:
                 renewal = await leases.renew(runner.lease)
