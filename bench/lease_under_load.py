@@ -1,6 +1,7 @@
 """Leases under load: whether a process whose core is nearly full keeps its matches.
 
     .venv/bin/python bench/lease_under_load.py [--players 400] [--seconds 60] [--watched 8]
+        [--contend 12]
 
 The other side of the failover benchmark (bench/failover.py): a dead process's
 matches must be adopted at once, a slow one's never. Two daphne processes
@@ -16,6 +17,10 @@ takes A's CPU, reads the remaining life (PTTL) of every lease A holds every
 get again (an adopter greets every socket anew) and the lease warnings both
 processes log. None of them is expected. MATCH_* settings pass through from
 the environment, as for bench/failover.py.
+
+`--contend S` plays the other work of a shared machine: from a third into the
+window, two busy processes run on A's core for S seconds, so that A gets about
+a third of it (its CPU per slice shows when).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import math
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +56,7 @@ SAMPLE_SECONDS = 0.1  # how often each lease's remaining life is read
 ADOPTIONS = "arcade_runner_adoptions_total"
 LEASE_LOSSES = "arcade_lease_losses_total"
 COUNTERS = (ADOPTIONS, LEASE_LOSSES)
+CONTENDERS = 2  # busy processes on A's core with --contend
 LEASE_WORDS = ("lease", "taken over", "adopt")  # in a server's warnings: something moved
 
 
@@ -77,6 +84,7 @@ class Result:
     lease_warnings: list[str]
     watched: Watched
     generator_p99_ms: float  # the load's own input-to-state latency, how loaded A is
+    contended_s: float = 0.0  # --contend
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--watched", type=int, default=8, help="two-player matches across A, B")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--contend", type=float, default=0.0, help="seconds of busy processes on A's core"
+    )
     parser.add_argument("--generator", choices=workers.GENERATORS, default="node")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
@@ -147,6 +158,23 @@ async def sample_leases(
     return missing
 
 
+def contend(start: float, seconds: float) -> None:
+    """From `start` (monotonic), CONTENDERS busy processes on A's core for `seconds`."""
+    time.sleep(max(0.0, start - time.monotonic()))  # until the contention is due
+    busy = [
+        subprocess.Popen(
+            ["taskset", "-c", str(LOADED_CORE), sys.executable, "-c", "while True: pass"]
+        )
+        for _ in range(CONTENDERS)
+    ]
+    try:
+        time.sleep(seconds)  # the contention's length
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
 def cpu_slices(pid: int, until: float, count: int) -> list[float]:
     """Process `pid`'s share of a core in each of `count` equal slices up to `until`."""
     shares = []
@@ -186,7 +214,13 @@ async def measure(
         window[:] = [start, end]
         await asyncio.sleep(max(0.0, start - time.monotonic()))  # the warm-up
         missing_task = asyncio.create_task(sample_leases(client, lease_keys, end, lefts))
+        contention = None
+        if args.contend:
+            due = start + (end - start) / 3
+            contention = asyncio.create_task(asyncio.to_thread(contend, due, args.contend))
         slices = await asyncio.to_thread(cpu_slices, loaded.pid, end, 10)
+        if contention is not None:
+            await contention
         await asyncio.gather(*readers)
         missing = await missing_task
     finally:
@@ -263,6 +297,7 @@ def run(args: argparse.Namespace, directory: Path, prefix: str) -> Result:
         lease_warnings=warnings,
         watched=seen,
         generator_p99_ms=percentile(latencies, 0.99) if latencies else math.nan,
+        contended_s=args.contend,
     )
 
 
@@ -272,6 +307,11 @@ def report(result: Result) -> None:
         f"process A: {result.players} players in 8-player matches and {result.watched_matches} "
         f"watched matches for {result.seconds:.0f} s; lease {lease} s"
     )
+    if result.contended_s:
+        print(
+            f"contended: {CONTENDERS} busy processes on A's core for {result.contended_s:.0f} s "
+            f"from {result.seconds / 3:.0f} s into the window"
+        )
     slices = " ".join(f"{share:.0f}" for share in result.cpu_slices)
     print(f"A's CPU: {result.loaded_cpu_percent:.0f} % of its core (per slice: {slices})")
     print(f"the load's p99 input-to-state latency: {result.generator_p99_ms:.0f} ms")
