@@ -265,7 +265,7 @@ class Renewer:
             max_connections=1,  # this client's own pool: the one connection, for this thread
         )
         self._script = self._client.register_script(_RENEW)
-        self._waiting: queue.SimpleQueue[_Renewal | None] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[_Renewal] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="lease-renewals", daemon=True)
         self._thread.start()
 
@@ -276,24 +276,13 @@ class Renewer:
         self._waiting.put((_keys(lease.match_id), args, answer))
         return answer
 
-    def stop(self) -> None:
-        self._waiting.put(None)
-
     def _run(self) -> None:
+        # For the process's life (a daemon thread): it holds no state worth a shutdown.
         while True:
-            first = self._waiting.get()
-            if first is None:
-                break
-            batch = [first]
+            batch = [self._waiting.get()]
             while not self._waiting.empty():
-                item = self._waiting.get()
-                if item is None:
-                    self._send(batch)
-                    self._client.close()
-                    return
-                batch.append(item)
+                batch.append(self._waiting.get())
             self._send(batch)
-        self._client.close()
 
     def _send(self, batch: list[_Renewal]) -> None:
         # Whoever stopped waiting has its renewal dropped; the others can no longer be

@@ -276,7 +276,7 @@ class Arena(Game[ArenaState]):
         ship.aim = c.aim
         steps = 1
         if c.ticks:
-            if ship.fed_tick != tick:
+            if _unfed(ship, tick):
                 return  # ticks of movement, and none arrived for this tick: nothing to move
             steps = c.ticks
         length = math.hypot(c.move_x, c.move_y)
@@ -292,7 +292,7 @@ class Arena(Game[ArenaState]):
         c = ship.controls
         if not c.fire or state.tick < ship.cooldown_until:
             return
-        if c.ticks and ship.fed_tick != state.tick and state.rules >= 2:
+        if _unfed(ship, state.tick) and state.rules >= 2:
             return  # like its movement: a trigger sent for one tick is not held past it
         ship.cooldown_until = state.tick + FIRE_COOLDOWN_TICKS
         dx, dy = math.cos(ship.aim), math.sin(ship.aim)
@@ -511,6 +511,12 @@ def _per_tick(data: ArenaInput) -> tuple[float, float]:
     """An input's movement in one tick as the engine moves it (a diagonal normalised)."""
     length = math.hypot(data.mx, data.my)
     return (data.mx / length, data.my / length) if length > 1.0 else (data.mx, data.my)
+
+
+def _unfed(ship: Ship, tick: int) -> bool:
+    """Whether the ship takes inputs of ticks of movement and none was applied for `tick`:
+    it then neither moves nor fires."""
+    return bool(ship.controls.ticks) and ship.fed_tick != tick
 
 
 def _clamp(value: float, low: float, high: float) -> float:

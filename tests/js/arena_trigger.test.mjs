@@ -38,7 +38,7 @@ test("a 30 ms tap during a late timer's carried ticks fires one input", () => {
   timer(1010); // the tap is down while four inputs go out at once
   view.touchFire = false;
   timer(1060);
-  assert.deepEqual(sent.filter(Boolean).length, 1, `${sent}`);
+  assert.equal(sent.filter(Boolean).length, 1, `${sent}`);
 });
 
 test("a tap across two bunched timers fires one input", () => {
