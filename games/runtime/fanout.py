@@ -98,8 +98,12 @@ class Fanout:
         self._backoff = RETRY_FIRST_SECONDS
         self._previous_id: int | None = None  # Redis's id of the last connection
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
-        if self._task is None or self._task.done():
+        if not self.running:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="fan-out")
 
     def stop(self) -> None:

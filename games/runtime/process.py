@@ -239,8 +239,9 @@ def get_runtime() -> ProcessRuntime:
     global _runtime
     if _runtime is None:
         _runtime = ProcessRuntime()
+    # Called for every input frame: what is already running costs two attribute checks.
     _runtime.census.start()  # with a running loop only: the heartbeat runs on it
-    if _runtime.fanout is not None:
+    if _runtime.fanout is not None and not _runtime.fanout.running:
         # Its connection also tells the process that Redis is back after an outage.
         with contextlib.suppress(RuntimeError):  # no event loop: sync code (views, admin)
             asyncio.get_running_loop()

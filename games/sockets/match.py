@@ -24,7 +24,7 @@ from games.protocol import ENDED, CloseCode, ErrorCode
 from games.runtime import messages
 from games.runtime.match import ops
 from games.runtime.match.store import DatabaseStore
-from games.runtime.process import ProcessRuntime, get_runtime
+from games.runtime.process import get_runtime
 from games.sockets import limits
 from games.sockets.base import CLOSED_ERRORS, GameSocketConsumer
 from games.sockets.limits import TokenBucket
@@ -55,7 +55,6 @@ class MatchConsumer(GameSocketConsumer):
     over = False
     attached = False  # registered with this process's supervisor
     fence = 0  # highest runner token seen: messages of older runners are dropped
-    runtime: ProcessRuntime | None = None  # this process's, once the socket is attached
 
     # --- Connect and disconnect -----------------------------------------------------------
 
@@ -119,7 +118,7 @@ class MatchConsumer(GameSocketConsumer):
         if get_runtime().draining:
             await self._refuse(CloseCode.RESTARTING)
             return
-        supervisor = self.runtime = get_runtime()
+        supervisor = get_runtime()
         supervisor.attach(self.match_id, self)  # before joining: the welcome comes straight here
         self.attached = True
         await self._join()
@@ -327,9 +326,7 @@ class MatchConsumer(GameSocketConsumer):
         await self.send(text_data=protocol.error(code, message))
 
     async def _post(self, op: ops.Operation, *, lossy: bool = False) -> None:
-        # The runtime kept at connect: get_runtime() also checks the process's background
-        # tasks, which cost more than the post itself at 20 inputs a second per player.
-        await (self.runtime or get_runtime()).post(self.match_id, op, lossy=lossy)
+        await get_runtime().post(self.match_id, op, lossy=lossy)
 
     # --- Events from the runner and services -------------------------------------------------
 
