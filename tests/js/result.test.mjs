@@ -135,6 +135,19 @@ test("the other side reads who wants a rematch, and may accept or decline", asyn
   assert.deepEqual(went, ["/play/m2/"]);
 });
 
+test("the rematch opens once, however many ways it is heard of", async () => {
+  // Against the computer the answer says "started" while the lobby socket says `matched`
+  // and `rematch`: a second navigation while the first page loads would cancel it.
+  const { connection, button, went } = page();
+  const started = state("started", [ALICE], [], [], { id: "m2", game: "connect_four", url: "/play/m2/" });
+  answers.push(started, started);
+  button.click();
+  connection.frame({ type: "matched", match: { id: "m2", game: "connect_four", url: "/play/m2/" } });
+  connection.frame({ type: "rematch", match: "m1", status: "started", wants: [], declined: [] });
+  await settle();
+  assert.deepEqual(went, ["/play/m2/"]);
+});
+
 test("a decline or a departure is said, and the rematch is off", async () => {
   const { connection, button, status } = page();
   answers.push(state("declined", [], [], [{ ...BOB, why: "left" }]));

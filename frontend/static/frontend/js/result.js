@@ -72,7 +72,14 @@ export class Rematch {
     this.status = status;
     this.me = me; // this page's player id
     this.say = say;
-    this.go = go;
+    // The new match is heard of on several paths at once (the API's answer, `matched` and
+    // `rematch` on the socket): a second navigation while its page loads would cancel it.
+    this.go = (url) => {
+      if (this.gone) return;
+      this.gone = true;
+      go(url);
+    };
+    this.gone = false;
     this.state = null;
     this.answered = false; // this page said yes or no: leaving says nothing more
     this.connection = socket();
