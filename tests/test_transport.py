@@ -45,7 +45,7 @@ async def test_a_socket_that_fails_in_the_fan_out_is_closed_once_and_the_others_
             self.got: list[int] = []
             self.abandoned = 0
 
-        async def dispatch(self, event):
+        async def match_state(self, event):
             if self.broken:
                 raise RuntimeError("a bug")
             self.got.append(event["tick"])
@@ -65,3 +65,22 @@ async def test_a_socket_that_fails_in_the_fan_out_is_closed_once_and_the_others_
     assert "p!a" not in local.by_channel
     assert sum("could not deliver" in r.getMessage() for r in caplog.records) == 1
     assert not local._closing  # finished closes are not held
+
+
+async def test_an_event_without_a_valid_type_is_dropped_and_no_socket_is_closed(caplog):
+    # The fan-out hands events published by other processes: a malformed one is logged
+    # and dropped before any socket is called (and none is closed for it).
+    class Socket:
+        channel_name = "p!a"
+        abandoned = 0
+
+        async def abandon(self):
+            self.abandoned += 1
+
+    local = LocalSockets()
+    socket = Socket()
+    local.add(socket)
+    for event in ({"tick": 1}, {"type": "_end", "tick": 1}, {"type": 7}):
+        await local.deliver(["p!a"], event)
+    assert socket.abandoned == 0 and "p!a" in local.by_channel
+    assert sum("without a valid type" in r.getMessage() for r in caplog.records) == 3

@@ -312,16 +312,21 @@ class Arena(Game[ArenaState]):
 
     def _move_bullets(self, state: ArenaState, dt: float, events: list[Event]) -> None:
         remaining = []
+        # The ships alive now, looked up once a tick instead of once a bullet and ship
+        # (a kill changes them: then again).
+        alive = [ship for ship in state.ships if ship.alive]
         for bullet in state.bullets:
             bullet.x += bullet.vx * dt
             bullet.y += bullet.vy * dt
             if state.tick >= bullet.expires or not _in_field(bullet.x, bullet.y):
                 continue
-            target = _ship_hit(state, bullet)
+            target = _ship_hit(state, bullet, alive)
             if target is None:
                 remaining.append(bullet)
             else:
                 self._hit(state, state.ships[bullet.owner], target, events)
+                if not target.alive:
+                    alive = [ship for ship in state.ships if ship.alive]
         state.bullets = remaining
 
     def _hit(self, state: ArenaState, shooter: Ship, target: Ship, events: list[Event]) -> None:
@@ -352,17 +357,6 @@ class Arena(Game[ArenaState]):
         if state.finished or ship.removed or ship.last_seq >= MAX_SEQ:
             return None
         return ArenaInput(seq=ship.last_seq + 1)
-
-    def checkpoint(self, state: ArenaState) -> JSON:
-        # The trail is hundreds of plain floats: copied as they are, not walked one by
-        # one by the generic dump (which would double the cost of every checkpoint).
-        trail, state.trail = state.trail, []
-        try:
-            data = super().checkpoint(state)
-        finally:
-            state.trail = trail
-        data["state"]["trail"] = [list(row) for row in trail]
-        return data
 
     def restore(self, data: JSON) -> ArenaState:
         # A checkpoint of a release before lag compensation (a rolling deploy adopting
@@ -460,24 +454,32 @@ def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
     return WIDTH / 2 + math.cos(angle) * WIDTH * 0.38, HEIGHT / 2 + math.sin(angle) * HEIGHT * 0.38
 
 
-def _ship_hit(state: ArenaState, bullet: Bullet) -> Ship | None:
-    """The ship `bullet` hits, judged where the ships were `bullet.rewind` ticks ago.
+def _ship_hit(state: ArenaState, bullet: Bullet, alive: list[Ship]) -> Ship | None:
+    """The ship of `alive` (the ships alive now) that `bullet` hits, judged where the
+    ships were `bullet.rewind` ticks ago.
 
     A ship must be alive now and then: a ship that has just respawned cannot be
     hit where it died, nor a dead one where it flew.
     """
     past = state.trail[max(0, len(state.trail) - 1 - bullet.rewind)] if bullet.rewind else None
-    for ship in state.ships:
-        if ship.seat == bullet.owner or not ship.alive:
+    bx, by = bullet.x, bullet.y
+    for ship in alive:
+        if ship.seat == bullet.owner:
             continue
         if past is None:
-            x, y = ship.x, ship.y
+            dx, dy = ship.x - bx, ship.y - by
         else:
             at = 3 * ship.seat
             if not past[at + 2]:
                 continue
-            x, y = past[at], past[at + 1]
-        if math.hypot(x - bullet.x, y - bullet.y) <= SHIP_RADIUS:
+            dx, dy = past[at] - bx, past[at + 1] - by
+        # The distance is at least each of |dx| and |dy| (also as math.hypot rounds it):
+        # most ships are ruled out by these two comparisons, with the same answers.
+        if (
+            -SHIP_RADIUS <= dx <= SHIP_RADIUS
+            and -SHIP_RADIUS <= dy <= SHIP_RADIUS
+            and math.hypot(dx, dy) <= SHIP_RADIUS
+        ):
             return ship
     return None
 

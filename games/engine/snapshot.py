@@ -14,23 +14,28 @@ import types
 import typing
 from typing import Any, TypeVar
 
+import msgspec
+
 T = TypeVar("T")
 
 
 def dump(value: Any) -> Any:
-    """JSON-ready data for a state; `load(type(state), dump(state))` gives it back."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """JSON-ready data for a state; `load(type(state), dump(state))` gives it back.
+
+    msgspec walks it in C (a checkpoint of an 8-player arena: 230 us walked here in
+    Python, 27 us so; bench/checkpoint.py), sets sorted and keys made strings as
+    before; only the random generator needs a hand. Tuples stay tuples (JSON arrays).
+    """
+    return msgspec.to_builtins(
+        value, enc_hook=_generator_state, str_keys=True, order="deterministic"
+    )
+
+
+def _generator_state(value: Any) -> Any:
     if isinstance(value, random.Random):
         version, internal, gauss = value.getstate()
         return [version, list(internal), gauss]
-    if isinstance(value, list | tuple):
-        return [dump(item) for item in value]
-    if isinstance(value, set):
-        return sorted(dump(item) for item in value)
-    if isinstance(value, dict):
-        return {str(key): dump(item) for key, item in value.items()}
-    return value
+    raise TypeError(f"A game state cannot hold {type(value).__name__} values.")
 
 
 def load(kind: type[T], data: Any) -> T:

@@ -104,10 +104,16 @@ class GameSocketConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]  # chann
             if message["type"] == "websocket.disconnect":
                 self.closing = True
                 return int(message.get("code") or 1006)
-            if self.closing and message["type"] == "websocket.receive":
+            frame = message["type"] == "websocket.receive"
+            if frame and self.closing:
                 continue  # closing: frames still in flight are not read
             try:
-                await self.dispatch(message)
+                if frame:
+                    # Straight to the handler of frames: they are most of what arrives,
+                    # and `dispatch` would look the same name up for every one.
+                    await self.websocket_receive(message)
+                else:
+                    await self.dispatch(message)
             except StopConsumer:
                 return 1000
             except Exception as exc:

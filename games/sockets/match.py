@@ -279,11 +279,14 @@ class MatchConsumer(GameSocketConsumer):
             return
         await self._post(ops.Ready(self.connection.player_id, self.channel_name))
 
-    def _game_input(self, raw: Any) -> dict[str, Any]:
-        """Only what fits the game's input schema goes on: the runner applies and logs it."""
+    def _game_input(self, raw: Any) -> Any:
+        """Only what fits the game's input schema goes on: the runner applies and logs it.
+
+        The game's parsed Input itself: a runner here takes it as it is, and one
+        elsewhere gets it as `dump_input` writes it (`ops.to_wire`) and checks it again.
+        """
         assert self.connection is not None
-        game = get_game(self.connection.game)
-        return game.dump_input(game.parse_input(raw))
+        return get_game(self.connection.game).parse_input(raw)
 
     async def _chat(self, message: protocol.Chat) -> None:
         assert self.connection is not None

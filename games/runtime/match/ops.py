@@ -52,8 +52,9 @@ class Ready(_Op, tag="ready", frozen=True):
 
 
 class Input(_Op, tag="input", frozen=True):
-    """One input of the player of this socket: the game's input as `dump_input` wrote it
-    (checked again by the runner), and the newest state tick its client acknowledged."""
+    """One input of the player of this socket, and the newest state tick its client
+    acknowledged. `data` is the game's parsed Input from a socket of this process; over
+    Redis it is what `dump_input` writes (`to_wire`), and the runner parses it again."""
 
     player_id: int
     channel: str

@@ -346,15 +346,19 @@ class MatchRunner:
             self.inputs.put(seat.seat, data, op.channel)
 
     def _checked_input(self, raw: Any) -> Any:
-        """The game's Input for `raw`, checked again here: a socket of another process
-        (another release, say) validated it, and what is applied is logged and checkpointed.
-        A lag it claims is clamped to the server's bound here, so the log holds what counted.
+        """The game's Input for `raw`; a lag it claims clamped to the server's bound here,
+        so the log holds what counted.
+
+        A socket of this process hands over the Input it parsed with this schema. One
+        of another process (another release, say) sends it as data, checked again
+        here: what is applied is logged and checkpointed.
 
         Raises InvalidInput if it does not fit the schema, or would not encode.
         """
-        data = self.game.clamp_input(self.game.parse_input(raw), self.max_lag_ms)
+        parsed = raw if type(raw) is self.game.Input else self.game.parse_input(raw)
+        data = self.game.clamp_input(parsed, self.max_lag_ms)
         try:
-            msgspec.msgpack.encode(self.game.dump_input(data))
+            msgspec.msgpack.encode(data)  # as the log will hold it (dump_input's builtins)
         except (TypeError, ValueError, OverflowError) as exc:  # a schema check missed it
             raise InvalidInput("data", "This input cannot be stored.") from exc
         return data
