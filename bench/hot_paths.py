@@ -1,6 +1,6 @@
 """The game's own hot paths, without a server: `python -m bench.hot_paths`.
 
-Four paths of an 8-player arena. Twenty times a second for every player:
+The hot paths of an 8-player arena. Twenty times a second for every player:
 
 - an input, from the frame the server hands its socket to the operation its
   runner applies: the socket's loop (`MatchConsumer._serve`) with its handler,
@@ -12,7 +12,9 @@ Four paths of an 8-player arena. Twenty times a second for every player:
   does nothing, so the server's own write is not counted).
 
 Twenty times a second for every match, the engine's tick with an input for each
-ship and the view its state is encoded from; once a second for every match, its
+ship and the view its state is encoded from, and that state encoded for eight
+sockets of the load generator's encoding (msgpack) or the browser's (compact,
+with deltas); once a second for every match, its
 checkpoint (`Game.checkpoint`). The state they run on is an arena played 300
 ticks by a seeded script (ships moving, aiming and firing, bullets in flight).
 
@@ -170,6 +172,38 @@ def time_tick() -> float:
     return best
 
 
+def time_encoding(encoding: str) -> float:
+    """The state of a tick encoded for eight sockets speaking `encoding`.
+
+    What `StateEncoder.encode` does once per match and tick: the game's view,
+    then the frame in that encoding; for compact sockets also the quantized
+    snapshot and a delta from each base acknowledged (the previous state and
+    one three ticks old, as clients a tick or two behind acknowledge).
+    """
+    from games.runtime.match.encoder import StateEncoder
+
+    channels = [f"p!{n}" for n in range(SOCKETS)]
+    best = float("inf")
+    for _ in range(RUNS):
+        game, state, inputs = _played_arena()
+        encoder = StateEncoder(game, tick_rate=20)
+        roster: Any = SimpleNamespace(
+            channels=lambda: channels,
+            encodings=dict.fromkeys(channels, encoding),
+            acked_ticks=lambda game_state=state: {game_state.tick - 3},
+        )
+        spent = 0.0
+        for _ in range(TICKS):
+            for seat, data in enumerate(inputs()):
+                game.apply_input(state, seat, data)
+            game.tick(state)
+            started = time.perf_counter()
+            encoder.encode(state, [], roster)
+            spent += time.perf_counter() - started
+        best = min(best, spent / TICKS)
+    return best
+
+
 def time_checkpoint() -> float:
     game, state, _ = _played_arena()
 
@@ -189,6 +223,13 @@ def main() -> None:
     print(f"input, socket to runner:  {time_inputs() * 1e9:6.0f} ns per input")
     print(f"state, fan-out to socket: {time_hand_off() * 1e9:6.0f} ns per socket")
     print(f"arena tick and view:      {time_tick() * 1e6:6.1f} us per tick")
+    from games import protocol
+
+    for name, encoding in (
+        ("msgpack", protocol.SUBPROTOCOL_MSGPACK),
+        ("compact", protocol.SUBPROTOCOL_COMPACT),
+    ):
+        print(f"arena state, {name + ':':9s}   {time_encoding(encoding) * 1e6:6.1f} us per tick")
     print(f"arena checkpoint:         {time_checkpoint() * 1e6:6.1f} us per checkpoint")
     print(f"(best of {RUNS} runs each)")
 
