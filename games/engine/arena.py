@@ -418,15 +418,18 @@ class Arena(Game[ArenaState]):
     def view(self, state: ArenaState, seat: int | None) -> JSON:
         # No hidden information: one view serves every seat and spectator, and
         # carries every seat's last applied input sequence for reconciliation.
+        # Tenths as round(v * 10) / 10, not round(v, 1): the same numbers but for
+        # the odd tie, at a third of the cost (with digits, round() goes through
+        # the decimal digits of the float); the view makes about 60 of them a tick.
         return {
             "tick": state.tick,
             "ticks_left": max(0, state.time_limit_ticks - state.tick),
             "ships": [
                 {
                     "seat": s.seat,
-                    "x": round(s.x, 1),
-                    "y": round(s.y, 1),
-                    "aim": round(s.aim, 3),
+                    "x": round(s.x * 10) / 10,
+                    "y": round(s.y * 10) / 10,
+                    "aim": round(s.aim * 1000) / 1000,
                     "hp": s.hp,
                     "score": s.score,
                     "alive": s.alive,
@@ -438,7 +441,13 @@ class Arena(Game[ArenaState]):
                 for s in state.ships
             ],
             "bullets": [
-                [b.id, round(b.x, 1), round(b.y, 1), round(b.vx, 1), round(b.vy, 1)]
+                [
+                    b.id,
+                    round(b.x * 10) / 10,
+                    round(b.y * 10) / 10,
+                    round(b.vx * 10) / 10,
+                    round(b.vy * 10) / 10,
+                ]
                 for b in state.bullets
             ],
             "finished": state.finished,
