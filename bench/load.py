@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 
 from bench import fixtures, servers, workers
-from bench.loadgen import JSON, MSGPACK, SeatPlan, WorkerPlan, WorkerResult
+from bench.loadgen import COMPACT, JSON, MSGPACK, SeatPlan, WorkerPlan, WorkerResult
 
 TICK_RATE = 20  # the arena's, and the rate each player sends inputs at
 TAIL_SECONDS = 1.0  # after the window, for acks of its last inputs to arrive
@@ -126,9 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--subprotocol",
-        choices=(MSGPACK, JSON),
+        choices=(MSGPACK, JSON, COMPACT),
         default=MSGPACK,
-        help="what the players offer: state frames as msgpack or as JSON",
+        help="what the players offer: state frames as msgpack, as JSON, or as the "
+        "browser's compact frames and their deltas (implies --send-acks; not the floor)",
     )
     parser.add_argument(
         "--send-acks",
@@ -171,6 +172,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.route = "match"
         args.nginx_cpus = args.nginx_cpus or args.server_cpus
     args.route = args.route or "round-robin"
+    if args.subprotocol == COMPACT:
+        if args.app == "floor":
+            parser.error("the floor sends states as msgpack or JSON, not as compact frames")
+        args.send_acks = True  # deltas are taken from the states a client acknowledged
     return args
 
 
@@ -222,6 +227,7 @@ class StepResult:
     generator_percent_per_100_players: float  # what the generator costs, to compare generators
     generator_lag_p99_ms: float
     skipped_sends: int
+    delta_states: int  # compact states of the window that came as deltas
     errors: dict[str, int] = field(default_factory=dict)
     closes: dict[int, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
@@ -573,6 +579,7 @@ def _step_result(
         generator_percent_per_100_players=100.0 * generator_cpu[0] / max(players, 1),
         generator_lag_p99_ms=percentile(lag, 0.99) if lag else 0.0,
         skipped_sends=skipped_sends,
+        delta_states=sum(r.delta_states for r in results),
         errors=dict(errors),
         closes=dict(closes),
         failures=dict(failures),
@@ -650,6 +657,9 @@ def format_notes(step: StepResult) -> list[str]:
     notes.append(
         f"generator: {step.generator_percent_per_100_players:.1f} % of a core per 100 players"
     )
+    if step.delta_states:
+        states = step.delivered * step.seconds * TICK_RATE * step.players
+        notes.append(f"compact: {step.delta_states / max(states, 1):.0%} of the states as deltas")
     if step.nginx_cpu_percent is not None:
         per_100 = 100.0 * step.nginx_cpu_percent / max(step.players, 1)
         notes.append(

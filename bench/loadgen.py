@@ -3,8 +3,9 @@
 Each player connects the way a non-browser client does (a single-use ticket
 in the URL, an Origin header), offers one subprotocol (by default the binary
 `arcade.v1.msgpack`, what a client that cares for speed uses: state frames
-arrive as msgpack, everything else as JSON text), says `ready`, and once its
-match is running sends an input at 20 Hz.
+arrive as msgpack, everything else as JSON text; or the browser's
+`arcade.v1.compact`, whose deltas need the acks of `send_acks`), says `ready`,
+and once its match is running sends an input at 20 Hz.
 Every input carries a sequence number; every state reports, per ship, the
 last sequence the server applied (`ack`). The latency of an input is the time
 from just before it is sent to the arrival of the first state whose ack for
@@ -26,6 +27,7 @@ import math
 import os
 import random
 import ssl
+import struct
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
-MSGPACK, JSON = "arcade.v1.msgpack", "arcade.v1.json"
+MSGPACK, JSON, COMPACT = "arcade.v1.msgpack", "arcade.v1.json", "arcade.v1.compact"
 # Inputs are spread over the input period in this many phases, so that the players of
 # one process do not all send at the same instant (real players are not synchronised).
 PHASES = 10
@@ -60,6 +62,48 @@ class _State(msgspec.Struct):
 
 _decode_binary_state = msgspec.msgpack.Decoder(_State).decode
 _decode_text_state = msgspec.json.Decoder(_State).decode
+# arcade.v1.compact (games/engine/arena_wire.py), read only for the tick and the own
+# ship's ack: a full frame has every ship's record; a delta only the ships that changed,
+# the ack as a step from the ack in the state it is a delta from (`age` ticks back).
+_FULL, _DELTA = 1, 2
+_FULL_HEADER, _FULL_SHIP, _DELTA_HEADER = 9, 15, 8
+_ACK_STEP, _ACK = 64, 128
+# Bytes of each changed field of a delta ship record, by bit: x, y, aim, hp, score,
+# status, the ack's step, the ack.
+_FIELD_BYTES = (2, 2, 2, 1, 2, 1, 1, 4)
+_U32 = struct.Struct("<I")
+# States a compact player keeps the acks of: the server takes deltas from at most 64 back.
+_COMPACT_HISTORY = 128
+
+
+def compact_state(frame: bytes, seat: int, acks: dict[int, int]) -> tuple[int, int, bool]:
+    """(tick, the ack of the ship in `seat`, whether a delta) of a compact state frame;
+    `acks` maps the ticks of earlier states to that ship's ack in them."""
+    (tick,) = _U32.unpack_from(frame, 1)
+    if frame[0] == _FULL:
+        for at in range(_FULL_HEADER, _FULL_HEADER + frame[8] * _FULL_SHIP, _FULL_SHIP):
+            if frame[at] == seat:
+                return tick, _U32.unpack_from(frame, at + 11)[0], False
+        raise ValueError("compact: no ship for the seat")
+    if frame[0] != _DELTA:
+        raise ValueError(f"compact: unknown frame kind {frame[0]}")
+    base = acks.get(tick - frame[5])
+    if base is None:
+        raise ValueError("compact: a delta from a state not received")
+    ack, at = base, _DELTA_HEADER
+    for _ in range(frame[7]):
+        ship, mask = frame[at], frame[at + 1]
+        at += 2
+        for bit, size in enumerate(_FIELD_BYTES):
+            if mask & (1 << bit):
+                if ship == seat and 1 << bit == _ACK_STEP:
+                    ack = base + frame[at]
+                elif ship == seat and 1 << bit == _ACK:
+                    (ack,) = _U32.unpack_from(frame, at)
+                at += size
+    return tick, ack, True
+
+
 # The server encodes "type" first, so a text state frame is known by its first bytes.
 _TEXT_STATE = '{"type":"state"'
 _encode = msgspec.json.Encoder().encode
@@ -104,6 +148,7 @@ class WorkerResult:
     ticks_spanned: int  # per player, last tick - first tick + 1 in the window, summed
     skipped_sends: int  # inputs of the window not sent on time (the process was overloaded)
     send_lag_ms: list[float]  # how late each send phase woke up in the window
+    delta_states: int = 0  # compact states of the window that came as deltas
     errors: Counter[str] = field(default_factory=Counter)
     closes: Counter[int] = field(default_factory=Counter)
 
@@ -141,6 +186,8 @@ class Player:
         self.latencies: list[float] = []
         self.inputs = 0
         self.states = 0
+        self.delta_states = 0
+        self.acks: dict[int, int] = {}  # compact: tick -> this ship's ack in that state
         self.ticks: tuple[int, int] | None = None  # first and last tick received in the window
         self.last_tick: int | None = None
         self.active = asyncio.Event()
@@ -175,10 +222,14 @@ class Player:
         try:
             async for message in self.ws:
                 now = time.monotonic()
-                if isinstance(message, bytes):
-                    self._state(_decode_binary_state(message), now)
+                if isinstance(message, bytes) and self.subprotocol == COMPACT:
+                    self._compact(message, now)
+                elif isinstance(message, bytes):
+                    frame = _decode_binary_state(message)
+                    self._state(frame.tick, frame.state.ships[self.seat].ack, now)
                 elif message.startswith(_TEXT_STATE):
-                    self._state(_decode_text_state(message), now)
+                    frame = _decode_text_state(message)
+                    self._state(frame.tick, frame.state.ships[self.seat].ack, now)
                 else:
                     self._text(message)
         except ConnectionClosed:
@@ -186,13 +237,26 @@ class Player:
         if self.ws.close_code not in (None, 1000):
             self.closed_code = self.ws.close_code
 
-    def _state(self, frame: _State, now: float) -> None:
-        self.last_tick = frame.tick
+    def _compact(self, message: bytes, now: float) -> None:
+        try:
+            tick, ack, delta = compact_state(message, self.seat, self.acks)
+        except (ValueError, IndexError, struct.error) as exc:
+            # A frame the generator cannot read is the server's error, not a reason to stop.
+            self.errors[f"undecodable frame: {exc}"[:120]] += 1
+            return
+        self.acks[tick] = ack
+        if len(self.acks) > _COMPACT_HISTORY:
+            del self.acks[next(iter(self.acks))]
+        if delta and now in self.window:
+            self.delta_states += 1
+        self._state(tick, ack, now)
+
+    def _state(self, tick: int, ack: int, now: float) -> None:
+        self.last_tick = tick
         if now in self.window:
             self.states += 1
-            first = self.ticks[0] if self.ticks else frame.tick
-            self.ticks = (first, frame.tick)
-        ack = frame.state.ships[self.seat].ack
+            first = self.ticks[0] if self.ticks else tick
+            self.ticks = (first, tick)
         sent = self.sent
         while sent and sent[0][0] <= ack:
             _, at = sent.popleft()
@@ -333,6 +397,7 @@ class Generator:
             unacked=sum(p.unacked_in_window() for p in self.players),
             inputs=sum(p.inputs for p in self.players),
             states=sum(p.states for p in self.players),
+            delta_states=sum(p.delta_states for p in self.players),
             ticks_spanned=sum(p.ticks[1] - p.ticks[0] + 1 for p in self.players if p.ticks),
             skipped_sends=self.skipped_sends,
             send_lag_ms=self.send_lag,

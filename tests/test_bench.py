@@ -16,11 +16,15 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bench import load, servers, workers
+from bench import load, loadgen, servers, workers
+from games.engine import arena_wire
+from tests.engine.test_arena_wire import play
+from tests.test_client_js import arena_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYERS = 16  # two 8-player arena matches
@@ -89,6 +93,89 @@ def test_node_generator_measures_the_floor_under_uvicorn(tmp_path, redis_url, no
 def test_python_generator_measures_the_same_way(tmp_path, redis_url):
     run = run_benchmark(tmp_path, redis_url, "--generator", "python", "--server", "uvicorn")
     check_measurements(run["steps"][0])
+
+
+def compact_frames() -> list[tuple[bytes, list[int]]]:
+    """Compact frames of a seeded match in the order a client gets them, each with every
+    seat's ack: the browser decoder's fixture (a full frame, then deltas from states 1 to 3
+    ticks old), then a full frame and a delta in which every ship changed everything and
+    its ack jumped further than a step holds."""
+    frames = [
+        (bytes.fromhex(f["hex"]), [ship["ack"] for ship in f["view"]["ships"]])
+        for f in arena_frames()
+    ]
+    (view, _), *_ = play(1)
+    base = arena_wire.snapshot(view)
+    changed = replace(
+        base,
+        tick=base.tick + 1,
+        ships=tuple(
+            replace(
+                s,
+                x=s.x + 1,
+                y=s.y - 1,
+                aim=-s.aim,
+                hp=s.hp - 1,
+                score=300,
+                status=0,
+                ack=s.ack + 999,
+            )
+            for s in base.ships
+        ),
+    )
+    for snapshot, against in ((base, None), (changed, base)):
+        frames.append((arena_wire.encode(snapshot, [], against), [s.ack for s in snapshot.ships]))
+    return frames
+
+
+def test_the_python_generator_reads_the_own_acks_of_compact_frames():
+    frames = compact_frames()
+    for seat in range(8):
+        acks: dict[int, int] = {}
+        for raw, expected in frames:
+            tick, ack, delta = loadgen.compact_state(raw, seat, acks)
+            acks[tick] = ack
+            assert (ack, delta) == (expected[seat], raw[0] == arena_wire.DELTA)
+
+
+def test_the_node_generator_reads_the_own_acks_of_compact_frames(node_generator):
+    frames = compact_frames()
+    script = """
+import { decodeCompactState } from "./bench/node/loadgen.mjs";
+const frames = JSON.parse(process.argv[1]);
+const out = [];
+for (let seat = 0; seat < 8; seat++) {
+  const acks = new Map();
+  out.push(frames.map((hex) => {
+    const frame = decodeCompactState(Buffer.from(hex, "hex"), seat, acks);
+    acks.set(frame.tick, frame.ack);
+    return [frame.ack, frame.delta];
+  }));
+}
+console.log(JSON.stringify(out));
+"""
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script, json.dumps([raw.hex() for raw, _ in frames])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    for seat in range(8):
+        assert seen[seat] == [[acks[seat], raw[0] == arena_wire.DELTA] for raw, acks in frames]
+
+
+@pytest.mark.slow
+def test_node_generator_measures_compact_players_with_deltas(tmp_path, redis_url, node_generator):
+    run = run_benchmark(
+        tmp_path, redis_url, "--generator", "node", "--subprotocol", "arcade.v1.compact"
+    )
+    (step,) = run["steps"]
+    check_measurements(step)
+    # The players acknowledge what they get, so the server sends them deltas.
+    assert step["delta_states"] > step["delivered"] * PLAYERS * 20 * step["seconds"] * 0.5, step
 
 
 @pytest.fixture(scope="session")

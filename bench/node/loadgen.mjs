@@ -3,7 +3,8 @@
 //
 // Each player connects the way a non-browser client does (a single-use ticket in the URL,
 // an Origin header), offers one subprotocol (arcade.v1.msgpack by default: state frames
-// arrive as msgpack, everything else as JSON text), says `ready`, and once its match is
+// arrive as msgpack, everything else as JSON text; or arcade.v1.compact, the browser's,
+// whose deltas need the acks of `--send-acks`), says `ready`, and once its match is
 // running sends an input at 20 Hz. The latency of an input is the time from just before
 // it is sent to the arrival of the first state whose `ack` for the player's own ship
 // covers it (a newer input applied in the same tick covers the older ones too).
@@ -138,6 +139,54 @@ export function decodeBinaryState(buf, seat) {
   return { tick, ack: readInt(buf, find(buf, p, KEY_ACK)) };
 }
 
+// --- arcade.v1.compact: only the tick and the own ship's ack (games/engine/arena_wire.py)
+// A full frame has every ship's record; a delta frame only the ships that changed, the
+// ack as a step from the ack in the state it is a delta from (its base, `age` ticks
+// back), which the player looks up in the acks it read of earlier states.
+const COMPACT = "arcade.v1.compact";
+const FULL = 1;
+const DELTA = 2;
+const FULL_HEADER = 9; // kind, tick (u32), ticks left (u16), flags, ships
+const FULL_SHIP = 15; // seat, x, y, aim, hp, score (u16), status, ack (u32)
+const DELTA_HEADER = 8; // kind, tick (u32), age, flags, changed ships
+const ACK_STEP = 64;
+const ACK = 128;
+// Bytes of each changed field in a delta ship record, by its bit: x, y, aim (i16),
+// hp (u8), score (u16), status (u8), the ack's step (u8), the ack (u32).
+const FIELD_BYTES = [2, 2, 2, 1, 2, 1, 1, 4];
+
+// { tick, ack, delta } of a compact state frame for the ship in `seat`; `acks` maps the
+// ticks of earlier states to the ship's ack in them.
+export function decodeCompactState(buf, seat, acks) {
+  const tick = buf.readUInt32LE(1);
+  if (buf[0] === FULL) {
+    const ships = buf[8];
+    for (let i = 0, at = FULL_HEADER; i < ships; i++, at += FULL_SHIP) {
+      if (buf[at] === seat) return { tick, ack: buf.readUInt32LE(at + 11), delta: false };
+    }
+    throw new Error("compact: no ship for the seat");
+  }
+  if (buf[0] !== DELTA) throw new Error(`compact: unknown frame kind ${buf[0]}`);
+  const base = acks.get(tick - buf[5]);
+  if (base === undefined) throw new Error("compact: a delta from a state not received");
+  let ack = base;
+  for (let i = 0, at = DELTA_HEADER, count = buf[7]; i < count; i++) {
+    const shipSeat = buf[at];
+    const mask = buf[at + 1];
+    at += 2;
+    for (let bit = 0; bit < 8; bit++) {
+      if (!(mask & (1 << bit))) continue;
+      if (shipSeat === seat && 1 << bit === ACK_STEP) ack = base + buf[at];
+      if (shipSeat === seat && 1 << bit === ACK) ack = buf.readUInt32LE(at);
+      at += FIELD_BYTES[bit];
+    }
+  }
+  return { tick, ack, delta: true };
+}
+
+// States a compact player keeps the acks of: the server takes deltas from at most 64 back.
+const COMPACT_HISTORY = 128;
+
 function decodeTextState(text, seat) {
   const frame = JSON.parse(text);
   return { tick: frame.tick, ack: frame.state.ships[seat].ack };
@@ -175,6 +224,8 @@ class Player {
     this.latencies = [];
     this.inputs = 0;
     this.states = 0;
+    this.deltas = 0; // compact states in the window that came as deltas
+    this.acks = new Map(); // compact: tick -> this ship's ack in that state
     this.firstTick = null; // first and last tick received in the window
     this.lastTickInWindow = null;
     this.lastTick = null;
@@ -252,6 +303,14 @@ class Player {
 
   _message(data, isBinary) {
     const at = now();
+    if (isBinary && this.options.subprotocol === COMPACT) {
+      const frame = decodeCompactState(data, this.seat, this.acks);
+      this.acks.set(frame.tick, frame.ack);
+      if (this.acks.size > COMPACT_HISTORY) this.acks.delete(this.acks.keys().next().value);
+      if (frame.delta && at >= this.window.start && at < this.window.end) this.deltas += 1;
+      this._state(frame, at);
+      return;
+    }
     if (isBinary) {
       this._state(decodeBinaryState(data, this.seat), at);
       return;
@@ -453,6 +512,7 @@ class Generator {
     let unacked = 0;
     let inputs = 0;
     let states = 0;
+    let deltas = 0;
     let ticksSpanned = 0;
     for (const player of this.players) {
       for (const [error, count] of Object.entries(player.errors)) {
@@ -465,6 +525,7 @@ class Generator {
       unacked += player.unackedInWindow();
       inputs += player.inputs;
       states += player.states;
+      deltas += player.deltas;
       if (player.firstTick !== null) ticksSpanned += player.lastTickInWindow - player.firstTick + 1;
     }
     return {
@@ -473,6 +534,7 @@ class Generator {
       unacked,
       inputs,
       states,
+      delta_states: deltas,
       ticks_spanned: ticksSpanned,
       skipped_sends: this.skippedSends,
       send_lag_ms: this.sendLag.map((lag) => Math.round(lag * 1000) / 1000),
