@@ -42,8 +42,10 @@ CLEANUP_WAIT_SECONDS = 2.0
 LAYER_RETRY_SECONDS = 0.5
 
 # Bytes read from one connection per turn of the event loop (see limits.bound_reads):
-# 4 KiB is a hundred small frames, and any frame a game's client sends in one read.
-READ_BYTES = 4096
+# 2 KiB is sixty small frames, and any input frame a game's client sends in one read
+# (the largest frame allowed, 4 KiB, in two or three). Against four flooders on a slow
+# core, 4 KiB let a state wait 170-380 ms; 2 KiB, 110-140 ms (docs/security.md).
+READ_BYTES = 2048
 
 # Error frames before the socket is closed for abuse (4008, or 4009 for oversized
 # frames); after that nothing it sends is read or answered.
