@@ -39,6 +39,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
+from games.engine.arena_wire import ACK, ACK_STEP, DELTA, FULL
+
 MSGPACK, JSON, COMPACT = "arcade.v1.msgpack", "arcade.v1.json", "arcade.v1.compact"
 # Inputs are spread over the input period in this many phases, so that the players of
 # one process do not all send at the same instant (real players are not synchronised).
@@ -65,9 +67,7 @@ _decode_text_state = msgspec.json.Decoder(_State).decode
 # arcade.v1.compact (games/engine/arena_wire.py), read only for the tick and the own
 # ship's ack: a full frame has every ship's record; a delta only the ships that changed,
 # the ack as a step from the ack in the state it is a delta from (`age` ticks back).
-_FULL, _DELTA = 1, 2
 _FULL_HEADER, _FULL_SHIP, _DELTA_HEADER = 9, 15, 8
-_ACK_STEP, _ACK = 64, 128
 # Bytes of each changed field of a delta ship record, by bit: x, y, aim, hp, score,
 # status, the ack's step, the ack.
 _FIELD_BYTES = (2, 2, 2, 1, 2, 1, 1, 4)
@@ -80,12 +80,12 @@ def compact_state(frame: bytes, seat: int, acks: dict[int, int]) -> tuple[int, i
     """(tick, the ack of the ship in `seat`, whether a delta) of a compact state frame;
     `acks` maps the ticks of earlier states to that ship's ack in them."""
     (tick,) = _U32.unpack_from(frame, 1)
-    if frame[0] == _FULL:
+    if frame[0] == FULL:
         for at in range(_FULL_HEADER, _FULL_HEADER + frame[8] * _FULL_SHIP, _FULL_SHIP):
             if frame[at] == seat:
                 return tick, _U32.unpack_from(frame, at + 11)[0], False
         raise ValueError("compact: no ship for the seat")
-    if frame[0] != _DELTA:
+    if frame[0] != DELTA:
         raise ValueError(f"compact: unknown frame kind {frame[0]}")
     base = acks.get(tick - frame[5])
     if base is None:
@@ -96,9 +96,9 @@ def compact_state(frame: bytes, seat: int, acks: dict[int, int]) -> tuple[int, i
         at += 2
         for bit, size in enumerate(_FIELD_BYTES):
             if mask & (1 << bit):
-                if ship == seat and 1 << bit == _ACK_STEP:
+                if ship == seat and 1 << bit == ACK_STEP:
                     ack = base + frame[at]
-                elif ship == seat and 1 << bit == _ACK:
+                elif ship == seat and 1 << bit == ACK:
                     (ack,) = _U32.unpack_from(frame, at)
                 at += size
     return tick, ack, True
