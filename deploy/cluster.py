@@ -146,8 +146,29 @@ def nginx_conf(work: Path, site: Path) -> str:
     )
 
 
+# Where Debian's package puts nginx, off a user's PATH.
+DEBIAN_NGINX = Path("/usr/sbin/nginx")
+
+
 def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+    return shutil.which("nginx") or str(DEBIAN_NGINX)
+
+
+def ensure_nginx() -> None:
+    """Install Debian's nginx if it is missing, as .ci/run installs its packages; without
+    apt-get or root, say in one line what to install instead of failing later."""
+    if shutil.which("nginx") or DEBIAN_NGINX.exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        sys.exit(
+            "make cluster needs nginx: install it (Debian: sudo apt-get install nginx), "
+            "then run make cluster again."
+        )
+    print("nginx is missing: installing Debian's package ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([apt, "update", "-qq"], env=env, check=True, timeout=600)
+    subprocess.run([apt, "install", "-y", "-qq", "nginx"], env=env, check=True, timeout=600)
 
 
 def check_nginx(conf: Path, work: Path) -> subprocess.CompletedProcess[str]:
@@ -412,6 +433,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="default: a new temporary directory")
     parser.add_argument("--database", default="arcade_cluster", help="PostgreSQL database name")
     args = parser.parse_args()
+    ensure_nginx()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="arcade-cluster-"))
     work.mkdir(parents=True, exist_ok=True)
     # Signals arrive as bytes on a pipe: the main thread reads them one by one, with

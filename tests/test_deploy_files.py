@@ -164,3 +164,14 @@ def test_the_one_host_unit_serves_https_itself_and_health_over_http(tmp_path: Pa
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_make_cluster_without_nginx_says_what_to_install(monkeypatch, tmp_path) -> None:
+    """Without nginx, and without the root that installing Debian's package needs, make
+    cluster stops at once with one line naming the package, not a traceback later."""
+    monkeypatch.setattr(cluster.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cluster, "DEBIAN_NGINX", tmp_path / "nginx")
+    with pytest.raises(SystemExit) as stopped:
+        cluster.ensure_nginx()
+    assert "apt-get install nginx" in str(stopped.value)
+    assert "\n" not in str(stopped.value)
