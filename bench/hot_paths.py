@@ -220,11 +220,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from games import protocol
+
     print(f"input, socket to runner:  {time_inputs() * 1e9:6.0f} ns per input")
     print(f"state, fan-out to socket: {time_hand_off() * 1e9:6.0f} ns per socket")
     print(f"arena tick and view:      {time_tick() * 1e6:6.1f} us per tick")
-    from games import protocol
-
     for name, encoding in (
         ("msgpack", protocol.SUBPROTOCOL_MSGPACK),
         ("compact", protocol.SUBPROTOCOL_COMPACT),

@@ -39,7 +39,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin, Subprotocol
 
-from games.engine.arena_wire import ACK, ACK_STEP, DELTA, FULL
+from games.engine.arena_wire import (
+    ACK,
+    ACK_STEP,
+    DELTA,
+    DELTA_FIELD_SIZES,
+    FULL,
+    HEADER_DELTA_SIZE,
+    HEADER_FULL_SIZE,
+    SHIP_FULL_ACK_OFFSET,
+    SHIP_FULL_SIZE,
+)
 
 MSGPACK, JSON, COMPACT = "arcade.v1.msgpack", "arcade.v1.json", "arcade.v1.compact"
 # Inputs are spread over the input period in this many phases, so that the players of
@@ -67,10 +77,6 @@ _decode_text_state = msgspec.json.Decoder(_State).decode
 # arcade.v1.compact (games/engine/arena_wire.py), read only for the tick and the own
 # ship's ack: a full frame has every ship's record; a delta only the ships that changed,
 # the ack as a step from the ack in the state it is a delta from (`age` ticks back).
-_FULL_HEADER, _FULL_SHIP, _DELTA_HEADER = 9, 15, 8
-# Bytes of each changed field of a delta ship record, by bit: x, y, aim, hp, score,
-# status, the ack's step, the ack.
-_FIELD_BYTES = (2, 2, 2, 1, 2, 1, 1, 4)
 _U32 = struct.Struct("<I")
 # States a compact player keeps the acks of: the server takes deltas from at most 64 back.
 _COMPACT_HISTORY = 128
@@ -81,20 +87,21 @@ def compact_state(frame: bytes, seat: int, acks: dict[int, int]) -> tuple[int, i
     `acks` maps the ticks of earlier states to that ship's ack in them."""
     (tick,) = _U32.unpack_from(frame, 1)
     if frame[0] == FULL:
-        for at in range(_FULL_HEADER, _FULL_HEADER + frame[8] * _FULL_SHIP, _FULL_SHIP):
+        end = HEADER_FULL_SIZE + frame[8] * SHIP_FULL_SIZE
+        for at in range(HEADER_FULL_SIZE, end, SHIP_FULL_SIZE):
             if frame[at] == seat:
-                return tick, _U32.unpack_from(frame, at + 11)[0], False
+                return tick, _U32.unpack_from(frame, at + SHIP_FULL_ACK_OFFSET)[0], False
         raise ValueError("compact: no ship for the seat")
     if frame[0] != DELTA:
         raise ValueError(f"compact: unknown frame kind {frame[0]}")
     base = acks.get(tick - frame[5])
     if base is None:
         raise ValueError("compact: a delta from a state not received")
-    ack, at = base, _DELTA_HEADER
+    ack, at = base, HEADER_DELTA_SIZE
     for _ in range(frame[7]):
         ship, mask = frame[at], frame[at + 1]
         at += 2
-        for bit, size in enumerate(_FIELD_BYTES):
+        for bit, size in enumerate(DELTA_FIELD_SIZES):
             if mask & (1 << bit):
                 if ship == seat and 1 << bit == ACK_STEP:
                     ack = base + frame[at]

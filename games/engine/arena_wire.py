@@ -33,6 +33,15 @@ _COUNT16 = struct.Struct("<H")
 # Changed-field bits of a delta ship record, in the order their values follow.
 X, Y, AIM, HP, SCORE, STATUS, ACK_STEP, ACK = (1 << n for n in range(8))
 _FIELDS = ((X, "<h"), (Y, "<h"), (AIM, "<h"), (HP, "<B"), (SCORE, "<H"), (STATUS, "<B"))
+# Bytes of each changed field in a delta ship record, in bit order (x ... the ack), for
+# readers of frames that skip what they do not need (the load generators).
+DELTA_FIELD_SIZES = (*(struct.calcsize(fmt) for _, fmt in _FIELDS), 1, 4)
+HEADER_FULL_SIZE, SHIP_FULL_SIZE, HEADER_DELTA_SIZE = (
+    _HEADER_FULL.size,
+    _SHIP_FULL.size,
+    _HEADER_DELTA.size,
+)
+SHIP_FULL_ACK_OFFSET = SHIP_FULL_SIZE - 4  # the ack is a full record's last field, a u32
 ALIVE, REMOVED, REPEATED = 1, 2, 4  # bits of the status byte
 NONE = 255  # an event's missing second value
 
