@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 WIDTH = 960.0
 HEIGHT = 640.0
 SHIP_RADIUS = 16.0
+# Where a ship's centre may be: the field less its radius on every side.
+_MIN_X, _MAX_X = SHIP_RADIUS, WIDTH - SHIP_RADIUS
+_MIN_Y, _MAX_Y = SHIP_RADIUS, HEIGHT - SHIP_RADIUS
 SHIP_SPEED = 220.0  # units per second
 BULLET_SPEED = 520.0
 BULLET_TICKS = 36  # a bullet lives this many ticks (1.8 s at 20 Hz): crosses the field
@@ -82,7 +85,9 @@ class ArenaInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True,
     ticks: Annotated[int, msgspec.Meta(ge=0, le=MAX_INPUT_TICKS)] = 0
 
 
-@dataclass
+# Slotted: a server builds a Controls per input and reads these fields many times a
+# tick; a slotted instance is built and read faster than one with a __dict__.
+@dataclass(slots=True)
 class Controls:
     move_x: float = 0.0
     move_y: float = 0.0
@@ -92,7 +97,7 @@ class Controls:
     ticks: int = 0  # the input's `ticks`: 0, the movement holds; else moved once, that often
 
 
-@dataclass
+@dataclass(slots=True)
 class Ship:
     seat: int
     x: float
@@ -112,7 +117,7 @@ class Ship:
         return self.respawn_at is None and not self.removed
 
 
-@dataclass
+@dataclass(slots=True)
 class Bullet:
     id: int
     owner: int
@@ -124,7 +129,7 @@ class Bullet:
     rewind: int = 0  # hits are judged against the ships as they were this many ticks ago
 
 
-@dataclass
+@dataclass(slots=True)
 class ArenaState:
     rng: random.Random
     ships: list[Ship]
@@ -197,13 +202,13 @@ class Arena(Game[ArenaState]):
         ship.last_seq = data.seq
         ship.fed_tick = state.tick + 1
         aim = ship.aim if data.aim is None else data.aim
-        ship.controls = Controls(
-            move_x=data.mx,
-            move_y=data.my,
-            aim=aim % math.tau,
-            fire=data.fire,
-            rewind=_rewind_ticks(data.lag, state.tick_rate) if data.lag else 0,
-            ticks=data.ticks,
+        ship.controls = Controls(  # move_x, move_y, aim, fire, rewind, ticks
+            data.mx,
+            data.my,
+            aim % math.tau,
+            data.fire,
+            _rewind_ticks(data.lag, state.tick_rate) if data.lag else 0,
+            data.ticks,
         )
         return []
 
@@ -254,18 +259,20 @@ class Arena(Game[ArenaState]):
         events: list[Event] = []
         dt = 1.0 / state.tick_rate
         for ship in state.ships:
-            self._respawn_if_due(state, ship, events)
-            if ship.alive:
-                self._move_ship(ship, state.tick, dt)
-                self._maybe_fire(state, ship)
+            if ship.removed:
+                continue
+            if ship.respawn_at is not None:
+                if state.tick < ship.respawn_at:
+                    continue
+                self._respawn(state, ship, events)
+            self._move_ship(ship, state.tick, dt)
+            self._maybe_fire(state, ship)
         _record_trail(state)
         self._move_bullets(state, dt, events)
         self._check_end(state)
         return events
 
-    def _respawn_if_due(self, state: ArenaState, ship: Ship, events: list[Event]) -> None:
-        if ship.removed or ship.respawn_at is None or state.tick < ship.respawn_at:
-            return
+    def _respawn(self, state: ArenaState, ship: Ship, events: list[Event]) -> None:
         ship.x = state.rng.uniform(SHIP_RADIUS, WIDTH - SHIP_RADIUS)
         ship.y = state.rng.uniform(SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
         ship.hp, ship.respawn_at = MAX_HP, None
@@ -274,19 +281,29 @@ class Arena(Game[ArenaState]):
     def _move_ship(self, ship: Ship, tick: int, dt: float) -> None:
         c = ship.controls
         ship.aim = c.aim
-        steps = 1
-        if c.ticks:
-            if _unfed(ship, tick):
+        steps = c.ticks
+        if steps:
+            if ship.fed_tick != tick:
                 return  # ticks of movement, and none arrived for this tick: nothing to move
-            steps = c.ticks
-        length = math.hypot(c.move_x, c.move_y)
-        if length > 1.0:  # diagonal keys must not move faster than straight ones
-            mx, my = c.move_x / length, c.move_y / length
         else:
-            mx, my = c.move_x, c.move_y
+            steps = 1
+        mx, my = c.move_x, c.move_y
+        if not (mx or my):
+            return  # a ship is always inside the walls: standing still moves it nowhere
+        length = math.hypot(mx, my)
+        if length > 1.0:  # diagonal keys must not move faster than straight ones
+            mx, my = mx / length, my / length
+        # The same arithmetic as x + mx * SHIP_SPEED * dt a step, clamped to the walls
+        # written out (this runs for every ship every tick): the same floats, so every
+        # recorded match replays as it was played.
+        step_x, step_y = mx * SHIP_SPEED * dt, my * SHIP_SPEED * dt
+        x, y = ship.x, ship.y
         for _ in range(steps):  # one step per tick of movement, each stopped by the walls
-            ship.x = _clamp(ship.x + mx * SHIP_SPEED * dt, SHIP_RADIUS, WIDTH - SHIP_RADIUS)
-            ship.y = _clamp(ship.y + my * SHIP_SPEED * dt, SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
+            x += step_x
+            x = _MIN_X if x < _MIN_X else _MAX_X if x > _MAX_X else x
+            y += step_y
+            y = _MIN_Y if y < _MIN_Y else _MAX_Y if y > _MAX_Y else y
+        ship.x, ship.y = x, y
 
     def _maybe_fire(self, state: ArenaState, ship: Ship) -> None:
         c = ship.controls
@@ -312,21 +329,22 @@ class Arena(Game[ArenaState]):
 
     def _move_bullets(self, state: ArenaState, dt: float, events: list[Event]) -> None:
         remaining = []
-        # The ships alive now, looked up once a tick instead of once a bullet and ship
-        # (a kill changes them: then again).
-        alive = [ship for ship in state.ships if ship.alive]
+        tick = state.tick
+        # The ships alive now with where they are, gathered once a tick instead of read
+        # once a bullet and ship (a kill changes them: then again).
+        targets = _targets(state)
         for bullet in state.bullets:
-            bullet.x += bullet.vx * dt
-            bullet.y += bullet.vy * dt
-            if state.tick >= bullet.expires or not _in_field(bullet.x, bullet.y):
+            x = bullet.x = bullet.x + bullet.vx * dt
+            y = bullet.y = bullet.y + bullet.vy * dt
+            if tick >= bullet.expires or not (0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT):
                 continue
-            target = _ship_hit(state, bullet, alive)
+            target = _ship_hit(state, bullet, targets)
             if target is None:
                 remaining.append(bullet)
             else:
                 self._hit(state, state.ships[bullet.owner], target, events)
                 if not target.alive:
-                    alive = [ship for ship in state.ships if ship.alive]
+                    targets = _targets(state)
         state.bullets = remaining
 
     def _hit(self, state: ArenaState, shooter: Ship, target: Ship, events: list[Event]) -> None:
@@ -432,7 +450,7 @@ class Arena(Game[ArenaState]):
                     "aim": round(s.aim * 1000) / 1000,
                     "hp": s.hp,
                     "score": s.score,
-                    "alive": s.alive,
+                    "alive": s.respawn_at is None and not s.removed,
                     "removed": s.removed,
                     "ack": s.last_seq,
                     # No new input of this seat at this tick: its last controls held.
@@ -463,32 +481,49 @@ def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
     return WIDTH / 2 + math.cos(angle) * WIDTH * 0.38, HEIGHT / 2 + math.sin(angle) * HEIGHT * 0.38
 
 
-def _ship_hit(state: ArenaState, bullet: Bullet, alive: list[Ship]) -> Ship | None:
-    """The ship of `alive` (the ships alive now) that `bullet` hits, judged where the
-    ships were `bullet.rewind` ticks ago.
+def _targets(state: ArenaState) -> list[tuple[Ship, int, float, float]]:
+    """The ships alive now, each with its seat and position, for `_ship_hit`."""
+    return [
+        (ship, ship.seat, ship.x, ship.y)
+        for ship in state.ships
+        if ship.respawn_at is None and not ship.removed
+    ]
+
+
+def _ship_hit(
+    state: ArenaState, bullet: Bullet, targets: list[tuple[Ship, int, float, float]]
+) -> Ship | None:
+    """The ship of `targets` (the ships alive now, see `_targets`) that `bullet` hits,
+    judged where the ships were `bullet.rewind` ticks ago.
 
     A ship must be alive now and then: a ship that has just respawned cannot be
     hit where it died, nor a dead one where it flew.
+
+    The distance is at least each of |dx| and |dy| (also as math.hypot rounds it):
+    most ships are ruled out by comparing dx, then dy, with the same answers.
     """
-    past = state.trail[max(0, len(state.trail) - 1 - bullet.rewind)] if bullet.rewind else None
-    bx, by = bullet.x, bullet.y
-    for ship in alive:
-        if ship.seat == bullet.owner:
-            continue
-        if past is None:
-            dx, dy = ship.x - bx, ship.y - by
-        else:
-            at = 3 * ship.seat
-            if not past[at + 2]:
+    owner, bx, by = bullet.owner, bullet.x, bullet.y
+    if bullet.rewind:
+        past = state.trail[max(0, len(state.trail) - 1 - bullet.rewind)]
+        for ship, seat, _, _ in targets:
+            at = 3 * seat
+            if seat == owner or not past[at + 2]:
                 continue
-            dx, dy = past[at] - bx, past[at + 1] - by
-        # The distance is at least each of |dx| and |dy| (also as math.hypot rounds it):
-        # most ships are ruled out by these two comparisons, with the same answers.
-        if (
-            -SHIP_RADIUS <= dx <= SHIP_RADIUS
-            and -SHIP_RADIUS <= dy <= SHIP_RADIUS
-            and math.hypot(dx, dy) <= SHIP_RADIUS
-        ):
+            dx = past[at] - bx
+            if dx < -SHIP_RADIUS or dx > SHIP_RADIUS:
+                continue
+            dy = past[at + 1] - by
+            if -SHIP_RADIUS <= dy <= SHIP_RADIUS and math.hypot(dx, dy) <= SHIP_RADIUS:
+                return ship
+        return None
+    for ship, seat, x, y in targets:
+        if seat == owner:
+            continue
+        dx = x - bx
+        if dx < -SHIP_RADIUS or dx > SHIP_RADIUS:
+            continue
+        dy = y - by
+        if -SHIP_RADIUS <= dy <= SHIP_RADIUS and math.hypot(dx, dy) <= SHIP_RADIUS:
             return ship
     return None
 
@@ -512,10 +547,6 @@ def _rewind_ticks(lag_ms: int, tick_rate: int) -> int:
 def _trail_ticks(tick_rate: int) -> int:
     """How many ticks back a shot may be judged: REWIND_LIMIT_MS, rounded down."""
     return REWIND_LIMIT_MS * tick_rate // 1000
-
-
-def _in_field(x: float, y: float) -> bool:
-    return 0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT
 
 
 def _per_tick(data: ArenaInput) -> tuple[float, float]:
