@@ -10,7 +10,15 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from gameproject.asgi import application
-from games.sockets.limits import Cap, Outbox, OverCap, SocketCounts, address_key, without_waiting
+from games.sockets.limits import (
+    Cap,
+    Outbox,
+    OverCap,
+    SocketCounts,
+    TokenBucket,
+    address_key,
+    without_waiting,
+)
 from tests.runtime import ORIGIN, _session_cookie, join, opened
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("runners")]
@@ -158,6 +166,20 @@ async def test_a_lobby_socket_over_the_anonymous_cap_is_refused_with_4029(settin
 
 
 # --- The counts ----------------------------------------------------------------------------
+
+
+def test_a_rate_allows_its_burst_then_refills_at_its_rate_and_never_past_the_burst():
+    now = [0.0]
+    bucket = TokenBucket(rate=4, burst=3, clock=lambda: now[0])  # times exact in binary
+    assert [bucket.allow() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.25  # one token's worth
+    assert [bucket.allow(), bucket.allow()] == [True, False]
+    now[0] += 64  # a long quiet spell saves up no more than the burst
+    assert [bucket.allow() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.125  # half a token: not yet
+    assert not bucket.allow()
+    now[0] += 0.125
+    assert bucket.allow()
 
 
 def test_counts_refuse_past_a_cap_and_release_once():
