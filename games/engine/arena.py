@@ -330,21 +330,25 @@ class Arena(Game[ArenaState]):
     def _move_bullets(self, state: ArenaState, dt: float, events: list[Event]) -> None:
         remaining = []
         tick = state.tick
-        # The ships alive now with where they are, gathered once a tick instead of read
-        # once a bullet and ship (a kill changes them: then again).
-        targets = _targets(state)
+        # The ships a bullet may hit, with where it is judged to meet them, gathered
+        # once a tick for each rewind in flight instead of read once a bullet and ship
+        # (a kill changes them: then again).
+        targets: dict[int, list[_Target]] = {}
         for bullet in state.bullets:
             x = bullet.x = bullet.x + bullet.vx * dt
             y = bullet.y = bullet.y + bullet.vy * dt
             if tick >= bullet.expires or not (0.0 <= x <= WIDTH and 0.0 <= y <= HEIGHT):
                 continue
-            target = _ship_hit(state, bullet, targets)
+            judged = targets.get(bullet.rewind)
+            if judged is None:
+                judged = targets[bullet.rewind] = _targets(state, bullet.rewind)
+            target = _ship_hit(bullet, judged)
             if target is None:
                 remaining.append(bullet)
             else:
                 self._hit(state, state.ships[bullet.owner], target, events)
                 if not target.alive:
-                    targets = _targets(state)
+                    targets.clear()
         state.bullets = remaining
 
     def _hit(self, state: ArenaState, shooter: Ship, target: Ship, events: list[Event]) -> None:
@@ -481,41 +485,34 @@ def _spawn_point(seat: int, seats: int) -> tuple[float, float]:
     return WIDTH / 2 + math.cos(angle) * WIDTH * 0.38, HEIGHT / 2 + math.sin(angle) * HEIGHT * 0.38
 
 
-def _targets(state: ArenaState) -> list[tuple[Ship, int, float, float]]:
-    """The ships alive now, each with its seat and position, for `_ship_hit`."""
+# A ship a bullet may hit: the ship, its seat, and where the hit is judged (x, y).
+_Target = tuple[Ship, int, float, float]
+
+
+def _targets(state: ArenaState, rewind: int) -> list[_Target]:
+    """The ships alive now, each where a bullet of `rewind` ticks back judges them: where
+    they were then, from the trail (and alive then too: a ship that has just respawned
+    cannot be hit where it died, nor a dead one where it flew), or where they are."""
+    # Ship.alive written out, here and in the view: they run every tick, and the
+    # property's call costs more than the test itself.
+    alive = [ship for ship in state.ships if ship.respawn_at is None and not ship.removed]
+    if not rewind:
+        return [(ship, ship.seat, ship.x, ship.y) for ship in alive]
+    past = state.trail[max(0, len(state.trail) - 1 - rewind)]
     return [
-        (ship, ship.seat, ship.x, ship.y)
-        for ship in state.ships
-        if ship.respawn_at is None and not ship.removed
+        (ship, ship.seat, past[3 * ship.seat], past[3 * ship.seat + 1])
+        for ship in alive
+        if past[3 * ship.seat + 2]
     ]
 
 
-def _ship_hit(
-    state: ArenaState, bullet: Bullet, targets: list[tuple[Ship, int, float, float]]
-) -> Ship | None:
-    """The ship of `targets` (the ships alive now, see `_targets`) that `bullet` hits,
-    judged where the ships were `bullet.rewind` ticks ago.
-
-    A ship must be alive now and then: a ship that has just respawned cannot be
-    hit where it died, nor a dead one where it flew.
+def _ship_hit(bullet: Bullet, targets: list[_Target]) -> Ship | None:
+    """The first of `targets` (see `_targets`) but the bullet's owner that it hits.
 
     The distance is at least each of |dx| and |dy| (also as math.hypot rounds it):
     most ships are ruled out by comparing dx, then dy, with the same answers.
     """
     owner, bx, by = bullet.owner, bullet.x, bullet.y
-    if bullet.rewind:
-        past = state.trail[max(0, len(state.trail) - 1 - bullet.rewind)]
-        for ship, seat, _, _ in targets:
-            at = 3 * seat
-            if seat == owner or not past[at + 2]:
-                continue
-            dx = past[at] - bx
-            if dx < -SHIP_RADIUS or dx > SHIP_RADIUS:
-                continue
-            dy = past[at + 1] - by
-            if -SHIP_RADIUS <= dy <= SHIP_RADIUS and math.hypot(dx, dy) <= SHIP_RADIUS:
-                return ship
-        return None
     for ship, seat, x, y in targets:
         if seat == owner:
             continue
