@@ -273,8 +273,8 @@ class Arena(Game[ArenaState]):
         return events
 
     def _respawn(self, state: ArenaState, ship: Ship, events: list[Event]) -> None:
-        ship.x = state.rng.uniform(SHIP_RADIUS, WIDTH - SHIP_RADIUS)
-        ship.y = state.rng.uniform(SHIP_RADIUS, HEIGHT - SHIP_RADIUS)
+        ship.x = state.rng.uniform(_MIN_X, _MAX_X)
+        ship.y = state.rng.uniform(_MIN_Y, _MAX_Y)
         ship.hp, ship.respawn_at = MAX_HP, None
         events.append(Event("respawn", {"seat": ship.seat}))
 
