@@ -454,7 +454,7 @@ class Arena(Game[ArenaState]):
                     "aim": round(s.aim * 1000) / 1000,
                     "hp": s.hp,
                     "score": s.score,
-                    "alive": s.respawn_at is None and not s.removed,
+                    "alive": s.respawn_at is None and not s.removed,  # Ship.alive, inlined
                     "removed": s.removed,
                     "ack": s.last_seq,
                     # No new input of this seat at this tick: its last controls held.
